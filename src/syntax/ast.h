@@ -34,10 +34,22 @@ enum class ExprKind {
 
 enum class Op {
   kNone,
-  kOr, kAnd,                                // || &&
-  kEq, kNeq, kLt, kLte, kGt, kGte,           // == != < <= > >=
-  kAdd, kSub, kMul, kDiv, kMod, kPow,        // + - * / % ^
-  kNot, kNeg,                                // unary ! -
+  kOr,
+  kAnd,  // || &&
+  kEq,
+  kNeq,
+  kLt,
+  kLte,
+  kGt,
+  kGte,  // == != < <= > >=
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kPow,  // + - * / % ^
+  kNot,
+  kNeg,  // unary ! -
 };
 std::string_view opText(Op op);
 
@@ -46,6 +58,7 @@ struct ObjectField {
   bool quoted = false;  // key was written as a string literal
   Range key_range;
   ExprPtr value;
+  std::string raw;  // key token as written (quotes included when quoted); used by the printer
 };
 
 struct Expr {
@@ -57,10 +70,15 @@ struct Expr {
   std::string name;   // kIdent, kAccess (field name)
   Op op = Op::kNone;  // kUnary, kBinary
 
-  ExprPtr target;               // kAccess, kIndex, kCall, kUnary, kParen; lhs for kBinary
-  ExprPtr rhs;                  // kBinary; index for kIndex
-  std::vector<ExprPtr> elems;   // kArray elements, kCall arguments
+  ExprPtr target;                   // kAccess, kIndex, kCall, kUnary, kParen; lhs for kBinary
+  ExprPtr rhs;                      // kBinary; index for kIndex
+  std::vector<ExprPtr> elems;       // kArray elements, kCall arguments
   std::vector<ObjectField> fields;  // kObject
+
+  // Additions beyond the original contract (filled in by the parser):
+  Pos open;          // kCall: position of '('; kIndex: position of '['
+  Range name_range;  // kAccess: range of the field name
+  int depth = 1;     // height of this subtree (1 for leaves); bounded by kMaxNesting
 };
 
 struct Block;
@@ -90,7 +108,7 @@ struct Block {
   std::optional<std::string> label;     // without quotes
   Range name_range;
   Range label_range;
-  Range range;       // from the first name character to the closing brace
+  Range range;  // from the first name character to the closing brace
   Range lbrace, rbrace;
   Body body;
 };

@@ -1,8 +1,8 @@
 // Diagnostics: positioned errors and warnings from scanning, parsing, evaluation and decoding.
 //
 // Contract: a Diagnostic names its file and range; Diagnostics collects them in order. Printing
-// follows Alloy's layout: "Error: FILE:LINE:COL: message", a blank line, the source lines around the
-// range with right-aligned line numbers and a caret underline. Cheap to copy; not thread-safe.
+// follows Alloy's layout: "Error: FILE:LINE:COL: message", a blank line, the source lines around
+// the range with right-aligned line numbers and a caret underline. Cheap to copy; not thread-safe.
 #pragma once
 
 #include <map>

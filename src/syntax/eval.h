@@ -20,7 +20,8 @@ namespace telegate::syntax {
 
 class Scope {
  public:
-  explicit Scope(const Object* vars, const Scope* parent = nullptr) : vars_(vars), parent_(parent) {}
+  explicit Scope(const Object* vars, const Scope* parent = nullptr)
+      : vars_(vars), parent_(parent) {}
   // Looks the identifier up in this scope and its parents; nullptr if absent.
   const Value* lookup(std::string_view name) const;
 

@@ -14,9 +14,9 @@
 namespace telegate::syntax {
 
 struct Pos {
-  int line = 0;          // 1-based; 0 = unknown
-  int col = 0;           // 1-based byte column; 0 = unknown
-  uint32_t offset = 0;   // byte offset into the file
+  int line = 0;         // 1-based; 0 = unknown
+  int col = 0;          // 1-based byte column; 0 = unknown
+  uint32_t offset = 0;  // byte offset into the file
   bool valid() const { return line > 0; }
 };
 

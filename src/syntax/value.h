@@ -39,7 +39,7 @@ class Capsule {
   // Short human description for the admin API, e.g. "otelcol.processor.batch.default.input".
   virtual std::string describe() const { return std::string(capsuleType()); }
 };
-using CapsulePtr = std::shared_ptr<const Capsule>;
+using CapsulePtr = std::shared_ptr<Capsule>;
 
 // A native (stdlib) function. Errors are returned as a Status whose message is shown to the user;
 // the evaluator positions it at the call.
@@ -73,9 +73,9 @@ class Value {
   // Accessors; calling one that does not match type() is a programming error (asserts).
   bool asBool() const;
   NumberKind numberKind() const { return kind_; }
-  int64_t asInt() const;     // converts from any number kind (truncating floats)
-  uint64_t asUint() const;   // converts from any number kind
-  double asFloat() const;    // converts from any number kind
+  int64_t asInt() const;    // converts from any number kind (truncating floats)
+  uint64_t asUint() const;  // converts from any number kind
+  double asFloat() const;   // converts from any number kind
   const std::string& asString() const;
   const Array& asArray() const;
   const Object& asObject() const;

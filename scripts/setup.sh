@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what telegate needs on Debian 12 (only packages that are missing) and builds it.
+# Usage: scripts/setup.sh [preset]   (default preset: release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libboost1.74-dev libboost-system1.74-dev libssl-dev zlib1g-dev libsnappy-dev libzstd-dev
+  libsimdjson-dev libcli11-dev libre2-dev libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  python3 curl
+)
+if [[ -n "${TELEGATE_EXTRA_PACKAGES:-}" ]]; then
+  # shellcheck disable=SC2206
+  PACKAGES+=(${TELEGATE_EXTRA_PACKAGES})
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+preset="${1:-release}"
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$(nproc)"

@@ -1,0 +1,25 @@
+#include "src/components/all.h"
+
+#include <mutex>
+
+namespace telegate::components {
+
+void registerAll() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    registerDiscoveryKubernetes();
+    registerLokiSourceKubernetes();
+    registerLokiWrite();
+    registerOtelcolAuthBearer();
+    registerOtelcolExporterFile();
+    registerOtelcolExporterLoki();
+    registerOtelcolExporterOtlp();
+    registerOtelcolExporterOtlphttp();
+    registerOtelcolProcessorBatch();
+    registerOtelcolReceiverOtlp();
+    registerPrometheusRemoteWrite();
+    registerPrometheusScrape();
+  });
+}
+
+}  // namespace telegate::components

@@ -1,0 +1,25 @@
+// Registration of every component telegate knows.
+//
+// Contract: registerAll() adds each component to runtime::Registry::global() exactly once; it is
+// idempotent and must run before the first configuration load. One line per component in all.cc.
+#pragma once
+
+namespace telegate::components {
+
+void registerAll();
+
+// Per-component registration functions (defined beside each component).
+void registerOtelcolAuthBearer();
+void registerOtelcolReceiverOtlp();
+void registerOtelcolProcessorBatch();
+void registerOtelcolExporterOtlp();
+void registerOtelcolExporterOtlphttp();
+void registerOtelcolExporterLoki();
+void registerOtelcolExporterFile();
+void registerLokiWrite();
+void registerLokiSourceKubernetes();
+void registerPrometheusScrape();
+void registerPrometheusRemoteWrite();
+void registerDiscoveryKubernetes();
+
+}  // namespace telegate::components

@@ -1,0 +1,132 @@
+// Configuration blocks shared by otelcol components, with Alloy's defaults.
+//
+// Contract: plain Arguments structs (see src/runtime/schema.h) for the `tls`, `client`,
+// `sending_queue`, `retry_on_failure`, `keepalive`, `cors` and `output` blocks. Immutable once
+// decoded; safe to share.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/components/otelcol/auth/handler.h"
+#include "src/components/otelcol/consumer.h"
+#include "src/runtime/schema.h"
+
+namespace telegate::otelcol {
+
+using runtime::ByteSize;
+using runtime::CapsuleRef;
+using runtime::Duration;
+using runtime::Schema;
+using runtime::Secret;
+using namespace std::chrono_literals;
+
+struct TlsServerBlock {
+  std::string ca_file, ca_pem, cert_file, key_file, cert_pem;
+  Secret key_pem;
+  std::string client_ca_file;
+  std::string min_version, max_version;
+  Duration reload_interval;
+  static void describe(Schema<TlsServerBlock>& s);
+};
+
+struct TlsClientBlock {
+  bool insecure = false;
+  bool insecure_skip_verify = false;
+  std::string server_name;
+  std::string ca_file, ca_pem, cert_file, key_file, cert_pem;
+  Secret key_pem;
+  std::string min_version, max_version;
+  bool include_system_ca_certs_pool = false;
+  Duration reload_interval;
+  static void describe(Schema<TlsClientBlock>& s);
+};
+
+struct KeepaliveServerParams {
+  Duration max_connection_idle, max_connection_age, max_connection_age_grace, time, timeout;
+  static void describe(Schema<KeepaliveServerParams>& s);
+};
+struct KeepaliveEnforcementPolicy {
+  Duration min_time;
+  bool permit_without_stream = false;
+  static void describe(Schema<KeepaliveEnforcementPolicy>& s);
+};
+struct KeepaliveBlock {
+  std::optional<KeepaliveServerParams> server_parameters;
+  std::optional<KeepaliveEnforcementPolicy> enforcement_policy;
+  static void describe(Schema<KeepaliveBlock>& s);
+};
+
+struct CorsBlock {
+  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_headers;
+  int64_t max_age = 0;
+  static void describe(Schema<CorsBlock>& s);
+};
+
+struct OutputBlock {
+  std::vector<CapsuleRef<Consumer>> metrics, logs, traces;
+  static void describe(Schema<OutputBlock>& s);
+};
+
+struct QueueBlock {
+  bool enabled = true;
+  int64_t num_consumers = 10;
+  int64_t queue_size = 1000;
+  bool block_on_overflow = false;
+  std::string sizer = "requests";
+  bool wait_for_result = false;
+  static void describe(Schema<QueueBlock>& s);
+  absl::Status validate() const;
+};
+
+struct RetryBlock {
+  bool enabled = true;
+  Duration initial_interval{5s};
+  double randomization_factor = 0.5;
+  double multiplier = 1.5;
+  Duration max_interval{30s};
+  Duration max_elapsed_time{5min};
+  static void describe(Schema<RetryBlock>& s);
+  absl::Status validate() const;
+};
+
+struct GrpcClientBlock {
+  std::string endpoint;
+  std::string compression = "gzip";
+  TlsClientBlock tls;
+  std::map<std::string, std::string> headers;
+  ByteSize read_buffer_size;
+  ByteSize write_buffer_size{512 * 1024};
+  bool wait_for_ready = false;
+  std::string balancer_name = "round_robin";
+  std::string authority;
+  std::optional<CapsuleRef<AuthHandler>> auth;
+  static void describe(Schema<GrpcClientBlock>& s);
+  absl::Status validate() const;
+};
+
+struct HttpClientBlock {
+  std::string endpoint;
+  std::string compression = "gzip";
+  TlsClientBlock tls;
+  std::map<std::string, std::string> headers;
+  Duration timeout{30s};
+  ByteSize read_buffer_size;
+  ByteSize write_buffer_size{512 * 1024};
+  int64_t max_idle_conns = 100;
+  Duration idle_conn_timeout{90s};
+  bool disable_keep_alives = false;
+  std::optional<CapsuleRef<AuthHandler>> auth;
+  static void describe(Schema<HttpClientBlock>& s);
+  absl::Status validate() const;
+};
+
+// Validates a compression name used by clients: "", "none", "gzip", "zlib", "deflate", "snappy",
+// "zstd".
+absl::Status validateCompression(const std::string& c);
+
+}  // namespace telegate::otelcol

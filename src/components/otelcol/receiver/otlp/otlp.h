@@ -1,0 +1,61 @@
+// otelcol.receiver.otlp: accepts OTLP over gRPC and HTTP and hands batches to `output`.
+//
+// Contract: Arguments follow Alloy's schema and defaults (grpc and http blocks are optional; a
+// server runs for each block present). In this build the receiver validates its configuration
+// and reports itself unhealthy: the listeners arrive with the OTLP receiver work.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/components/otelcol/config.h"
+#include "src/runtime/component.h"
+
+namespace telegate::otelcol::receiver_otlp {
+
+struct GrpcServerBlock {
+  std::string endpoint = "0.0.0.0:4317";
+  std::string transport = "tcp";
+  std::optional<TlsServerBlock> tls;
+  ByteSize max_recv_msg_size;  // 0: 4 MiB
+  int64_t max_concurrent_streams = 0;
+  ByteSize read_buffer_size{512 * 1024};
+  ByteSize write_buffer_size;
+  std::optional<KeepaliveBlock> keepalive;
+  bool include_metadata = false;
+  std::optional<CapsuleRef<AuthHandler>> auth;
+  static void describe(Schema<GrpcServerBlock>& s);
+  absl::Status validate() const;
+};
+
+struct HttpServerBlock {
+  std::string endpoint = "0.0.0.0:4318";
+  std::string traces_url_path = "/v1/traces";
+  std::string metrics_url_path = "/v1/metrics";
+  std::string logs_url_path = "/v1/logs";
+  ByteSize max_request_body_size;  // 0: 20 MiB
+  std::vector<std::string> compression_algorithms = {"",       "gzip", "zstd", "zlib",
+                                                     "snappy", "deflate"};
+  bool include_metadata = false;
+  std::optional<TlsServerBlock> tls;
+  std::optional<CorsBlock> cors;
+  std::optional<CapsuleRef<AuthHandler>> auth;
+  static void describe(Schema<HttpServerBlock>& s);
+  absl::Status validate() const;
+};
+
+struct DebugMetricsBlock {
+  bool disable_high_cardinality_metrics = true;
+  static void describe(Schema<DebugMetricsBlock>& s);
+};
+
+struct Arguments {
+  std::optional<GrpcServerBlock> grpc;
+  std::optional<HttpServerBlock> http;
+  OutputBlock output;
+  DebugMetricsBlock debug_metrics;
+  static void describe(Schema<Arguments>& s);
+};
+
+}  // namespace telegate::otelcol::receiver_otlp

@@ -1,0 +1,126 @@
+// A small HTTP/1.1 server on Boost.Beast, used by the admin API and as the base of the OTLP/HTTP
+// receiver.
+//
+// Contract:
+//  * HTTP/1.1 and HTTP/1.0, keep-alive (requests on one connection are handled one at a time;
+//    pipelined requests are answered in order). Every response carries Content-Length (except
+//    1xx/204/304) and a Date header; `Connection: close` is sent whenever the server closes the
+//    connection after the response.
+//  * The whole request body is read into memory before the handler runs, bounded by
+//    max_body_bytes. A declared Content-Length above the limit is answered with 413 right after the
+//    headers, without reading the body; a chunked body that grows past the limit gets 413 as soon
+//    as it does. `Expect: 100-continue` is honoured: the interim `100 Continue` is sent after the
+//    headers are accepted (never before a 413).
+//  * Headers above 64 KiB -> 431. A malformed request -> 400. After 400/413/431 the connection is
+//    closed (with a short lingering drain so the client sees the response). Handler exceptions ->
+//    500 (the connection stays usable).
+//  * Timeouts (0 disables a timeout):
+//      header_timeout: the request line + headers must arrive within this time, measured from
+//        accept (first request) or from the first byte of the next request (keep-alive). Protects
+//        against slowloris. On expiry the connection is closed without a response.
+//      idle_timeout: a keep-alive connection waiting for the next request is closed after this;
+//        it also bounds inactivity while reading a body (each read must make progress within it)
+//        and the time to write a response.
+//      read_timeout: total deadline for reading a request body, measured from the end of the
+//        headers. 0 = no total deadline (only the idle_timeout progress rule applies).
+//  * max_connections: a connection accepted while this many are open is closed immediately.
+//  * HEAD requests are passed to the handler like GET; the body it returns is not sent but its
+//    length is reported in Content-Length.
+//
+// Threading: `io_threads` threads run the event loop; each connection is bound to a strand, so its
+// handler calls are sequential. Handlers run on the I/O threads and must not block for long (a
+// later version will add a worker pool); they may be called concurrently for different
+// connections when io_threads > 1, so the handler must be thread-safe. All HttpServer methods are
+// thread-safe. stop() must not be called from a handler. The server does not own anything the
+// handler captures; the handler must stay valid until stop() returns.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace telegate::net {
+
+struct HttpRequest {
+  std::string method;  // "GET"
+  std::string target;  // raw request target including the query
+  std::string path;    // target without the query
+  std::string query;   // after '?', without it; "" if none
+  int version = 11;    // 10 or 11
+  std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
+  std::string body;
+  std::string remote_addr;  // "127.0.0.1:54321" or "[::1]:54321"
+
+  // Case-insensitive; first value; "" if absent.
+  std::string_view header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";  // omitted when empty
+  // Extra headers. Content-Length, Connection, Transfer-Encoding and Date are managed by the
+  // server and ignored here.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  static HttpResponse text(int status, std::string body);
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  // "host:port". Host may be an IPv4/IPv6 literal (IPv6 in brackets), a name such as localhost
+  // (first resolved address, IPv4 preferred), or empty (":4318" = all interfaces, dual stack).
+  std::string listen_addr = "127.0.0.1:0";
+  int io_threads = 1;
+  size_t max_body_bytes = 20u << 20;
+  size_t max_header_bytes = 64u << 10;
+  std::chrono::milliseconds header_timeout{60000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds read_timeout{0};
+  size_t max_connections = 4096;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions opts, HttpHandler handler);
+  ~HttpServer();  // calls stop()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the I/O threads. Errors name the address, e.g.
+  // "listen tcp 127.0.0.1:12345: address already in use". May be called once.
+  absl::Status start();
+  // Closes the listener and all connections and joins the I/O threads. Idempotent. Returns once
+  // in-flight handlers have finished.
+  void stop();
+
+  // "127.0.0.1:45678" ("[::1]:45678" for IPv6); "" before start().
+  std::string boundAddress() const;
+  uint16_t port() const;
+  size_t openConnections() const;
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Parses "host:port" ("[v6]:port"; empty host allowed). Errors for a missing port, a port that is
+// not a number in [0, 65535], or unbalanced brackets.
+absl::StatusOr<std::pair<std::string, uint16_t>> splitHostPort(std::string_view addr);
+
+// "host:port", bracketing hosts that contain ':'.
+std::string joinHostPort(std::string_view host, uint16_t port);
+
+}  // namespace telegate::net
