@@ -11,8 +11,11 @@ PACKAGES=(
   libsimdjson-dev libcli11-dev libre2-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3 curl
+  python3 curl haproxy
 )
+# Node.js and npm run the end-to-end OpenTelemetry JS client (test/e2e/otel-js). A nodesource
+# nodejs already bundles npm and conflicts with Debian's npm package: ask only when npm is missing.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 if [[ -n "${TELEGATE_EXTRA_PACKAGES:-}" ]]; then
   # shellcheck disable=SC2206
   PACKAGES+=(${TELEGATE_EXTRA_PACKAGES})

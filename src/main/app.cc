@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "src/admin/admin.h"
@@ -144,8 +145,15 @@ int runCommand(const RunFlags& f) {
     break;
   }
   admin_server.setReady(false);
-  auto deadline =
-      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(f.shutdown_timeout_s * 1000));
+  auto budget = std::chrono::milliseconds(static_cast<int64_t>(f.shutdown_timeout_s * 1000));
+  auto deadline = Clock::now() + budget;
+  // Components get the deadline; if one does not honour it, the watchdog ends the process so a
+  // stuck shutdown never outlives the orchestrator's grace period.
+  std::thread([budget] {
+    std::this_thread::sleep_for(budget + std::chrono::seconds(2));
+    log::root().error("shutdown deadline exceeded; exiting");
+    std::_Exit(1);
+  }).detach();
   controller.shutdown(deadline);
   admin_server.stop();
   log::root().info("telegate stopped");
