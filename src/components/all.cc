@@ -11,6 +11,7 @@ void registerAll() {
     registerLokiSourceKubernetes();
     registerLokiWrite();
     registerOtelcolAuthBearer();
+    registerOtelcolExporterDiscard();
     registerOtelcolExporterFile();
     registerOtelcolExporterLoki();
     registerOtelcolExporterOtlp();

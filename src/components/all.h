@@ -16,6 +16,7 @@ void registerOtelcolExporterOtlp();
 void registerOtelcolExporterOtlphttp();
 void registerOtelcolExporterLoki();
 void registerOtelcolExporterFile();
+void registerOtelcolExporterDiscard();
 void registerLokiWrite();
 void registerLokiSourceKubernetes();
 void registerPrometheusScrape();

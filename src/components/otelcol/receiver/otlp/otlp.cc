@@ -1,11 +1,32 @@
 #include "src/components/otelcol/receiver/otlp/otlp.h"
 
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+#include "src/common/log.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
-#include "src/components/common/pending.h"
+#include "src/components/otelcol/receiver/otlp/dispatch.h"
+#include "src/components/otelcol/receiver/otlp/grpc_receiver.h"
+#include "src/components/otelcol/receiver/otlp/http_receiver.h"
+#include "src/pdata/otlp_decode.h"
 #include "src/runtime/registry.h"
 
 namespace telegate::otelcol::receiver_otlp {
+
+std::string_view protocolName(Protocol p) {
+  switch (p) {
+    case Protocol::kGrpc:
+      return "grpc";
+    case Protocol::kHttpProtobuf:
+      return "http_protobuf";
+    case Protocol::kHttpJson:
+      return "http_json";
+  }
+  return "unknown";
+}
 
 void GrpcServerBlock::describe(Schema<GrpcServerBlock>& s) {
   s.attr("endpoint", &GrpcServerBlock::endpoint).doc("host:port to listen on");
@@ -33,8 +54,11 @@ void HttpServerBlock::describe(Schema<HttpServerBlock>& s) {
   s.attr("traces_url_path", &HttpServerBlock::traces_url_path);
   s.attr("metrics_url_path", &HttpServerBlock::metrics_url_path);
   s.attr("logs_url_path", &HttpServerBlock::logs_url_path);
-  s.attr("max_request_body_size", &HttpServerBlock::max_request_body_size).doc("0 means 20MiB");
+  s.attr("max_request_body_size", &HttpServerBlock::max_request_body_size)
+      .doc("0 means 20MiB; applies before and after decompression");
   s.attr("compression_algorithms", &HttpServerBlock::compression_algorithms);
+  s.attr("path_prefixes", &HttpServerBlock::path_prefixes)
+      .doc("telegate: also accept <prefix><path> for these prefixes");
   s.attr("include_metadata", &HttpServerBlock::include_metadata);
   s.block("tls", &HttpServerBlock::tls);
   s.block("cors", &HttpServerBlock::cors);
@@ -48,7 +72,17 @@ absl::Status HttpServerBlock::validate() const {
           strCat("URL paths must start with \"/\", got \"", *p, "\""));
     }
   }
+  for (const auto& p : path_prefixes) {
+    if (p.empty() || p[0] != '/' || p.back() == '/') {
+      return absl::InvalidArgumentError(strCat(
+          "path_prefixes entries must start with \"/\" and not end with one, got \"", p, "\""));
+    }
+  }
   if (endpoint.empty()) return absl::InvalidArgumentError("endpoint must not be empty");
+  if (tls) {
+    return absl::InvalidArgumentError(
+        "tls on the HTTP server is not supported; terminate TLS at the ingress");
+  }
   return absl::OkStatus();
 }
 
@@ -64,19 +98,309 @@ void Arguments::describe(Schema<Arguments>& s) {
   s.block("debug_metrics", &Arguments::debug_metrics);
 }
 
-class Component : public components::PendingComponent<Arguments> {
- public:
-  Component(runtime::Host& host, const Arguments&)
-      : PendingComponent(host,
-                         "otelcol.receiver.otlp: the OTLP listeners are not part of this build; "
-                         "configuration accepted, no data is received") {}
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string codeReason(absl::StatusCode c) {
+  switch (c) {
+    case absl::StatusCode::kInvalidArgument:
+      return "malformed";
+    case absl::StatusCode::kResourceExhausted:
+      return "resource_exhausted";
+    case absl::StatusCode::kUnavailable:
+      return "unavailable";
+    case absl::StatusCode::kUnimplemented:
+      return "no_consumer";
+    default:
+      return "internal";
+  }
+}
+
+GrpcReceiverOptions grpcOptions(const GrpcServerBlock& b) {
+  GrpcReceiverOptions o;
+  o.endpoint = b.endpoint;
+  if (b.max_recv_msg_size.bytes != 0) o.max_recv_msg_size = b.max_recv_msg_size.bytes;
+  o.max_concurrent_streams = b.max_concurrent_streams;
+  o.read_buffer_size = b.read_buffer_size.bytes;
+  if (b.keepalive) {
+    if (const auto& sp = b.keepalive->server_parameters) {
+      o.keepalive_time = sp->time.millis();
+      o.keepalive_timeout = sp->timeout.millis();
+      o.max_connection_idle = sp->max_connection_idle.millis();
+      o.max_connection_age = sp->max_connection_age.millis();
+      o.max_connection_age_grace = sp->max_connection_age_grace.millis();
+    }
+    if (const auto& ep = b.keepalive->enforcement_policy) {
+      o.min_ping_interval = ep->min_time.millis();
+      o.permit_without_stream = ep->permit_without_stream;
+    }
+  }
+  if (b.tls) {
+    o.tls_cert_file = b.tls->cert_file;
+    o.tls_key_file = b.tls->key_file;
+    o.tls_client_ca_file = b.tls->client_ca_file;
+  }
+  return o;
+}
+
+HttpReceiverOptions httpOptions(const HttpServerBlock& b) {
+  HttpReceiverOptions o;
+  o.endpoint = b.endpoint;
+  o.traces_path = b.traces_url_path;
+  o.metrics_path = b.metrics_url_path;
+  o.logs_path = b.logs_url_path;
+  o.path_prefixes = b.path_prefixes;
+  if (b.max_request_body_size.bytes != 0) o.max_request_body_size = b.max_request_body_size.bytes;
+  o.compression_algorithms = b.compression_algorithms;
+  if (b.cors && !b.cors->allowed_origins.empty()) {
+    CorsOptions c;
+    c.allowed_origins = b.cors->allowed_origins;
+    c.allowed_headers = b.cors->allowed_headers;
+    c.max_age = b.cors->max_age;
+    o.cors = c;
+  }
+  return o;
+}
+
+bool sameGrpc(const std::optional<GrpcServerBlock>& a, const std::optional<GrpcServerBlock>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  // Everything but `auth` decides how the server listens.
+  return syntax::toJson(runtime::encodeObject(runtime::schemaOf<GrpcServerBlock>(), &*a)) ==
+         syntax::toJson(runtime::encodeObject(runtime::schemaOf<GrpcServerBlock>(), &*b));
+}
+
+bool sameHttp(const std::optional<HttpServerBlock>& a, const std::optional<HttpServerBlock>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  auto strip = [](HttpServerBlock x) {
+    x.auth.reset();
+    return syntax::toJson(runtime::encodeObject(runtime::schemaOf<HttpServerBlock>(), &x));
+  };
+  return strip(*a) == strip(*b);
+}
+
+// What a reload can change without restarting a server.
+struct LiveConfig {
+  std::array<std::vector<std::shared_ptr<Consumer>>, 3> outputs;
+  std::shared_ptr<AuthHandler> grpc_auth;
+  std::shared_ptr<AuthHandler> http_auth;
 };
+
+class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
+ public:
+  Receiver(runtime::Host& host, const Arguments& args) : host_(host), args_(args) {
+    auto& m = host.metrics();
+    accepted_ = &m.counter("telegate_receiver_accepted_items_total",
+                           "Items (spans, data points, log records) a receiver accepted.",
+                           {"component_id", "signal", "protocol", "tenant"});
+    refused_items_ = &m.counter("telegate_receiver_refused_items_total",
+                                "Items a receiver refused after decoding them, by reason.",
+                                {"component_id", "signal", "protocol", "reason"});
+    refused_requests_ = &m.counter("telegate_receiver_refused_requests_total",
+                                   "Requests a receiver refused, by reason.",
+                                   {"component_id", "signal", "protocol", "reason"});
+    request_bytes_ = &m.histogram("telegate_receiver_request_bytes",
+                                  "Decoded size of accepted OTLP requests.",
+                                  {"component_id", "signal", "protocol"},
+                                  metrics::exponentialBuckets(256, 4, 10));
+    latency_ = &m.histogram("telegate_receiver_dispatch_seconds",
+                            "Time from a decoded request to the consumers' answer.",
+                            {"component_id", "signal", "protocol"},
+                            metrics::exponentialBuckets(0.00005, 4, 10));
+    collector_ = m.addCollector([this](metrics::Writer& w) {
+      std::lock_guard<std::mutex> l(servers_mu_);
+      if (http_) {
+        w.gauge("telegate_receiver_open_connections", "Open connections of a receiver's server.",
+                {{"component_id", host_.id()}, {"protocol", "http"}},
+                static_cast<double>(http_->openConnections()));
+      }
+    });
+    applyLive(args);
+  }
+
+  ~Receiver() override {
+    host_.metrics().removeCollector(collector_);
+    stopServers(Clock::now());
+  }
+
+  absl::Status start() override {
+    std::lock_guard<std::mutex> l(servers_mu_);
+    return startServers();
+  }
+
+  absl::Status update(const Arguments& args) override {
+    std::lock_guard<std::mutex> l(servers_mu_);
+    applyLive(args);
+    bool restart_grpc = !sameGrpc(args.grpc, args_.grpc);
+    bool restart_http = !sameHttp(args.http, args_.http);
+    args_ = args;
+    if (restart_grpc && grpc_) {
+      grpc_->stop(Clock::now() + std::chrono::seconds(5));
+      grpc_.reset();
+    }
+    if (restart_http && http_) {
+      http_->stop();
+      http_.reset();
+    }
+    return startServers();
+  }
+
+  void shutdown(Clock::time_point deadline) override {
+    std::lock_guard<std::mutex> l(servers_mu_);
+    stopServers(deadline);
+  }
+
+  // Dispatcher
+  bool hasSignal(pdata::Signal s) const override {
+    return !live_.load()->outputs[static_cast<size_t>(s)].empty();
+  }
+
+  absl::Status dispatch(pdata::Signal signal, std::string&& wire,
+                        std::shared_ptr<const pdata::ClientInfo> client,
+                        Protocol protocol) override {
+    auto start = Clock::now();
+    auto live = live_.load();
+    const auto& outs = live->outputs[static_cast<size_t>(signal)];
+    const std::string sig(pdata::signalName(signal));
+    const std::string proto(protocolName(protocol));
+    if (outs.empty()) {
+      countRefused(signal, protocol, "no_consumer");
+      return absl::UnimplementedError(strCat("no consumer for ", sig, " is configured"));
+    }
+    size_t bytes = wire.size();
+    auto count = pdata::checkAndCount(signal, wire);
+    if (!count.ok()) {
+      countRefused(signal, protocol, "malformed");
+      logOnce(malformed_log_, "refused a malformed request", count.status());
+      return absl::InvalidArgumentError(std::string(count.status().message()));
+    }
+    if (*count == 0) return absl::OkStatus();
+    pdata::Batch batch;
+    batch.signal = signal;
+    batch.items = *count;
+    batch.client = client;
+    batch.payload = std::move(wire);
+    absl::Status result = absl::OkStatus();
+    for (size_t i = 0; i < outs.size(); ++i) {
+      absl::Status st;
+      if (i + 1 < outs.size()) {
+        pdata::Batch copy = batch;
+        st = outs[i]->consume(std::move(copy));
+      } else {
+        st = outs[i]->consume(std::move(batch));
+      }
+      if (!st.ok() && result.ok()) result = st;
+    }
+    const std::string tenant = client ? client->tenant : "";
+    if (result.ok()) {
+      accepted_->with({host_.id(), sig, proto, tenant}).inc(static_cast<double>(*count));
+      request_bytes_->with({host_.id(), sig, proto}).observe(static_cast<double>(bytes));
+    } else {
+      refused_items_->with({host_.id(), sig, proto, codeReason(result.code())})
+          .inc(static_cast<double>(*count));
+      logOnce(refused_log_, "the pipeline refused a request", result);
+    }
+    latency_->with({host_.id(), sig, proto})
+        .observe(std::chrono::duration<double>(Clock::now() - start).count());
+    return result;
+  }
+
+  void countRefused(pdata::Signal signal, Protocol protocol, std::string_view reason) override {
+    refused_requests_
+        ->with({host_.id(), std::string(pdata::signalName(signal)),
+                std::string(protocolName(protocol)), std::string(reason)})
+        .inc();
+  }
+
+ private:
+  void logOnce(log::OnceEvery& gate, std::string_view msg, const absl::Status& st) {
+    if (gate.shouldLog()) {
+      host_.logger().warn(msg, {{"err", std::string(st.message())}});
+    }
+  }
+
+  void applyLive(const Arguments& args) {
+    auto live = std::make_shared<LiveConfig>();
+    auto fill = [](std::vector<std::shared_ptr<Consumer>>& dst,
+                   const std::vector<runtime::CapsuleRef<Consumer>>& src) {
+      for (const auto& c : src) dst.push_back(c.ptr);
+    };
+    fill(live->outputs[static_cast<size_t>(pdata::Signal::kTraces)], args.output.traces);
+    fill(live->outputs[static_cast<size_t>(pdata::Signal::kMetrics)], args.output.metrics);
+    fill(live->outputs[static_cast<size_t>(pdata::Signal::kLogs)], args.output.logs);
+    if (args.grpc && args.grpc->auth) live->grpc_auth = args.grpc->auth->ptr;
+    if (args.http && args.http->auth) live->http_auth = args.http->auth->ptr;
+    live_.store(std::move(live));
+  }
+
+  // Starts the servers that are configured but not running. servers_mu_ held.
+  absl::Status startServers() {
+    std::vector<std::string> errors;
+    if (args_.grpc && !grpc_) {
+      auto g = std::make_unique<GrpcReceiver>(grpcOptions(*args_.grpc), *this,
+                                              [this] { return live_.load()->grpc_auth; });
+      if (auto st = g->start(); !st.ok()) {
+        errors.push_back(strCat("grpc: ", st.message()));
+      } else {
+        host_.logger().info("OTLP/gRPC server listening", {{"addr", g->boundAddress()}});
+        grpc_ = std::move(g);
+      }
+    }
+    if (args_.http && !http_) {
+      auto h = std::make_unique<HttpReceiver>(httpOptions(*args_.http), *this,
+                                              [this] { return live_.load()->http_auth; });
+      if (auto st = h->start(); !st.ok()) {
+        errors.push_back(strCat("http: ", st.message()));
+      } else {
+        host_.logger().info("OTLP/HTTP server listening", {{"addr", h->boundAddress()}});
+        http_ = std::move(h);
+      }
+    }
+    if (!errors.empty()) {
+      std::string msg = strJoin(errors, "; ");
+      host_.setHealth(runtime::HealthState::kUnhealthy, msg);
+      return absl::UnavailableError(msg);
+    }
+    host_.setHealth(runtime::HealthState::kHealthy, "listening");
+    return absl::OkStatus();
+  }
+
+  void stopServers(Clock::time_point deadline) {
+    if (http_) {
+      http_->stop();
+      http_.reset();
+    }
+    if (grpc_) {
+      grpc_->stop(deadline);
+      grpc_.reset();
+    }
+  }
+
+  runtime::Host& host_;
+  std::mutex servers_mu_;
+  Arguments args_;
+  std::unique_ptr<GrpcReceiver> grpc_;
+  std::unique_ptr<HttpReceiver> http_;
+  std::atomic<std::shared_ptr<const LiveConfig>> live_;
+  metrics::Family<metrics::Counter>* accepted_;
+  metrics::Family<metrics::Counter>* refused_items_;
+  metrics::Family<metrics::Counter>* refused_requests_;
+  metrics::Family<metrics::Histogram>* request_bytes_;
+  metrics::Family<metrics::Histogram>* latency_;
+  uint64_t collector_ = 0;
+  log::OnceEvery malformed_log_{std::chrono::seconds(60)};
+  log::OnceEvery refused_log_{std::chrono::seconds(60)};
+};
+
+}  // namespace
 
 }  // namespace telegate::otelcol::receiver_otlp
 
 namespace telegate::components {
 void registerOtelcolReceiverOtlp() {
-  runtime::registerComponent<otelcol::receiver_otlp::Component>(
+  runtime::registerComponent<otelcol::receiver_otlp::Receiver>(
       "otelcol.receiver.otlp", "Receives OTLP logs, metrics and traces over gRPC and HTTP.", {});
 }
 }  // namespace telegate::components

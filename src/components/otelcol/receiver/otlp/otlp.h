@@ -1,8 +1,13 @@
 // otelcol.receiver.otlp: accepts OTLP over gRPC and HTTP and hands batches to `output`.
 //
 // Contract: Arguments follow Alloy's schema and defaults (grpc and http blocks are optional; a
-// server runs for each block present). In this build the receiver validates its configuration
-// and reports itself unhealthy: the listeners arrive with the OTLP receiver work.
+// server runs for each block present). Requests are authenticated with the block's `auth`
+// handler, validated (pdata::checkAndCount) and handed synchronously to every consumer listed in
+// `output` for the signal; the client's answer reflects what the consumers said (see
+// dispatch.h). A reload that keeps a server's listening options swaps outputs and auth in place
+// without dropping connections; a changed endpoint restarts that server.
+// telegate extension: http.path_prefixes (default ["/observability"]) also accepts
+// <prefix><path> so an ingress that does not strip its prefix reaches the receiver.
 #pragma once
 
 #include <optional>
@@ -37,6 +42,7 @@ struct HttpServerBlock {
   ByteSize max_request_body_size;  // 0: 20 MiB
   std::vector<std::string> compression_algorithms = {"",       "gzip", "zstd", "zlib",
                                                      "snappy", "deflate"};
+  std::vector<std::string> path_prefixes = {"/observability"};
   bool include_metadata = false;
   std::optional<TlsServerBlock> tls;
   std::optional<CorsBlock> cors;

@@ -1,0 +1,117 @@
+// The OTLP/gRPC server of otelcol.receiver.otlp (the `grpc` block).
+//
+// Contract:
+//  * Serves `opentelemetry.proto.collector.{trace.v1.TraceService,metrics.v1.MetricsService,
+//    logs.v1.LogsService}/Export` without decoding requests: the raw request message bytes (after
+//    gRPC's own message decompression: identity, gzip, deflate) are handed to
+//    Dispatcher::dispatch() as the wire payload, and success is answered with an empty
+//    Export*ServiceResponse. gRPC 1.51 implements only the identity, deflate and gzip message
+//    encodings (GRPC_COMPRESS_*), not zstd or snappy (which grpc-go/Alloy accept): such requests
+//    fail inside gRPC core with an error status and never reach the dispatcher.
+//  * Order of checks per call (as in grpc-go, where unregistered services never reach the auth
+//    interceptor): unknown method or a signal for which `dispatcher.hasSignal()` is false ->
+//    UNIMPLEMENTED ("unknown service X" / "unknown method M for service X"); then, when the auth
+//    provider returns a handler, AuthHandler::authenticate() over the client metadata (lower-case
+//    keys) before the message is read -> UNAUTHENTICATED with the handler's message and
+//    countRefused(signal, kGrpc, "unauthenticated"); then the message is read and dispatched
+//    with the authenticated ClientInfo (null without auth).
+//  * dispatch() status -> gRPC status with the same code and message. RESOURCE_EXHAUSTED and
+//    UNAVAILABLE carry a google.rpc.Status with a google.rpc.RetryInfo
+//    (retry_delay = dispatcher.retryAfterSeconds()) in the `grpc-status-details-bin` trailer.
+//  * Messages larger than `max_recv_msg_size` are refused by gRPC core with RESOURCE_EXHAUSTED
+//    before the dispatcher sees them ("Received message larger than max (N vs. M)"); the limit
+//    also applies to the decompressed size. gRPC does not tell the application, so these are not
+//    counted as "too_large". The connection stays usable.
+//  * A call refused because its signal has no consumer is counted as countRefused(signal, kGrpc,
+//    "not_found"), like the HTTP server's 404.
+//  * The standard `grpc.health.v1.Health` service reports SERVING (for "" and the three OTLP
+//    service names) while the server runs. Note: grpc::EnableDefaultHealthCheckService is a
+//    process-wide switch; start() turns it on.
+//  * SO_REUSEPORT is disabled, so a second listener on a used port fails like Go's net.Listen.
+//
+// Threading: start() and stop() are called from one controlling thread. Calls are served by
+// `completion_threads` threads polling completion queues; dispatch() runs on those threads,
+// concurrently, and is expected not to block for long (it occupies a server thread while it
+// runs). stop() stops accepting calls, lets in-flight calls finish until `deadline`, then cancels
+// the rest; it returns once no server thread touches the Dispatcher any more, so it also waits
+// for dispatch() calls still running past the deadline. The destructor calls stop(now).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "src/common/log.h"
+#include "src/components/otelcol/auth/handler.h"
+#include "src/components/otelcol/receiver/otlp/dispatch.h"
+
+namespace grpc {
+class Server;
+class ServerCompletionQueue;
+class AsyncGenericService;
+}  // namespace grpc
+
+namespace telegate::otelcol::receiver_otlp {
+
+struct GrpcReceiverOptions {
+  std::string endpoint = "0.0.0.0:4317";
+  size_t max_recv_msg_size = 4 << 20;
+  int64_t max_concurrent_streams = 0;   // 0 = unlimited
+  size_t read_buffer_size = 512 << 10;  // initial TCP read size (GRPC_ARG_TCP_READ_CHUNK_SIZE)
+  // Keepalive (0 = gRPC default): server ping time/timeout, max connection idle/age/grace,
+  // enforcement policy min_time (minimum interval between client pings; gRPC C++ enforces it on
+  // pings without data, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS) and
+  // permit_without_stream (allow client pings when no call is active).
+  std::chrono::milliseconds keepalive_time{0}, keepalive_timeout{0}, max_connection_idle{0},
+      max_connection_age{0}, max_connection_age_grace{0}, min_ping_interval{0};
+  bool permit_without_stream = false;
+  // PEM files. Empty cert/key: plaintext. A client CA requires and verifies client certificates.
+  std::string tls_cert_file, tls_key_file, tls_client_ca_file;
+  // Threads serving calls (each runs dispatch() synchronously); 0: hardware concurrency. Threads
+  // share completion queues in pairs so that one slow dispatch() does not stall other calls.
+  int completion_threads = 0;
+  log::Logger logger;  // for "starting"/"stopped" lines
+};
+
+// Returns the current auth handler; a null handler means no authentication. Called once per call.
+using AuthProvider = std::function<std::shared_ptr<AuthHandler>()>;
+
+class GrpcReceiver {
+ public:
+  GrpcReceiver(GrpcReceiverOptions opts, Dispatcher& dispatcher, AuthProvider auth);
+  ~GrpcReceiver();
+  GrpcReceiver(const GrpcReceiver&) = delete;
+  GrpcReceiver& operator=(const GrpcReceiver&) = delete;
+
+  // Binds and starts serving. Errors name the address, e.g.
+  // "listen tcp 0.0.0.0:4317: bind: address already in use". May be called once.
+  absl::Status start();
+  // Stops accepting calls, lets in-flight calls finish until `deadline`, then cancels them.
+  // Idempotent; safe to call when start() failed or was never called.
+  void stop(std::chrono::steady_clock::time_point deadline);
+  // host:port with the real port when the endpoint used port 0 (empty before start()).
+  std::string boundAddress() const;
+
+ private:
+  struct Call;    // one RPC's state machine (defined in the .cc)
+  struct CqSlot;  // a completion queue with its shutdown guard
+
+  GrpcReceiverOptions opts_;
+  Dispatcher& dispatcher_;
+  AuthProvider auth_;
+  std::unique_ptr<grpc::AsyncGenericService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::unique_ptr<CqSlot>> cqs_;
+  std::vector<std::thread> threads_;
+  std::string bound_address_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace telegate::otelcol::receiver_otlp

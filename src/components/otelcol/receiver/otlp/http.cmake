@@ -1,0 +1,8 @@
+# telegate_otlp_http: the OTLP/HTTP server of otelcol.receiver.otlp (included from
+# src/components/CMakeLists.txt; paths are relative to this file).
+add_library(telegate_otlp_http ${CMAKE_CURRENT_LIST_DIR}/http_receiver.cc)
+target_link_libraries(telegate_otlp_http
+  PUBLIC telegate_net telegate_pdata telegate_proto telegate_common)
+telegate_test(telegate_otlp_http_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/http_receiver_test.cc
+  LIBS telegate_otlp_http ZLIB::ZLIB Threads::Threads)

@@ -1,0 +1,436 @@
+#include "src/components/otelcol/receiver/otlp/http_receiver.h"
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+
+#include "google/rpc/status.pb.h"
+#include "src/common/decompress.h"
+#include "src/common/strings.h"
+#include "src/pdata/otlp_decode.h"
+
+namespace telegate::otelcol::receiver_otlp {
+namespace {
+
+constexpr std::string_view kProtobuf = "application/x-protobuf";
+constexpr std::string_view kJson = "application/json";
+
+char lowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+enum class BodyType { kProtobuf, kJson, kOther };
+
+// Media type of a Content-Type value: parameters dropped, compared case-insensitively.
+BodyType bodyType(std::string_view content_type) {
+  const size_t semi = content_type.find(';');
+  const std::string_view media = trim(content_type.substr(0, semi));
+  if (iequals(media, kProtobuf)) return BodyType::kProtobuf;
+  if (iequals(media, kJson)) return BodyType::kJson;
+  return BodyType::kOther;
+}
+
+// Replaces invalid UTF-8 with U+FFFD so both encodings carry a valid string.
+std::string validUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
+    bool ok = len != 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    }
+    if (ok && len > 1) {
+      uint32_t cp = c & (0xff >> (len + 1));
+      for (size_t k = 1; k < len; ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+      static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= kMin[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    }
+    if (ok) {
+      out.append(s.data() + i, len);
+      i += len;
+    } else {
+      out.append("\xef\xbf\xbd");
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string jsonQuote(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xf];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// A google.rpc.Status body in the request's encoding (protobuf only for application/x-protobuf).
+net::HttpResponse statusResponse(int http_status, BodyType type, int code,
+                                 std::string_view message) {
+  net::HttpResponse r;
+  r.status = http_status;
+  const std::string clean = validUtf8(message);
+  if (type == BodyType::kProtobuf) {
+    google::rpc::Status st;
+    st.set_code(code);
+    st.set_message(clean);
+    r.content_type = std::string(kProtobuf);
+    r.body = st.SerializeAsString();
+  } else {
+    r.content_type = std::string(kJson);
+    r.body = strCat("{\"code\":", code, ",\"message\":", jsonQuote(clean), "}");
+  }
+  return r;
+}
+
+net::HttpResponse textResponse(int http_status, std::string body) {
+  net::HttpResponse r = net::HttpResponse::text(http_status, std::move(body));
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
+int httpStatusFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDataLoss:
+      return 503;
+    case absl::StatusCode::kUnimplemented:
+      return 404;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    default:
+      return 500;
+  }
+}
+
+// '*' matches any run of characters; case-insensitive.
+bool globMatch(std::string_view pattern, std::string_view s) {
+  size_t p = 0, i = 0, star = std::string_view::npos, mark = 0;
+  while (i < s.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = i;
+    } else if (p < pattern.size() && lowerAscii(pattern[p]) == lowerAscii(s[i])) {
+      ++p;
+      ++i;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      i = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool originAllowed(const CorsOptions& cors, std::string_view origin) {
+  return std::any_of(cors.allowed_origins.begin(), cors.allowed_origins.end(),
+                     [&](const std::string& pat) { return globMatch(pat, origin); });
+}
+
+constexpr std::string_view kDefaultCorsHeaders[] = {
+    "Accept", "Content-Type", "Content-Encoding", "Authorization", "Origin", "X-Requested-With"};
+
+net::HttpResponse corsPreflight(const net::HttpRequest& req, const CorsOptions& cors,
+                                std::string_view origin) {
+  net::HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  r.headers.emplace_back("Vary",
+                         "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  if (!originAllowed(cors, origin)) return r;
+  if (!iequals(trim(req.header("Access-Control-Request-Method")), "POST")) return r;
+
+  std::vector<std::string> allowed;
+  bool any_header = false;
+  for (std::string_view h : kDefaultCorsHeaders) allowed.emplace_back(h);
+  for (const auto& h : cors.allowed_headers) {
+    if (h == "*") {
+      any_header = true;
+    } else if (std::none_of(allowed.begin(), allowed.end(),
+                            [&](const std::string& a) { return iequals(a, h); })) {
+      allowed.push_back(h);
+    }
+  }
+  // Every requested header must be allowed (as rs/cors does), else no CORS grant at all.
+  const std::string_view requested = trim(req.header("Access-Control-Request-Headers"));
+  if (!any_header) {
+    std::string_view rest = requested;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string_view h = trim(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (h.empty()) continue;
+      if (std::none_of(allowed.begin(), allowed.end(),
+                       [&](const std::string& a) { return iequals(a, h); })) {
+        return r;
+      }
+    }
+  }
+  r.headers.emplace_back("Access-Control-Allow-Origin", std::string(origin));
+  r.headers.emplace_back("Access-Control-Allow-Credentials", "true");
+  r.headers.emplace_back("Access-Control-Allow-Methods", "POST");
+  if (any_header) {
+    if (!requested.empty()) r.headers.emplace_back("Access-Control-Allow-Headers", requested);
+  } else {
+    r.headers.emplace_back("Access-Control-Allow-Headers", strJoin(allowed, ", "));
+  }
+  if (cors.max_age > 0) r.headers.emplace_back("Access-Control-Max-Age", strCat(cors.max_age));
+  return r;
+}
+
+// The signal served at `path` (see the header for the rule), if any.
+std::optional<pdata::Signal> matchPath(std::string_view path, const HttpReceiverOptions& opts) {
+  const std::pair<const std::string*, pdata::Signal> routes[] = {
+      {&opts.traces_path, pdata::Signal::kTraces},
+      {&opts.metrics_path, pdata::Signal::kMetrics},
+      {&opts.logs_path, pdata::Signal::kLogs}};
+  for (const auto& [p, signal] : routes) {
+    if (!p->empty() && path == *p) return signal;
+  }
+  for (std::string_view prefix : opts.path_prefixes) {
+    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+    if (prefix.empty() || !path.starts_with(prefix)) continue;
+    const std::string_view rest = path.substr(prefix.size());
+    for (const auto& [p, signal] : routes) {
+      if (!p->empty() && rest == *p) return signal;
+    }
+  }
+  return std::nullopt;
+}
+
+net::HttpResponse successResponse(BodyType type) {
+  net::HttpResponse r;
+  r.status = 200;
+  if (type == BodyType::kProtobuf) {
+    r.content_type = std::string(kProtobuf);
+    r.body.assign("\x0a\x00", 2);  // Export*ServiceResponse{partial_success: {}}
+  } else {
+    r.content_type = std::string(kJson);
+    r.body = "{\"partialSuccess\":{}}";
+  }
+  return r;
+}
+
+net::HttpResponse pipeline(const net::HttpRequest& req, const HttpReceiverOptions& opts,
+                           Dispatcher& d, const AuthHandler* auth) {
+  const BodyType type = bodyType(req.header("Content-Type"));
+  const Protocol protocol =
+      type == BodyType::kProtobuf ? Protocol::kHttpProtobuf : Protocol::kHttpJson;
+  std::optional<pdata::Signal> signal = matchPath(req.path, opts);
+  if (signal && !d.hasSignal(*signal)) signal.reset();
+  const pdata::Signal count_signal = signal.value_or(pdata::Signal::kLogs);
+
+  // b. auth
+  std::shared_ptr<const pdata::ClientInfo> client;
+  if (auth != nullptr) {
+    AuthResult res =
+        auth->authenticate([&req](std::string_view lower_name) { return req.header(lower_name); });
+    if (!res.ok) {
+      d.countRefused(count_signal, protocol, "unauthenticated");
+      const std::string message =
+          res.message.empty() ? strCat("authentication failed: ", res.reason) : res.message;
+      net::HttpResponse r = statusResponse(401, type, 16, message);
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    client = std::move(res.client);
+  }
+
+  // c. path
+  if (!signal) {
+    d.countRefused(count_signal, protocol, "not_found");
+    return textResponse(404, "404 page not found\n");
+  }
+  // d. method
+  if (req.method != "POST") {
+    net::HttpResponse r = textResponse(405, "405 method not allowed, supported: [POST]\n");
+    r.headers.emplace_back("Allow", "POST");
+    return r;
+  }
+  // e. media type
+  if (type == BodyType::kOther) {
+    d.countRefused(*signal, protocol, "unsupported_media_type");
+    return textResponse(
+        415, "415 unsupported media type, supported: [application/json, application/x-protobuf]\n");
+  }
+  // f. content encoding
+  const std::string_view encoding = req.header("Content-Encoding");
+  const auto& algos = opts.compression_algorithms;
+  if (std::find(algos.begin(), algos.end(), encoding) == algos.end() ||
+      !isSupportedEncoding(encoding)) {
+    d.countRefused(*signal, protocol, "unsupported_encoding");
+    return statusResponse(400, type, 3, strCat("unsupported Content-Encoding: ", encoding));
+  }
+  std::string body;
+  if (encoding.empty() || encoding == "identity") {
+    if (req.body.size() > opts.max_request_body_size) {
+      d.countRefused(*signal, protocol, "too_large");
+      return statusResponse(
+          413, type, 8,
+          strCat("request body exceeds the limit of ", opts.max_request_body_size, " bytes"));
+    }
+    body = req.body;
+  } else {
+    absl::StatusOr<std::string> plain = decompress(encoding, req.body, opts.max_request_body_size);
+    if (!plain.ok()) {
+      if (isDecompressLimitError(plain.status())) {
+        d.countRefused(*signal, protocol, "too_large");
+        return statusResponse(413, type, 8, std::string(plain.status().message()));
+      }
+      d.countRefused(*signal, protocol, "malformed");
+      return statusResponse(400, type, 3, std::string(plain.status().message()));
+    }
+    body = std::move(*plain);
+  }
+
+  // g. decode
+  if (type == BodyType::kJson) {
+    absl::StatusOr<pdata::DecodedJson> decoded = pdata::otlpJsonToWire(*signal, body);
+    if (!decoded.ok()) {
+      d.countRefused(*signal, protocol, "malformed");
+      return statusResponse(400, type, 3, std::string(decoded.status().message()));
+    }
+    body = std::move(decoded->wire);
+  }
+
+  // h. dispatch
+  const absl::Status st = d.dispatch(*signal, std::move(body), std::move(client), protocol);
+  if (st.ok()) return successResponse(type);
+  const int http_status = httpStatusFor(st.code());
+  net::HttpResponse r =
+      statusResponse(http_status, type, static_cast<int>(st.code()), std::string(st.message()));
+  if (http_status == 429 || http_status == 503) {
+    r.headers.emplace_back("Retry-After", strCat(d.retryAfterSeconds()));
+  }
+  return r;
+}
+
+}  // namespace
+
+net::HttpResponse handleOtlpHttp(const net::HttpRequest& req, const HttpReceiverOptions& opts,
+                                 Dispatcher& dispatcher, const AuthHandler* auth) {
+  // a. CORS (outermost): preflights are answered here; other responses get the grant headers.
+  std::vector<std::pair<std::string, std::string>> cors_headers;
+  if (opts.cors && !opts.cors->allowed_origins.empty()) {
+    const std::string_view origin = req.header("Origin");
+    if (req.method == "OPTIONS" && !origin.empty() &&
+        !req.header("Access-Control-Request-Method").empty()) {
+      return corsPreflight(req, *opts.cors, origin);
+    }
+    cors_headers.emplace_back("Vary", "Origin");
+    if (!origin.empty() && originAllowed(*opts.cors, origin)) {
+      cors_headers.emplace_back("Access-Control-Allow-Origin", std::string(origin));
+      cors_headers.emplace_back("Access-Control-Allow-Credentials", "true");
+    }
+  }
+  net::HttpResponse r = pipeline(req, opts, dispatcher, auth);
+  for (auto& h : cors_headers) r.headers.push_back(std::move(h));
+  return r;
+}
+
+HttpReceiver::HttpReceiver(HttpReceiverOptions opts, Dispatcher& dispatcher, AuthProvider auth)
+    : opts_(std::move(opts)), dispatcher_(dispatcher), auth_(std::move(auth)) {}
+
+HttpReceiver::~HttpReceiver() {
+  stop();
+}
+
+absl::Status HttpReceiver::start() {
+  if (server_) return absl::FailedPreconditionError("OTLP/HTTP receiver already started");
+  net::HttpServerOptions so;
+  so.listen_addr = opts_.endpoint;
+  so.io_threads = std::max(1, opts_.io_threads);
+  so.max_body_bytes = opts_.max_request_body_size;
+  so.header_timeout = opts_.read_header_timeout;
+  so.idle_timeout = opts_.idle_timeout;
+  auto server = std::make_unique<net::HttpServer>(so, [this](const net::HttpRequest& req) {
+    const std::shared_ptr<AuthHandler> auth = auth_ ? auth_() : nullptr;
+    return handleOtlpHttp(req, opts_, dispatcher_, auth.get());
+  });
+  if (absl::Status st = server->start(); !st.ok()) return st;
+  server_ = std::move(server);
+  return absl::OkStatus();
+}
+
+void HttpReceiver::stop() {
+  if (server_) server_->stop();
+}
+
+std::string HttpReceiver::boundAddress() const {
+  return server_ ? server_->boundAddress() : std::string();
+}
+
+size_t HttpReceiver::openConnections() const {
+  return server_ ? server_->openConnections() : 0;
+}
+
+}  // namespace telegate::otelcol::receiver_otlp

@@ -1,0 +1,732 @@
+// Tests for checkAndCount() (otlp_wire.cc): hand-made malformed inputs, and a differential test
+// against protobuf's own parser on random OTLP messages and mutations of them.
+//
+// Known, intended differences from protobuf's C++ parser (we reject, protobuf accepts):
+//   * trace/span ids whose length is neither 0 nor 16/8 (the Go collector rejects them too);
+//   * groups (wire types 3/4) in unknown fields;
+//   * varints whose 10th byte is > 1, and tags encoded in more than 5 bytes.
+// The reverse (we accept what protobuf rejects) must never happen.
+#include <google/protobuf/stubs/logging.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "src/pdata/otlp_decode.h"
+
+namespace telegate::pdata {
+
+namespace col_logs = opentelemetry::proto::collector::logs::v1;
+namespace col_metrics = opentelemetry::proto::collector::metrics::v1;
+namespace col_trace = opentelemetry::proto::collector::trace::v1;
+namespace common = opentelemetry::proto::common::v1;
+namespace logs = opentelemetry::proto::logs::v1;
+namespace metrics = opentelemetry::proto::metrics::v1;
+namespace trace = opentelemetry::proto::trace::v1;
+
+// Random OTLP requests, shared with otlp_json_decode_test.cc (same test binary).
+namespace test_support {
+
+std::unique_ptr<google::protobuf::Message> newRequest(Signal s) {
+  switch (s) {
+    case Signal::kTraces:
+      return std::make_unique<col_trace::ExportTraceServiceRequest>();
+    case Signal::kMetrics:
+      return std::make_unique<col_metrics::ExportMetricsServiceRequest>();
+    case Signal::kLogs:
+      break;
+  }
+  return std::make_unique<col_logs::ExportLogsServiceRequest>();
+}
+
+namespace {
+
+class Gen {
+ public:
+  explicit Gen(std::mt19937_64& rng, int size) : rng_(rng), size_(size) {}
+
+  int uni(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  bool chance(int percent) { return uni(0, 99) < percent; }
+  int count() { return uni(0, size_); }
+  uint64_t u64() { return rng_(); }
+
+  std::string str() {
+    static const char* const kPieces[] = {"a", "service.name", "GET /api", "é",     "日本", "🙂",
+                                          " ", "x=1",          "\n",       "\"q\"", "\\",   "0"};
+    std::string s;
+    for (int n = uni(0, 4); n > 0; --n) s += kPieces[uni(0, std::size(kPieces) - 1)];
+    return s;
+  }
+  std::string bytes(size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng_());
+    return s;
+  }
+  std::string maybeId(size_t n) { return chance(80) ? bytes(n) : std::string(); }
+  double dbl() {
+    switch (uni(0, 5)) {
+      case 0:
+        return 0.0;
+      case 1:
+        return std::numeric_limits<double>::infinity();
+      case 2:
+        return -1.5e300;
+      case 3:
+        return static_cast<double>(uni(-1000, 1000));
+      default:
+        return std::uniform_real_distribution<double>(-1e6, 1e6)(rng_);
+    }
+  }
+
+  void anyValue(common::AnyValue* v, int depth) {
+    const int kind = uni(0, depth >= 3 ? 5 : 7);
+    switch (kind) {
+      case 0:
+        v->set_string_value(str());
+        break;
+      case 1:
+        v->set_bool_value(chance(50));
+        break;
+      case 2:
+        v->set_int_value(chance(20) ? 0 : static_cast<int64_t>(u64()));
+        break;
+      case 3:
+        v->set_double_value(dbl());
+        break;
+      case 4:
+        v->set_bytes_value(bytes(uni(0, 5)));
+        break;
+      case 5:
+        if (chance(10)) {
+          v->set_string_value_strindex(uni(-3, 100));
+        } else {
+          v->set_string_value(str());
+        }
+        break;
+      case 6: {
+        auto* arr = v->mutable_array_value();
+        for (int n = uni(0, 3); n > 0; --n) anyValue(arr->add_values(), depth + 1);
+        break;
+      }
+      default: {
+        auto* kvl = v->mutable_kvlist_value();
+        for (int n = uni(0, 3); n > 0; --n) keyValue(kvl->add_values(), depth + 1);
+        break;
+      }
+    }
+  }
+  void keyValue(common::KeyValue* kv, int depth) {
+    kv->set_key(str());
+    if (chance(90)) anyValue(kv->mutable_value(), depth);
+    if (chance(5)) kv->set_key_strindex(uni(0, 50));
+  }
+  template <class M>
+  void attrs(M* m) {
+    for (int n = count(); n > 0; --n) keyValue(m->add_attributes(), 0);
+  }
+  void resource(opentelemetry::proto::resource::v1::Resource* r) {
+    attrs(r);
+    if (chance(20)) r->set_dropped_attributes_count(uni(1, 10));
+    if (chance(15)) {
+      auto* e = r->add_entity_refs();
+      e->set_schema_url(str());
+      e->set_type("service");
+      e->add_id_keys("service.name");
+      e->add_description_keys(str());
+    }
+  }
+  void scope(common::InstrumentationScope* s) {
+    s->set_name(str());
+    if (chance(50)) s->set_version("1.2.3");
+    attrs(s);
+    if (chance(10)) s->set_dropped_attributes_count(3);
+  }
+
+  void logRecord(logs::LogRecord* r) {
+    if (chance(90)) r->set_time_unix_nano(u64());
+    if (chance(50)) r->set_observed_time_unix_nano(u64());
+    r->set_severity_number(static_cast<logs::SeverityNumber>(uni(0, 24)));
+    if (chance(50)) r->set_severity_text(str());
+    if (chance(90)) anyValue(r->mutable_body(), 0);
+    attrs(r);
+    if (chance(10)) r->set_dropped_attributes_count(uni(1, 5));
+    if (chance(30)) r->set_flags(uni(0, 255));
+    r->set_trace_id(maybeId(16));
+    r->set_span_id(maybeId(8));
+    if (chance(10)) r->set_event_name(str());
+  }
+  void span(trace::Span* s) {
+    s->set_trace_id(maybeId(16));
+    s->set_span_id(maybeId(8));
+    if (chance(30)) s->set_trace_state("k=v");
+    s->set_parent_span_id(maybeId(8));
+    if (chance(30)) s->set_flags(static_cast<uint32_t>(u64()));
+    s->set_name(str());
+    s->set_kind(static_cast<trace::Span::SpanKind>(uni(0, 5)));
+    s->set_start_time_unix_nano(u64());
+    s->set_end_time_unix_nano(u64());
+    attrs(s);
+    if (chance(10)) s->set_dropped_attributes_count(2);
+    for (int n = uni(0, 2); n > 0; --n) {
+      auto* e = s->add_events();
+      e->set_time_unix_nano(u64());
+      e->set_name(str());
+      attrs(e);
+      if (chance(10)) e->set_dropped_attributes_count(1);
+    }
+    if (chance(10)) s->set_dropped_events_count(4);
+    for (int n = uni(0, 2); n > 0; --n) {
+      auto* l = s->add_links();
+      l->set_trace_id(maybeId(16));
+      l->set_span_id(maybeId(8));
+      if (chance(30)) l->set_trace_state("a=b");
+      attrs(l);
+      if (chance(10)) l->set_dropped_attributes_count(1);
+      if (chance(30)) l->set_flags(uni(0, 1000));
+    }
+    if (chance(10)) s->set_dropped_links_count(7);
+    if (chance(50)) {
+      s->mutable_status()->set_code(static_cast<trace::Status::StatusCode>(uni(0, 2)));
+      if (chance(50)) s->mutable_status()->set_message(str());
+    }
+  }
+
+  template <class P>
+  void pointCommon(P* p) {
+    attrs(p);
+    if (chance(50)) p->set_start_time_unix_nano(u64());
+    p->set_time_unix_nano(u64());
+    if (chance(20)) p->set_flags(1);
+  }
+  void exemplars(google::protobuf::RepeatedPtrField<metrics::Exemplar>* ex) {
+    for (int n = uni(0, 2); n > 0; --n) {
+      auto* e = ex->Add();
+      for (int k = uni(0, 2); k > 0; --k) keyValue(e->add_filtered_attributes(), 0);
+      e->set_time_unix_nano(u64());
+      if (chance(50)) {
+        e->set_as_double(dbl());
+      } else if (chance(80)) {
+        e->set_as_int(static_cast<int64_t>(u64()));
+      }
+      e->set_span_id(maybeId(8));
+      e->set_trace_id(maybeId(16));
+    }
+  }
+  void metric(metrics::Metric* m) {
+    m->set_name(str());
+    if (chance(50)) m->set_description(str());
+    if (chance(50)) m->set_unit("ms");
+    switch (uni(0, 5)) {
+      case 0:
+        break;  // no data
+      case 1:
+        for (int n = count(); n > 0; --n) numberPoint(m->mutable_gauge()->add_data_points());
+        if (!m->has_gauge()) m->mutable_gauge();
+        break;
+      case 2: {
+        auto* sum = m->mutable_sum();
+        sum->set_aggregation_temporality(static_cast<metrics::AggregationTemporality>(uni(0, 2)));
+        sum->set_is_monotonic(chance(50));
+        for (int n = count(); n > 0; --n) numberPoint(sum->add_data_points());
+        break;
+      }
+      case 3: {
+        auto* h = m->mutable_histogram();
+        h->set_aggregation_temporality(metrics::AGGREGATION_TEMPORALITY_CUMULATIVE);
+        for (int n = count(); n > 0; --n) {
+          auto* p = h->add_data_points();
+          pointCommon(p);
+          p->set_count(u64());
+          if (chance(70)) p->set_sum(dbl());
+          int buckets = uni(0, 5);
+          for (int b = 0; b < buckets; ++b) p->add_bucket_counts(u64() % 1000);
+          for (int b = 0; b + 1 < buckets; ++b) p->add_explicit_bounds(b * 2.5);
+          exemplars(p->mutable_exemplars());
+          if (chance(50)) p->set_min(dbl());
+          if (chance(50)) p->set_max(dbl());
+        }
+        break;
+      }
+      case 4: {
+        auto* h = m->mutable_exponential_histogram();
+        h->set_aggregation_temporality(metrics::AGGREGATION_TEMPORALITY_DELTA);
+        for (int n = count(); n > 0; --n) {
+          auto* p = h->add_data_points();
+          pointCommon(p);
+          p->set_count(u64());
+          if (chance(70)) p->set_sum(dbl());
+          p->set_scale(uni(-10, 20));
+          p->set_zero_count(u64() % 10);
+          if (chance(70)) {
+            p->mutable_positive()->set_offset(uni(-5, 5));
+            for (int b = uni(0, 4); b > 0; --b) {
+              p->mutable_positive()->add_bucket_counts(u64() >> uni(0, 63));
+            }
+          }
+          if (chance(50)) {
+            p->mutable_negative()->set_offset(uni(-5, 5));
+            p->mutable_negative()->add_bucket_counts(3);
+          }
+          exemplars(p->mutable_exemplars());
+          if (chance(50)) p->set_min(dbl());
+          if (chance(50)) p->set_max(dbl());
+          if (chance(30)) p->set_zero_threshold(1e-9);
+        }
+        break;
+      }
+      default: {
+        auto* s = m->mutable_summary();
+        for (int n = count(); n > 0; --n) {
+          auto* p = s->add_data_points();
+          pointCommon(p);
+          p->set_count(u64());
+          p->set_sum(dbl());
+          for (int q = uni(0, 3); q > 0; --q) {
+            auto* v = p->add_quantile_values();
+            v->set_quantile(q / 4.0);
+            v->set_value(dbl());
+          }
+        }
+        break;
+      }
+    }
+    for (int n = uni(0, 1); n > 0; --n) keyValue(m->add_metadata(), 0);
+  }
+  void numberPoint(metrics::NumberDataPoint* p) {
+    pointCommon(p);
+    if (chance(50)) {
+      p->set_as_double(dbl());
+    } else if (chance(90)) {
+      p->set_as_int(static_cast<int64_t>(u64()));
+    }
+    exemplars(p->mutable_exemplars());
+  }
+
+ private:
+  std::mt19937_64& rng_;
+  int size_;
+};
+
+}  // namespace
+
+// `size` bounds repeated-field lengths (attributes, records, points).
+std::unique_ptr<google::protobuf::Message> randomRequest(Signal s, std::mt19937_64& rng, int size) {
+  Gen g(rng, size);
+  auto msg = newRequest(s);
+  const int resources = g.uni(0, 2);
+  switch (s) {
+    case Signal::kLogs: {
+      auto* req = static_cast<col_logs::ExportLogsServiceRequest*>(msg.get());
+      for (int r = 0; r < resources; ++r) {
+        auto* rl = req->add_resource_logs();
+        if (g.chance(80)) g.resource(rl->mutable_resource());
+        if (g.chance(30)) rl->set_schema_url("https://opentelemetry.io/schemas/1.21.0");
+        for (int n = g.uni(0, 2); n > 0; --n) {
+          auto* sl = rl->add_scope_logs();
+          if (g.chance(70)) g.scope(sl->mutable_scope());
+          for (int k = g.count(); k > 0; --k) g.logRecord(sl->add_log_records());
+        }
+      }
+      break;
+    }
+    case Signal::kTraces: {
+      auto* req = static_cast<col_trace::ExportTraceServiceRequest*>(msg.get());
+      for (int r = 0; r < resources; ++r) {
+        auto* rs = req->add_resource_spans();
+        if (g.chance(80)) g.resource(rs->mutable_resource());
+        if (g.chance(30)) rs->set_schema_url("s");
+        for (int n = g.uni(0, 2); n > 0; --n) {
+          auto* ss = rs->add_scope_spans();
+          if (g.chance(70)) g.scope(ss->mutable_scope());
+          for (int k = g.count(); k > 0; --k) g.span(ss->add_spans());
+        }
+      }
+      break;
+    }
+    case Signal::kMetrics: {
+      auto* req = static_cast<col_metrics::ExportMetricsServiceRequest*>(msg.get());
+      for (int r = 0; r < resources; ++r) {
+        auto* rm = req->add_resource_metrics();
+        if (g.chance(80)) g.resource(rm->mutable_resource());
+        for (int n = g.uni(0, 2); n > 0; --n) {
+          auto* sm = rm->add_scope_metrics();
+          if (g.chance(70)) g.scope(sm->mutable_scope());
+          if (g.chance(20)) sm->set_schema_url("u");
+          for (int k = g.count(); k > 0; --k) g.metric(sm->add_metrics());
+        }
+      }
+      break;
+    }
+  }
+  return msg;
+}
+
+uint64_t expectedItems(Signal s, const google::protobuf::Message& m) {
+  uint64_t n = 0;
+  switch (s) {
+    case Signal::kLogs:
+      for (const auto& rl :
+           static_cast<const col_logs::ExportLogsServiceRequest&>(m).resource_logs())
+        for (const auto& sl : rl.scope_logs()) n += sl.log_records_size();
+      break;
+    case Signal::kTraces:
+      for (const auto& rs :
+           static_cast<const col_trace::ExportTraceServiceRequest&>(m).resource_spans())
+        for (const auto& ss : rs.scope_spans()) n += ss.spans_size();
+      break;
+    case Signal::kMetrics:
+      for (const auto& rm :
+           static_cast<const col_metrics::ExportMetricsServiceRequest&>(m).resource_metrics())
+        for (const auto& sm : rm.scope_metrics())
+          for (const auto& met : sm.metrics()) {
+            switch (met.data_case()) {
+              case metrics::Metric::kGauge:
+                n += met.gauge().data_points_size();
+                break;
+              case metrics::Metric::kSum:
+                n += met.sum().data_points_size();
+                break;
+              case metrics::Metric::kHistogram:
+                n += met.histogram().data_points_size();
+                break;
+              case metrics::Metric::kExponentialHistogram:
+                n += met.exponential_histogram().data_points_size();
+                break;
+              case metrics::Metric::kSummary:
+                n += met.summary().data_points_size();
+                break;
+              default:
+                break;
+            }
+          }
+      break;
+  }
+  return n;
+}
+
+}  // namespace test_support
+
+namespace {
+
+using test_support::expectedItems;
+using test_support::newRequest;
+using test_support::randomRequest;
+
+constexpr Signal kSignals[] = {Signal::kLogs, Signal::kTraces, Signal::kMetrics};
+
+bool protobufAccepts(Signal s, std::string_view wire) {
+  auto m = newRequest(s);
+  return m->ParseFromArray(wire.data(), static_cast<int>(wire.size()));
+}
+
+// Wire-building helpers for hand-made inputs.
+std::string varint(uint64_t v) {
+  std::string s;
+  while (v >= 0x80) {
+    s.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  s.push_back(static_cast<char>(v));
+  return s;
+}
+std::string tag(uint32_t field, uint32_t wt) {
+  return varint((field << 3) | wt);
+}
+std::string len(uint32_t field, std::string_view payload) {
+  return tag(field, 2) + varint(payload.size()) + std::string(payload);
+}
+// ExportLogsServiceRequest{resource_logs{scope_logs{log_records{<record>}}}}
+std::string logsWith(std::string_view record) {
+  return len(1, len(2, len(2, record)));
+}
+
+TEST(CheckAndCountTest, EmptyRequestsHaveNoItems) {
+  for (Signal s : kSignals) {
+    auto n = checkAndCount(s, "");
+    ASSERT_TRUE(n.ok()) << n.status();
+    EXPECT_EQ(*n, 0u);
+  }
+}
+
+TEST(CheckAndCountTest, CountsLogRecords) {
+  col_logs::ExportLogsServiceRequest req;
+  auto* rl = req.add_resource_logs();
+  auto* kv = rl->mutable_resource()->add_attributes();
+  kv->set_key("service.name");
+  kv->mutable_value()->set_string_value("django-app");
+  auto* sl = rl->add_scope_logs();
+  for (int i = 0; i < 3; ++i) sl->add_log_records()->mutable_body()->set_string_value("hi");
+  req.add_resource_logs()->add_scope_logs()->add_log_records();
+  auto n = checkAndCount(Signal::kLogs, req.SerializeAsString());
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 4u);
+}
+
+TEST(CheckAndCountTest, ConcatenatedRequestsAddUp) {
+  std::mt19937_64 rng(7);
+  for (Signal s : kSignals) {
+    auto a = randomRequest(s, rng, 3), b = randomRequest(s, rng, 3);
+    auto n = checkAndCount(s, a->SerializeAsString() + b->SerializeAsString());
+    ASSERT_TRUE(n.ok()) << n.status();
+    EXPECT_EQ(*n, expectedItems(s, *a) + expectedItems(s, *b));
+  }
+}
+
+TEST(CheckAndCountTest, MetricDataIsAOneof) {
+  // gauge{2 points} then sum{1 point}: protobuf keeps only the sum.
+  std::string gauge = len(5, len(1, "") + len(1, ""));
+  std::string sum = len(7, len(1, ""));
+  std::string wire = len(1, len(2, len(2, gauge + sum)));
+  ASSERT_TRUE(protobufAccepts(Signal::kMetrics, wire));
+  EXPECT_EQ(*checkAndCount(Signal::kMetrics, wire), 1u);
+  // The same member twice merges.
+  wire = len(1, len(2, len(2, gauge + gauge)));
+  EXPECT_EQ(*checkAndCount(Signal::kMetrics, wire), 4u);
+  // Back to the first member: only the last one counts.
+  wire = len(1, len(2, len(2, gauge + sum + gauge)));
+  EXPECT_EQ(*checkAndCount(Signal::kMetrics, wire), 2u);
+}
+
+TEST(CheckAndCountTest, SkipsWellFormedUnknownFields) {
+  std::string unknown = tag(99, 0) + varint(300) + tag(100, 1) + std::string(8, 'x') + tag(101, 5) +
+                        std::string(4, 'y') + len(102, "\xff\xfe") + tag(1u << 28, 0) + varint(1);
+  std::string record = unknown + len(5, len(1, "body") + unknown) + unknown;
+  std::string wire = unknown + len(1, unknown + len(2, unknown + len(2, record)));
+  ASSERT_TRUE(protobufAccepts(Signal::kLogs, wire));
+  auto n = checkAndCount(Signal::kLogs, wire);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1u);
+}
+
+TEST(CheckAndCountTest, MismatchedWireTypeOfKnownFieldIsUnknown) {
+  // log_records (2) as a varint and as fixed32: protobuf stores them as unknown fields.
+  std::string wire = len(1, len(2, tag(2, 0) + varint(5) + tag(2, 5) + "abcd"));
+  ASSERT_TRUE(protobufAccepts(Signal::kLogs, wire));
+  EXPECT_EQ(*checkAndCount(Signal::kLogs, wire), 0u);
+  // A string field sent as varint is unknown too, so no UTF-8 check applies.
+  wire = logsWith(tag(3, 0) + varint(1));
+  ASSERT_TRUE(protobufAccepts(Signal::kLogs, wire));
+  EXPECT_EQ(*checkAndCount(Signal::kLogs, wire), 1u);
+}
+
+TEST(CheckAndCountTest, AcceptsPackedAndUnpackedRepeatedScalars) {
+  auto fixed = [](uint64_t v) {
+    std::string s(8, '\0');
+    for (int i = 0; i < 8; ++i) s[i] = static_cast<char>(v >> (8 * i));
+    return s;
+  };
+  std::string point_packed = len(6, fixed(1) + fixed(2)) + len(7, fixed(0));
+  std::string point_unpacked = tag(6, 1) + fixed(1) + tag(6, 1) + fixed(2);
+  std::string buckets =
+      len(2, varint(1) + varint(300) + varint(1ull << 60)) + tag(2, 0) + varint(3);
+  std::string exp_point = len(8, buckets);
+  std::string metric = len(9, len(1, point_packed) + len(1, point_unpacked));
+  std::string wire = len(1, len(2, len(2, metric) + len(2, len(10, len(1, exp_point)))));
+  ASSERT_TRUE(protobufAccepts(Signal::kMetrics, wire));
+  auto n = checkAndCount(Signal::kMetrics, wire);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 3u);
+}
+
+struct BadCase {
+  const char* name;
+  std::string wire;
+  const char* want;  // substring of the error message
+  Signal signal = Signal::kLogs;
+};
+
+TEST(CheckAndCountTest, RejectsMalformedInput) {
+  const BadCase cases[] = {
+      {"truncated tag", "\x80", "truncated tag"},
+      {"truncated varint", logsWith(tag(2, 0) + "\x80"), "truncated varint"},
+      {"11-byte varint", logsWith(tag(2, 0) + std::string(10, '\x80') + "\x01"), "varint"},
+      {"varint overflow", logsWith(tag(2, 0) + std::string(9, '\xff') + "\x02"), "overflows"},
+      {"field 0", logsWith(tag(0, 0) + varint(1)), "field number 0"},
+      {"group", logsWith(tag(50, 3) + tag(50, 4)), "group"},
+      {"wire type 6", logsWith(tag(50, 6)), "wire type"},
+      {"wire type 7", logsWith(tag(50, 7)), "wire type"},
+      {"length past end", tag(1, 2) + varint(5) + "abc", "past the end"},
+      {"nested length past end", len(1, tag(2, 2) + varint(100)), "resource_logs"},
+      {"truncated length", tag(1, 2) + "\x80", "truncated varint"},
+      {"truncated fixed64", logsWith(tag(1, 1) + "1234"), "truncated fixed64"},
+      {"truncated fixed32", logsWith(tag(8, 5) + "12"), "truncated fixed32"},
+      {"bad utf8 body", logsWith(len(5, len(1, "\xc3\x28"))), "invalid UTF-8"},
+      {"surrogate utf8", logsWith(len(3, "\xed\xa0\x80")), "invalid UTF-8"},
+      {"bad utf8 key", logsWith(len(6, len(1, "k\xff"))), "log_records.attributes.key"},
+      {"short trace id", logsWith(len(9, std::string(15, 'a'))), "invalid length for ID"},
+      {"long span id", logsWith(len(10, std::string(9, 'a'))), "span_id"},
+      {"tag too long", std::string(6, '\x80') + "\x01", "invalid tag"},
+      {"tag over 32 bits", varint(1ull << 33), "invalid tag"},
+      {"packed fixed64 length",
+       len(1, len(2, len(2, len(9, len(1, len(6, std::string(12, '\0'))))))), "multiple of 8",
+       Signal::kMetrics},
+  };
+  for (const auto& c : cases) {
+    auto n = checkAndCount(c.signal, c.wire);
+    ASSERT_FALSE(n.ok()) << c.name;
+    EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_NE(std::string(n.status().message()).find(c.want), std::string::npos)
+        << c.name << ": " << n.status();
+  }
+}
+
+TEST(CheckAndCountTest, ErrorNamesTheFieldPath) {
+  auto n = checkAndCount(Signal::kTraces,
+                         len(1, len(2, len(2, len(11, len(3, len(2, len(1, "\xff"))))))));
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(std::string(n.status().message()),
+            "invalid UTF-8 in string field in "
+            "resource_spans.scope_spans.spans.events.attributes.value.string_value at byte "
+            "offset 12");
+  n = checkAndCount(Signal::kTraces, len(1, len(2, len(2, len(13, len(1, "abc"))))));
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(std::string(n.status().message())
+                .find("invalid length for ID (3) in resource_spans.scope_spans.spans.links."
+                      "trace_id"),
+            std::string::npos)
+      << n.status();
+}
+
+TEST(CheckAndCountTest, WrongIdLengthsAreOursAloneToReject) {
+  // Documented difference: protobuf accepts any bytes, the Go collector and we do not.
+  std::string wire = logsWith(len(9, "abc"));
+  EXPECT_TRUE(protobufAccepts(Signal::kLogs, wire));
+  EXPECT_FALSE(checkAndCount(Signal::kLogs, wire).ok());
+  EXPECT_TRUE(checkAndCount(Signal::kLogs, logsWith(len(9, std::string(16, 'a')))).ok());
+  EXPECT_TRUE(checkAndCount(Signal::kLogs, logsWith(len(9, ""))).ok());
+}
+
+// body = AnyValue{array_value{values{...}}} nested `levels` times.
+std::string nestedArrays(int levels) {
+  std::string v = len(1, "leaf");
+  for (int i = 0; i < levels; ++i) v = len(5, len(1, v));
+  return v;
+}
+std::string nestedKvlists(int levels) {
+  std::string v = len(1, "leaf");
+  for (int i = 0; i < levels; ++i) v = len(6, len(1, len(1, "k") + len(2, v)));
+  return v;
+}
+
+TEST(CheckAndCountTest, NestingLimitMatchesProtobuf) {
+  google::protobuf::LogSilencer silence;
+  int ours_max = -1;
+  for (int levels = 0; levels < 80; ++levels) {
+    for (int kv = 0; kv < 2; ++kv) {
+      std::string wire = logsWith(len(5, kv ? nestedKvlists(levels) : nestedArrays(levels)));
+      auto n = checkAndCount(Signal::kLogs, wire);
+      bool pb = protobufAccepts(Signal::kLogs, wire);
+      EXPECT_EQ(n.ok(), pb) << "levels=" << levels << " kvlist=" << kv << " " << n.status();
+      if (!n.ok()) {
+        EXPECT_NE(std::string(n.status().message()).find("nesting too deep"), std::string::npos);
+      } else if (!kv) {
+        ours_max = levels;
+      }
+    }
+  }
+  EXPECT_EQ(ours_max, 48);  // the body is at depth 4, each array level adds 2: 4 + 2 * 48 = 100
+}
+
+TEST(CheckAndCountTest, RandomRequestsMatchProtobuf) {
+  std::mt19937_64 rng(1);
+  for (Signal s : kSignals) {
+    for (int i = 0; i < 300; ++i) {
+      auto msg = randomRequest(s, rng, 4);
+      std::string wire = msg->SerializeAsString();
+      auto n = checkAndCount(s, wire);
+      ASSERT_TRUE(n.ok()) << signalName(s) << " #" << i << ": " << n.status();
+      EXPECT_EQ(*n, expectedItems(s, *msg));
+    }
+  }
+}
+
+// Byte offsets where top-level fields end.
+std::vector<size_t> topLevelBoundaries(std::string_view wire) {
+  std::vector<size_t> out{0};
+  size_t p = 0;
+  while (p < wire.size()) {
+    ++p;  // tag (field 1, wire type 2)
+    uint64_t l = 0;
+    int shift = 0;
+    while (static_cast<uint8_t>(wire[p]) & 0x80) l |= uint64_t(wire[p++] & 0x7f) << (7 * shift++);
+    l |= uint64_t(wire[p++]) << (7 * shift);
+    p += l;
+    out.push_back(p);
+  }
+  return out;
+}
+
+TEST(CheckAndCountTest, TruncationAtEveryPosition) {
+  google::protobuf::LogSilencer silence;
+  std::mt19937_64 rng(2);
+  for (Signal s : kSignals) {
+    for (int i = 0; i < 20; ++i) {
+      auto msg = randomRequest(s, rng, 2);
+      std::string wire = msg->SerializeAsString();
+      auto bounds = topLevelBoundaries(wire);
+      for (size_t cut = 0; cut < wire.size(); ++cut) {
+        std::string_view prefix(wire.data(), cut);
+        auto n = checkAndCount(s, prefix);
+        bool at_boundary = std::find(bounds.begin(), bounds.end(), cut) != bounds.end();
+        EXPECT_EQ(n.ok(), at_boundary) << signalName(s) << " cut=" << cut;
+        if (n.ok()) {
+          EXPECT_TRUE(protobufAccepts(s, prefix));
+        }
+      }
+    }
+  }
+}
+
+TEST(CheckAndCountTest, MutationsNeverAcceptWhatProtobufRejects) {
+  google::protobuf::LogSilencer silence;
+  std::mt19937_64 rng(3);
+  int accepted = 0, rejected = 0;
+  for (Signal s : kSignals) {
+    for (int i = 0; i < 60; ++i) {
+      auto msg = randomRequest(s, rng, 3);
+      const std::string wire = msg->SerializeAsString();
+      if (wire.empty()) continue;
+      for (int m = 0; m < 100; ++m) {
+        std::string w = wire;
+        const int edits = 1 + static_cast<int>(rng() % 3);
+        for (int e = 0; e < edits; ++e) {
+          size_t pos = rng() % w.size();
+          switch (rng() % 4) {
+            case 0:
+              w[pos] = static_cast<char>(rng());
+              break;
+            case 1:
+              w[pos] ^= static_cast<char>(1u << (rng() % 8));
+              break;
+            case 2:
+              w.erase(pos, 1 + rng() % 3);
+              break;
+            default:
+              w.insert(pos, 1, static_cast<char>(rng()));
+              break;
+          }
+          if (w.empty()) w = "\x0a";
+        }
+        auto n = checkAndCount(s, w);
+        auto parsed = newRequest(s);
+        const bool pb = parsed->ParseFromString(w);
+        if (n.ok()) {
+          ++accepted;
+          ASSERT_TRUE(pb) << signalName(s) << ": we accepted what protobuf rejects";
+          EXPECT_EQ(*n, expectedItems(s, *parsed));
+        } else {
+          ++rejected;
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 100);
+  EXPECT_GT(rejected, 100);
+}
+
+}  // namespace
+}  // namespace telegate::pdata
