@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.74-dev libboost-system1.74-dev libssl-dev zlib1g-dev libsnappy-dev libzstd-dev
-  libsimdjson-dev libcli11-dev libre2-dev libabsl-dev
+  libsimdjson-dev libcli11-dev libre2-dev libabsl-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 curl haproxy

@@ -11,8 +11,9 @@
 //                     RFC 1951 deflate (what some clients send)
 //      "zstd"         RFC 8878 frames (several frames and skippable frames allowed), decoded with
 //                     the streaming API: the frame's declared content size is never trusted, and
-//                     the window is limited to max(16 MiB, next power of two >= max_output) so a
-//                     frame cannot make the decoder allocate a large window
+//                     the window is limited to max(16 MiB, next power of two >= max_output), at
+//                     most 128 MiB, so a frame cannot make the decoder allocate a huge window
+//                     (a larger window -> InvalidArgument)
 //      "snappy"       the framing format when the body starts with the stream identifier chunk
 //                     (ff 06 00 00 "sNaPpY"; chunk CRC-32C checked), otherwise the block format;
 //                     declared uncompressed lengths are checked against the limit BEFORE anything
@@ -23,10 +24,14 @@
 //      output would exceed max_output -> ResourceExhausted
 //                                        "decompressed body exceeds the limit of <N> bytes"
 //      corrupt or truncated data     -> InvalidArgument naming the encoding and the problem
-//    Memory stays bounded by the limit: output is produced incrementally into a buffer that grows
-//    geometrically but never beyond max_output + 1 bytes (plus the decoder's fixed state), and
-//    decoding stops as soon as the limit is crossed. A 1 GiB bomb costs O(max_output) memory and
-//    the time to inflate max_output bytes.
+//      a codec cannot allocate its state -> ResourceExhausted/Internal (not the limit error)
+//    Memory stays bounded by the limit: output is produced incrementally into segments that grow
+//    geometrically and total at most max_output + 1 bytes (plus the decoder's fixed state and,
+//    for zstd, its window), and decoding stops as soon as the limit is crossed. A successful
+//    result spread over several segments is concatenated once (transiently twice its size).
+//    Size hints only choose the first segment's size, never beyond the cap: gzip's ISIZE
+//    (at most 1032x the body, deflate's maximum ratio), zstd's declared content size (at most 64x
+//    the body). A 1 GiB bomb costs O(max_output) memory and the time to inflate max_output bytes.
 //  * compress(encoding, data) produces a body for "", "identity", "gzip", "zlib", "deflate"
 //    (zlib-wrapped, the HTTP meaning), "zstd" and "snappy" (block format);
 //    compressSnappyFramed() produces the snappy framing format. Unsupported encoding ->

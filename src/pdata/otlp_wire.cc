@@ -443,16 +443,22 @@ class Walker {
   }
   bool readTag(const uint8_t*& p, const uint8_t* end, uint32_t* tag);
   // Reads a length prefix and checks the payload fits; on success [p, *sub_end) is the payload.
+  // Like protobuf's ReadSize(), the prefix may take at most 5 bytes (the value is < 2 GiB anyway).
   bool readLen(const uint8_t*& p, const uint8_t* end, const uint8_t** sub_end) {
     const uint8_t* at = p;
     uint64_t len;
-    if (!readVarint(p, end, &len)) return false;
+    if (TG_LIKELY(p < end && *p < 0x80)) {
+      len = *p++;
+    } else if (!readLenSlow(p, end, &len)) {
+      return false;
+    }
     if (TG_UNLIKELY(len > static_cast<uint64_t>(end - p))) {
       return fail("length-delimited field extends past the end of its message", at);
     }
     *sub_end = p + len;
     return true;
   }
+  bool readLenSlow(const uint8_t*& p, const uint8_t* end, uint64_t* len);
   bool skipUnknown(uint32_t wire_type, const uint8_t*& p, const uint8_t* end, const uint8_t* at);
   bool packed(Kind kind, const uint8_t* p, const uint8_t* end);
 
@@ -479,6 +485,21 @@ bool Walker::readVarintSlow(const uint8_t*& p, const uint8_t* end, uint64_t* out
     }
   }
   return fail("varint overflows 64 bits", at);  // unreachable: the 10th byte is <= 1
+}
+
+bool Walker::readLenSlow(const uint8_t*& p, const uint8_t* end, uint64_t* len) {
+  const uint8_t* at = p;
+  uint64_t v = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (TG_UNLIKELY(p == end)) return fail("truncated length", at);
+    uint8_t b = *p++;
+    v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+    if (b < 0x80) {
+      *len = v;
+      return true;
+    }
+  }
+  return fail("length prefix longer than 5 bytes", at);
 }
 
 bool Walker::readTag(const uint8_t*& p, const uint8_t* end, uint32_t* tag) {

@@ -551,7 +551,8 @@ TEST(CheckAndCountTest, RejectsMalformedInput) {
       {"wire type 7", logsWith(tag(50, 7)), "wire type"},
       {"length past end", tag(1, 2) + varint(5) + "abc", "past the end"},
       {"nested length past end", len(1, tag(2, 2) + varint(100)), "resource_logs"},
-      {"truncated length", tag(1, 2) + "\x80", "truncated varint"},
+      {"truncated length", tag(1, 2) + "\x80", "truncated length"},
+      {"6-byte length", tag(1, 2) + std::string(5, '\x80') + std::string(1, '\0'), "longer than 5"},
       {"truncated fixed64", logsWith(tag(1, 1) + "1234"), "truncated fixed64"},
       {"truncated fixed32", logsWith(tag(8, 5) + "12"), "truncated fixed32"},
       {"bad utf8 body", logsWith(len(5, len(1, "\xc3\x28"))), "invalid UTF-8"},
@@ -589,6 +590,17 @@ TEST(CheckAndCountTest, ErrorNamesTheFieldPath) {
                       "trace_id"),
             std::string::npos)
       << n.status();
+}
+
+TEST(CheckAndCountTest, LengthPrefixesLikeProtobuf) {
+  // protobuf's ReadSize() takes at most 5 bytes, even for a padded (non-minimal) zero.
+  for (int pad = 0; pad <= 9; ++pad) {
+    std::string wire = tag(1, 2) + std::string(pad, '\x80') + std::string(1, '\0');
+    for (Signal s : kSignals) {
+      EXPECT_EQ(checkAndCount(s, wire).ok(), protobufAccepts(s, wire)) << "pad=" << pad;
+      EXPECT_EQ(checkAndCount(s, wire).ok(), pad < 5) << "pad=" << pad;
+    }
+  }
 }
 
 TEST(CheckAndCountTest, WrongIdLengthsAreOursAloneToReject) {

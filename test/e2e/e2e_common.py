@@ -50,11 +50,12 @@ def client_env():
     return env
 
 
-def send(transport, endpoint, token, run_id, count=5, expect_failure=False, timeout=120):
+def send(transport, endpoint, token, run_id, count=5, expect_failure=False, compression="none",
+         timeout=120):
     """Runs send.mjs; returns (returncode, summary dict or None, stderr)."""
     args = ["node", os.path.join(OTEL_JS, "send.mjs"), "--transport", transport, "--endpoint",
             endpoint, "--token", token, "--run-id", run_id, "--count", str(count),
-            "--timeout-ms", "10000"]
+            "--timeout-ms", "10000", "--compression", compression]
     if expect_failure:
         args.append("--expect-failure")
     r = subprocess.run(args, cwd=OTEL_JS, capture_output=True, text=True, timeout=timeout,

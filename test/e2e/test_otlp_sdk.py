@@ -6,7 +6,6 @@ client reports it exported.
 Run: python3 test/e2e/test_otlp_sdk.py --binary build/dev/src/main/telegate --source-dir .
      (or ctest -R e2e.otlp_sdk). Needs node >= 20.6 and npm; runs `npm ci` in test/e2e/otel-js
      when node_modules is missing."""
-import os
 import shutil
 import tempfile
 import time
@@ -46,21 +45,22 @@ class OtlpSdkTest(unittest.TestCase):
     # ------------------------------------------------------------------------------------------
     # The SDK's exporters, all three transports.
 
-    def check_sdk(self, transport, prefix=""):
+    def check_sdk(self, transport, prefix="", count=5, compression="none"):
         run_id = self.run_id(transport)
-        rc, summary, err = e2e.send(transport, self.endpoint(transport, prefix), e2e.TOKEN, run_id)
+        rc, summary, err = e2e.send(transport, self.endpoint(transport, prefix), e2e.TOKEN, run_id,
+                                    count=count, compression=compression)
         self.assertIsNotNone(summary, f"send.mjs printed no summary (rc {rc}):\n{err}")
         self.assertEqual(rc, 0, f"the {transport} exporters reported failures:\n{err}\n"
                                 f"exports: {summary['exports']}\ntelegate:\n{self.t.output()[-3000:]}")
-        self.assertGreaterEqual(len(summary["traces"]), 5)
-        self.assertGreaterEqual(len(summary["logs"]), 5)
+        self.assertEqual(len(summary["traces"]), count)
+        self.assertEqual(len(summary["logs"]), count)
         self.assertGreaterEqual(len(summary["metrics"]), 4)
         # An acknowledged batch is already in the file (file.h); allow a little slack anyway.
         want = {"traces": len(summary["traces"]), "logs": len(summary["logs"])}
         harness.wait_for(lambda: all(e2e.run_items(self.t.storage, run_id)[s] >= n
                                      for s, n in want.items()), timeout=5)
         diffs, counts = e2e.compare_summary(summary, self.t.storage)
-        self.assertEqual(diffs, [], f"{transport}{prefix}: {len(diffs)} difference(s) between what "
+        self.assertEqual(diffs, [], f"{transport}{prefix} ({compression}): {len(diffs)} difference(s) between what "
                                     f"the SDK exported and what telegate wrote (expected, found: "
                                     f"{counts}):\n{e2e.format_diffs(diffs)}")
         for sig, (n_exp, n_found) in counts.items():
@@ -80,6 +80,17 @@ class OtlpSdkTest(unittest.TestCase):
 
     def test_sdk_http_json_observability_prefix(self):
         self.check_sdk("http-json", prefix="/observability")
+
+    def test_sdk_gzip(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                self.check_sdk(transport, compression="gzip")
+
+    def test_sdk_many_items(self):
+        # Larger requests (hundreds of KiB of JSON): several reads, chunked bodies.
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                self.check_sdk(transport, count=400)
 
     def check_wrong_token(self, transport, token):
         run_id = self.run_id("wrong-" + transport)

@@ -4,7 +4,7 @@
 //
 // Usage:
 //   node send.mjs --transport http-json|http-protobuf|grpc --endpoint URL --token T --run-id ID
-//                 [--count N] [--expect-failure] [--timeout-ms MS]
+//                 [--count N] [--compression none|gzip] [--expect-failure] [--timeout-ms MS]
 //
 // --endpoint is the base URL: http://127.0.0.1:4318 (or .../observability) for the HTTP
 // transports, whose exporters post to <endpoint>/v1/{traces,logs,metrics}; http://127.0.0.1:4317
@@ -45,12 +45,12 @@ import { OTLPMetricExporter as MetricsGrpc } from '@opentelemetry/exporter-metri
 function usage(msg) {
   process.stderr.write(`send.mjs: ${msg}\n` +
     'usage: node send.mjs --transport http-json|http-protobuf|grpc --endpoint URL --token T ' +
-    '--run-id ID [--count N] [--expect-failure] [--timeout-ms MS]\n');
+    '--run-id ID [--count N] [--compression none|gzip] [--expect-failure] [--timeout-ms MS]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const a = { count: 5, expectFailure: false, timeoutMs: 10000 };
+  const a = { count: 5, compression: 'none', expectFailure: false, timeoutMs: 10000 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const next = () => {
@@ -64,11 +64,13 @@ function parseArgs(argv) {
       case '--run-id': a.runId = next(); break;
       case '--count': a.count = Number(next()); break;
       case '--timeout-ms': a.timeoutMs = Number(next()); break;
+      case '--compression': a.compression = next(); break;
       case '--expect-failure': a.expectFailure = true; break;
       default: usage(`unknown argument ${k}`);
     }
   }
   if (!['http-json', 'http-protobuf', 'grpc'].includes(a.transport)) usage('bad --transport');
+  if (!['none', 'gzip'].includes(a.compression)) usage('bad --compression');
   if (!a.endpoint) usage('--endpoint is required');
   if (a.token === undefined) usage('--token is required');
   if (!a.runId) usage('--run-id is required');
@@ -92,10 +94,13 @@ const headers = { Authorization: `Bearer ${args.token}` };
 function grpcOptions() {
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer ${args.token}`);
-  return { url: base, metadata, timeoutMillis: args.timeoutMs };
+  return { url: base, metadata, timeoutMillis: args.timeoutMs, compression: args.compression };
 }
 function httpOptions(signal) {
-  return { url: `${base}/v1/${signal}`, headers, timeoutMillis: args.timeoutMs };
+  return {
+    url: `${base}/v1/${signal}`, headers, timeoutMillis: args.timeoutMs,
+    compression: args.compression,
+  };
 }
 
 const constructors = {
@@ -418,6 +423,7 @@ await settle('metrics shutdown', () => meterProvider.shutdown());
 
 const summary = {
   transport: args.transport, runId: args.runId, endpoint: args.endpoint,
+  compression: args.compression, count: args.count,
   expectFailure: args.expectFailure, ok: false, exports,
   traces: exported.traces, logs: exported.logs, metrics: exported.metrics,
 };
@@ -427,7 +433,6 @@ const everySignalExported = Object.values(exports).every((e) => e.length > 0);
 const allOk = everySignalExported && calls.every((c) => c.code === 'SUCCESS');
 const allFailed = everySignalExported && calls.every((c) => c.code === 'FAILED');
 summary.ok = args.expectFailure ? allFailed : allOk;
-process.stdout.write(`${JSON.stringify(summary)}\n`);
 for (const [signal, list] of Object.entries(exports)) {
   for (const c of list) {
     process.stderr.write(`send.mjs: ${args.transport} ${signal}: ${c.items} item(s) -> ${c.code}` +
@@ -435,5 +440,8 @@ for (const [signal, list] of Object.entries(exports)) {
   }
   if (list.length === 0) process.stderr.write(`send.mjs: ${args.transport} ${signal}: no export\n`);
 }
-clearTimeout(watchdog);
-process.exit(summary.ok ? 0 : 1);
+// A pipe takes large writes in pieces: exit only once the whole summary is out.
+process.stdout.write(`${JSON.stringify(summary)}\n`, () => {
+  clearTimeout(watchdog);
+  process.exit(summary.ok ? 0 : 1);
+});

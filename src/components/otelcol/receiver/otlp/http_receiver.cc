@@ -346,6 +346,10 @@ net::HttpResponse pipeline(const net::HttpRequest& req, const HttpReceiverOption
         d.countRefused(*signal, protocol, "too_large");
         return statusResponse(413, type, 8, std::string(plain.status().message()));
       }
+      if (plain.status().code() != absl::StatusCode::kInvalidArgument) {  // codec out of memory
+        return statusResponse(500, type, static_cast<int>(plain.status().code()),
+                              std::string(plain.status().message()));
+      }
       d.countRefused(*signal, protocol, "malformed");
       return statusResponse(400, type, 3, std::string(plain.status().message()));
     }

@@ -29,7 +29,8 @@
 //  f. Content-Encoding (first value, exact and case-sensitive) must be listed in
 //     compression_algorithms ("" = none) -> else 400 Status{3, "unsupported Content-Encoding: x"}.
 //     The body is decompressed with the output capped at max_request_body_size: over the cap ->
-//     413 Status{8, "decompressed body exceeds the limit of N bytes"}; corrupt -> 400 Status{3}.
+//     413 Status{8, "decompressed body exceeds the limit of N bytes"}; corrupt -> 400 Status{3};
+//     a codec failing to allocate its state -> 500.
 //     (The raw body is capped by the server at the same size: 413 text from net::HttpServer.)
 //  g. protobuf bodies go to the dispatcher as wire bytes unchanged (it validates them); JSON bodies
 //     are converted with pdata::otlpJsonToWire -> failure 400 Status{3, decoder message}.
