@@ -1,36 +1,311 @@
-// otelcol.exporter.otlp: sends OTLP over gRPC (to Tempo in the seed). Arguments follow Alloy's
-// schema and defaults; in this build it validates its configuration, exports `input` and reports
-// itself unhealthy (the gRPC client arrives with the exporter work).
+#include "src/components/otelcol/exporter/otlp/otlp.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <sstream>
+
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "src/common/strings.h"
 #include "src/components/all.h"
-#include "src/components/common/pending.h"
-#include "src/components/otelcol/config.h"
 #include "src/runtime/registry.h"
 
 namespace telegate::otelcol::exporter_otlp {
 
-struct Arguments {
-  Duration timeout{5s};
-  GrpcClientBlock client;
-  QueueBlock sending_queue;
-  RetryBlock retry_on_failure;
-  static void describe(Schema<Arguments>& s) {
-    s.attr("timeout", &Arguments::timeout).doc("deadline of one export RPC");
-    s.block("client", &Arguments::client).required();
-    s.block("sending_queue", &Arguments::sending_queue);
-    s.block("retry_on_failure", &Arguments::retry_on_failure);
-  }
-};
+namespace {
 
-class Component : public components::PendingComponent<Arguments> {
- public:
-  Component(runtime::Host& host, const Arguments&)
-      : PendingComponent(host,
-                         "otelcol.exporter.otlp: the OTLP/gRPC client is not part of this build; "
-                         "data sent to its input is refused with UNAVAILABLE") {
-    host.setExports({{"input", syntax::Value::capsule(std::make_shared<components::RefusingConsumer>(
-                                   host.id() + ".input"))}});
+using Clock = std::chrono::steady_clock;
+using exporterhelper::SendResult;
+
+const std::string& methodFor(pdata::Signal s) {
+  static const std::string kTraces = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+  static const std::string kMetrics =
+      "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+  static const std::string kLogs = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+  switch (s) {
+    case pdata::Signal::kTraces:
+      return kTraces;
+    case pdata::Signal::kMetrics:
+      return kMetrics;
+    default:
+      return kLogs;
   }
-};
+}
+
+bool readFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+absl::Status pemOf(const std::string& pem, const std::string& file, const char* what,
+                   std::string* out) {
+  if (!pem.empty()) {
+    *out = pem;
+    return absl::OkStatus();
+  }
+  if (file.empty()) return absl::OkStatus();
+  if (!readFile(file, out)) {
+    return absl::FailedPreconditionError(strCat("cannot read ", what, " ", file));
+  }
+  return absl::OkStatus();
+}
+
+std::string codeName(grpc::StatusCode c) {
+  static const char* kNames[] = {"OK",
+                                 "Canceled",
+                                 "Unknown",
+                                 "InvalidArgument",
+                                 "DeadlineExceeded",
+                                 "NotFound",
+                                 "AlreadyExists",
+                                 "PermissionDenied",
+                                 "ResourceExhausted",
+                                 "FailedPrecondition",
+                                 "Aborted",
+                                 "OutOfRange",
+                                 "Unimplemented",
+                                 "Internal",
+                                 "Unavailable",
+                                 "DataLoss",
+                                 "Unauthenticated"};
+  int i = static_cast<int>(c);
+  return i >= 0 && i < 17 ? kNames[i] : std::to_string(i);
+}
+
+// Reads google.rpc.RetryInfo from grpc-status-details-bin; zero when absent.
+bool retryInfo(const grpc::Status& st, std::chrono::nanoseconds* delay) {
+  if (st.error_details().empty()) return false;
+  google::rpc::Status details;
+  if (!details.ParseFromString(st.error_details())) return false;
+  for (const auto& any : details.details()) {
+    if (!any.Is<google::rpc::RetryInfo>()) continue;
+    google::rpc::RetryInfo info;
+    if (!any.UnpackTo(&info)) continue;
+    *delay = std::chrono::seconds(info.retry_delay().seconds()) +
+             std::chrono::nanoseconds(info.retry_delay().nanos());
+    return true;
+  }
+  return false;
+}
+
+// partial_success of the Export*ServiceResponse: rejected count and message.
+void partialSuccess(pdata::Signal s, const std::string& body, SendResult* r) {
+  namespace coll = opentelemetry::proto::collector;
+  switch (s) {
+    case pdata::Signal::kTraces: {
+      coll::trace::v1::ExportTraceServiceResponse resp;
+      if (!resp.ParseFromString(body)) return;
+      r->rejected_items = static_cast<uint64_t>(resp.partial_success().rejected_spans());
+      r->detail = resp.partial_success().error_message();
+      return;
+    }
+    case pdata::Signal::kMetrics: {
+      coll::metrics::v1::ExportMetricsServiceResponse resp;
+      if (!resp.ParseFromString(body)) return;
+      r->rejected_items = static_cast<uint64_t>(resp.partial_success().rejected_data_points());
+      r->detail = resp.partial_success().error_message();
+      return;
+    }
+    case pdata::Signal::kLogs: {
+      coll::logs::v1::ExportLogsServiceResponse resp;
+      if (!resp.ParseFromString(body)) return;
+      r->rejected_items = static_cast<uint64_t>(resp.partial_success().rejected_log_records());
+      r->detail = resp.partial_success().error_message();
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void Arguments::describe(Schema<Arguments>& s) {
+  s.attr("timeout", &Arguments::timeout).doc("deadline of one export RPC");
+  s.block("client", &Arguments::client).required();
+  s.block("sending_queue", &Arguments::sending_queue);
+  s.block("retry_on_failure", &Arguments::retry_on_failure);
+}
+
+GrpcTarget parseGrpcEndpoint(const GrpcClientBlock& client) {
+  GrpcTarget t;
+  t.target = client.endpoint;
+  t.plaintext = client.tls.insecure;
+  if (t.target.rfind("http://", 0) == 0) {
+    t.target = t.target.substr(7);
+    t.plaintext = true;
+  } else if (t.target.rfind("https://", 0) == 0) {
+    t.target = t.target.substr(8);
+  }
+  while (!t.target.empty() && t.target.back() == '/') t.target.pop_back();
+  return t;
+}
+
+GrpcSender::GrpcSender(GrpcClientBlock client, log::Logger logger)
+    : client_(std::move(client)), logger_(std::move(logger)) {
+  const std::string& c = client_.compression;
+  if (c == "gzip") {
+    compression_ = GRPC_COMPRESS_GZIP;
+  } else if (c == "deflate" || c == "zlib") {
+    compression_ = GRPC_COMPRESS_DEFLATE;
+  } else if (c.empty() || c == "none") {
+    compression_ = GRPC_COMPRESS_NONE;
+  } else {
+    compression_ = GRPC_COMPRESS_GZIP;
+    logger_.warn("gRPC 1.51 does not implement this compression; using gzip",
+                 {{"compression", c}});
+  }
+}
+
+GrpcSender::~GrpcSender() = default;
+
+absl::Status GrpcSender::ensureChannel() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (channel_ != nullptr) return absl::OkStatus();
+  if (!channel_error_.ok()) return channel_error_;
+  GrpcTarget t = parseGrpcEndpoint(client_);
+  grpc::ChannelArguments args;
+  if (!client_.balancer_name.empty()) args.SetLoadBalancingPolicyName(client_.balancer_name);
+  if (!client_.authority.empty()) args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, client_.authority);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (t.plaintext) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions opts;
+    absl::Status st = pemOf(client_.tls.ca_pem, client_.tls.ca_file, "ca_file", &opts.pem_root_certs);
+    if (st.ok()) st = pemOf(client_.tls.cert_pem, client_.tls.cert_file, "cert_file",
+                             &opts.pem_cert_chain);
+    if (st.ok()) st = pemOf(client_.tls.key_pem.value, client_.tls.key_file, "key_file",
+                             &opts.pem_private_key);
+    if (!st.ok()) {
+      channel_error_ = st;
+      return st;
+    }
+    if (client_.tls.insecure_skip_verify) {
+      logger_.warn("tls.insecure_skip_verify is not supported by the gRPC client; verifying");
+    }
+    if (!client_.tls.server_name.empty()) args.SetSslTargetNameOverride(client_.tls.server_name);
+    creds = grpc::SslCredentials(opts);
+  }
+  channel_ = grpc::CreateCustomChannel(t.target, creds, args);
+  return absl::OkStatus();
+}
+
+SendResult GrpcSender::send(const pdata::Batch& batch, Clock::time_point deadline) {
+  SendResult r;
+  if (auto st = ensureChannel(); !st.ok()) {
+    r.status = st;
+    r.permanent = false;  // a missing file may appear; retried until max_elapsed_time
+    return r;
+  }
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    channel = channel_;
+  }
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + (deadline - Clock::now()));
+  ctx.set_wait_for_ready(client_.wait_for_ready);
+  ctx.set_compression_algorithm(static_cast<grpc_compression_algorithm>(compression_));
+  for (auto& [k, v] : exporterhelper::requestHeaders(client_.headers, batch, true)) {
+    ctx.AddMetadata(k, v);
+  }
+  grpc::Slice slice(batch.payload);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub.UnaryCall(&ctx, methodFor(batch.signal), grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   std::lock_guard<std::mutex> l(mu);
+                   status = std::move(s);
+                   done = true;
+                   cv.notify_one();
+                 });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return done; });
+  }
+  if (status.ok()) {
+    std::vector<grpc::Slice> slices;
+    if (response.Dump(&slices).ok()) {
+      std::string body;
+      for (const auto& s : slices) body.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      partialSuccess(batch.signal, body, &r);
+    }
+    return r;
+  }
+  const auto code = status.error_code();
+  r.status = absl::Status(static_cast<absl::StatusCode>(code),
+                          strCat("rpc error: code = ", codeName(code),
+                                 " desc = ", status.error_message()));
+  std::chrono::nanoseconds delay{0};
+  const bool has_retry_info = retryInfo(status, &delay);
+  switch (code) {
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DATA_LOSS:
+      r.permanent = false;
+      break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      r.permanent = !has_retry_info;
+      break;
+    default:
+      r.permanent = true;
+  }
+  if (!r.permanent && has_retry_info) r.retry_after = delay;
+  return r;
+}
+
+exporterhelper::Settings Component::settingsOf(const Arguments& args) {
+  exporterhelper::Settings s;
+  s.queue = args.sending_queue;
+  s.retry = args.retry_on_failure;
+  s.timeout = args.timeout.value.count() > 0 ? args.timeout.value
+                                             : std::chrono::nanoseconds(std::chrono::seconds(5));
+  return s;
+}
+
+Component::Component(runtime::Host& host, const Arguments& args)
+    : host_(host),
+      exporter_(std::make_shared<exporterhelper::Exporter>(
+          host.id(), settingsOf(args), std::make_shared<GrpcSender>(args.client, host.logger()),
+          host.logger(), host.metrics())) {
+  host_.setExports({{"input", syntax::Value::capsule(exporter_)}});
+}
+
+Component::~Component() { exporter_->shutdown(Clock::now()); }
+
+absl::Status Component::start() {
+  exporter_->start();
+  host_.setHealth(runtime::HealthState::kHealthy, "started");
+  return absl::OkStatus();
+}
+
+absl::Status Component::update(const Arguments& args) {
+  exporter_->update(settingsOf(args), std::make_shared<GrpcSender>(args.client, host_.logger()));
+  return absl::OkStatus();
+}
+
+void Component::shutdown(Clock::time_point deadline) {
+  exporter_->shutdown(deadline);
+  host_.setHealth(runtime::HealthState::kExited, "shut down");
+}
 
 }  // namespace telegate::otelcol::exporter_otlp
 

@@ -1,0 +1,87 @@
+// otelcol.exporter.otlp: sends OTLP over gRPC (to Tempo in the seed).
+//
+// Contract:
+//  * Arguments follow Alloy's schema and defaults (timeout 5s per RPC, client, sending_queue,
+//    retry_on_failure). The component exports `input` (otelcol.Consumer): an
+//    exporterhelper::Exporter whose Sender is a GrpcSender.
+//  * GrpcSender sends the Batch's wire bytes unchanged as the request message of
+//    /opentelemetry.proto.collector.<signal>.v1.<Trace|Metrics|Logs>Service/Export through a
+//    grpc::GenericStub. Endpoint: a leading "http://" is stripped and means plaintext, "https://"
+//    is stripped; `tls { insecure = true }` means plaintext; otherwise TLS with the system roots
+//    or ca_file/ca_pem, and a client certificate from cert_file/key_file (or the PEM values).
+//    Compression: gzip (default) and deflate/zlib per call; none/"" off; zstd and snappy are not
+//    implemented by gRPC 1.51 and fall back to gzip (warned once). Configured headers become
+//    metadata (lower-cased), plus x-scope-orgid from the batch's tenant unless configured.
+//    balancer_name (round_robin) and authority are channel arguments; wait_for_ready per call.
+//    The channel is created on the first send (building the component has no side effects).
+//  * Status handling (OTel otlpexporter): OK -> delivered; the response's partial_success
+//    rejected count is reported as rejected items. CANCELLED, DEADLINE_EXCEEDED, ABORTED,
+//    OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS -> retryable; RESOURCE_EXHAUSTED retryable only when the
+//    status details carry a google.rpc.RetryInfo; a RetryInfo delay is the throttle delay. Every
+//    other code is permanent.
+// Thread-safety: GrpcSender::send() is called concurrently by the exporter's sender threads.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "src/common/log.h"
+#include "src/components/otelcol/config.h"
+#include "src/components/otelcol/exporterhelper/exporter.h"
+#include "src/runtime/component.h"
+
+namespace grpc {
+class Channel;
+}  // namespace grpc
+
+namespace telegate::otelcol::exporter_otlp {
+
+struct Arguments {
+  Duration timeout{5s};
+  GrpcClientBlock client;
+  QueueBlock sending_queue;
+  RetryBlock retry_on_failure;
+  static void describe(Schema<Arguments>& s);
+};
+
+// "host:port" (scheme stripped) and whether to use plaintext.
+struct GrpcTarget {
+  std::string target;
+  bool plaintext = false;
+};
+GrpcTarget parseGrpcEndpoint(const GrpcClientBlock& client);
+
+class GrpcSender final : public exporterhelper::Sender {
+ public:
+  GrpcSender(GrpcClientBlock client, log::Logger logger);
+  ~GrpcSender() override;
+  exporterhelper::SendResult send(const pdata::Batch& batch,
+                                  std::chrono::steady_clock::time_point deadline) override;
+
+ private:
+  absl::Status ensureChannel();
+
+  const GrpcClientBlock client_;
+  const log::Logger logger_;
+  int compression_ = 0;  // grpc_compression_algorithm
+  std::mutex mu_;        // guards channel creation
+  std::shared_ptr<grpc::Channel> channel_;
+  absl::Status channel_error_;
+};
+
+class Component final : public runtime::TypedComponent<Arguments> {
+ public:
+  Component(runtime::Host& host, const Arguments& args);
+  ~Component() override;
+  absl::Status start() override;
+  absl::Status update(const Arguments& args) override;
+  void shutdown(std::chrono::steady_clock::time_point deadline) override;
+
+ private:
+  static exporterhelper::Settings settingsOf(const Arguments& args);
+  runtime::Host& host_;
+  std::shared_ptr<exporterhelper::Exporter> exporter_;
+};
+
+}  // namespace telegate::otelcol::exporter_otlp

@@ -1,0 +1,127 @@
+// The exporter chain shared by otelcol exporters, like the OTel Collector's exporterhelper:
+// consume() -> sending_queue -> num_consumers sender threads -> retry_on_failure -> Sender.
+//
+// Contract:
+//  * consume() (Consumer contract, src/components/otelcol/consumer.h) puts the batch into the
+//    queue as it is (batches of different tenants are never merged) and returns OK, or
+//    RESOURCE_EXHAUSTED "sending queue is full" when there is no room (with block_on_overflow it
+//    first waits up to `overflow_wait`), or UNAVAILABLE once shutdown began. Nothing is dropped
+//    silently: refused batches stay with the caller, which answers 429/503.
+//    With sending_queue.enabled = false the batch is sent on the caller's thread (with retries)
+//    and the outcome is returned: OK, UNAVAILABLE (retries exhausted) or the permanent error.
+//  * Sender threads retry retryable failures with exponential backoff and jitter
+//    (retry_on_failure), waiting at least the server's throttle delay; a failure once
+//    max_elapsed_time would be exceeded, a permanent failure, or any failure with retries
+//    disabled drops the batch. Every dropped item is counted in
+//    telegate_exporter_send_failed_items_total{component_id,signal,reason} with reason
+//    "retries_exhausted", "permanent", "send_failed" (retries disabled), "partial_success"
+//    (items the server rejected) or "shutdown"; each reason is logged at most once per minute.
+//  * Metrics: telegate_exporter_sent_items_total{component_id,signal},
+//    telegate_exporter_retries_total{component_id,signal},
+//    telegate_exporter_enqueue_failed_items_total{component_id,signal},
+//    telegate_exporter_queue_size{component_id}, telegate_exporter_queue_capacity{component_id},
+//    telegate_exporter_send_seconds{component_id,signal} (one observation per attempt).
+//  * shutdown(deadline): stops accepting, wakes batches waiting for a retry, gives every batch
+//    still queued or waiting one more attempt (bounded by the deadline), and counts what is left
+//    at the deadline as dropped with reason "shutdown". Returns once the sender threads exited
+//    (an attempt in flight is bounded by min(timeout, deadline)). Idempotent.
+//  * update() swaps the Sender and the settings for batches attempted afterwards; a larger
+//    num_consumers starts more threads (a smaller one takes effect at the next restart).
+// Thread-safety: consume() from any thread; start/update/shutdown from the controller thread.
+// The hot path takes only the queue's mutex.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "src/common/log.h"
+#include "src/common/metrics.h"
+#include "src/components/otelcol/config.h"
+#include "src/components/otelcol/consumer.h"
+#include "src/components/otelcol/exporterhelper/queue.h"
+#include "src/components/otelcol/exporterhelper/sender.h"
+
+namespace telegate::otelcol::exporterhelper {
+
+struct Settings {
+  QueueBlock queue;
+  RetryBlock retry;
+  std::chrono::nanoseconds timeout{std::chrono::seconds(5)};  // per attempt
+  std::chrono::nanoseconds overflow_wait{std::chrono::seconds(5)};  // block_on_overflow bound
+};
+
+class Exporter final : public Consumer {
+ public:
+  // `queue` null: a MemoryQueue of settings.queue.queue_size.
+  Exporter(std::string component_id, Settings settings, std::shared_ptr<Sender> sender,
+           log::Logger logger, metrics::Registry& metrics,
+           std::unique_ptr<SendQueue> queue = nullptr);
+  ~Exporter() override;
+
+  bool acceptsSignal(pdata::Signal) const override { return true; }
+  absl::Status consume(pdata::Batch&& batch) override;
+  std::string describe() const override { return id_ + ".input"; }
+
+  void start();
+  void update(Settings settings, std::shared_ptr<Sender> sender);
+  void shutdown(std::chrono::steady_clock::time_point deadline);
+
+  size_t queueSize() const { return queue_->size(); }
+
+ private:
+  struct SignalMetrics {
+    metrics::Counter* sent = nullptr;
+    metrics::Counter* retries = nullptr;
+    metrics::Counter* enqueue_failed = nullptr;
+    metrics::Histogram* latency = nullptr;
+  };
+  enum class Outcome { kDelivered, kDropped, kGaveUp };
+
+  void worker();
+  // Sends with retries; counts the outcome. `allow_retry` false: one attempt only.
+  absl::Status process(pdata::Batch& batch, bool synchronous);
+  void drop(const pdata::Batch& batch, uint64_t items, const std::string& reason,
+            const std::string& detail);
+  std::shared_ptr<Sender> currentSender(Settings* settings) const;
+  // Waits `d` or until shutdown begins; false when shutdown began.
+  bool sleepFor(std::chrono::nanoseconds d);
+  void updateGauges();
+
+  const std::string id_;
+  const log::Logger logger_;
+  metrics::Registry& metrics_;
+  std::unique_ptr<SendQueue> queue_;
+
+  mutable std::mutex cfg_mu_;  // guards settings_ and sender_
+  Settings settings_;
+  std::shared_ptr<Sender> sender_;
+  std::atomic<bool> queue_enabled_{true};
+  std::atomic<bool> block_on_overflow_{false};
+  std::atomic<int64_t> overflow_wait_ns_{0};
+
+  std::array<SignalMetrics, 3> signal_metrics_;
+  metrics::Family<metrics::Counter>* failed_ = nullptr;
+  metrics::Gauge* queue_size_ = nullptr;
+  metrics::Gauge* queue_capacity_ = nullptr;
+
+  std::mutex log_mu_;  // guards limiters_
+  std::map<std::string, std::unique_ptr<log::OnceEvery>> limiters_;
+
+  std::mutex stop_mu_;  // guards the fields below
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_{};
+  std::vector<std::thread> threads_;
+  bool started_ = false;
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace telegate::otelcol::exporterhelper

@@ -1,0 +1,74 @@
+// The sending queue of otelcol exporters: where consume() leaves batches for the sender threads.
+//
+// Contract:
+//  * push() takes a batch if there is room and returns OK; when full it returns
+//    RESOURCE_EXHAUSTED "sending queue is full" at once, or, with a `deadline` in the future,
+//    waits for room until then (block_on_overflow). After close() it returns UNAVAILABLE.
+//    A batch is never dropped by the queue itself: refused batches stay with the caller.
+//  * pop() blocks until a batch is available and returns it with an id, or returns nullopt once
+//    the queue is closed and empty (or `wait` is false and nothing is queued).
+//  * Every popped item is settled exactly once: ack(id) when it was delivered or deliberately
+//    dropped (the exporter counted it), nack(id) when it could not be handled and a durable queue
+//    should offer it again after a restart. The in-memory queue forgets items on pop, so both are
+//    no-ops there; a disk queue (src/queue/DiskQueue: push(record, meta)/pop(wait)/ack/nack) can
+//    implement this interface by serialising the Batch (payload, signal, items, tenant).
+//  * size() counts batches waiting (not those being sent); capacity() is the bound.
+// Thread-safety: all methods may be called concurrently from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "src/pdata/batch.h"
+
+namespace telegate::otelcol::exporterhelper {
+
+struct QueuedBatch {
+  uint64_t id = 0;
+  pdata::Batch batch;
+};
+
+class SendQueue {
+ public:
+  virtual ~SendQueue() = default;
+  virtual absl::Status push(pdata::Batch&& batch,
+                            std::chrono::steady_clock::time_point deadline) = 0;
+  virtual std::optional<QueuedBatch> pop(bool wait) = 0;
+  virtual void ack(uint64_t id) = 0;
+  virtual void nack(uint64_t id) = 0;
+  // Stops accepting: push() fails, pop() returns what is left and then nullopt. Wakes waiters.
+  virtual void close() = 0;
+  virtual size_t size() const = 0;
+  virtual size_t capacity() const = 0;
+  // Changes the bound (a reload); batches beyond a smaller bound stay queued.
+  virtual void setCapacity(size_t capacity) = 0;
+};
+
+// A bounded FIFO of batches in memory (sizer "requests": one batch counts one).
+class MemoryQueue final : public SendQueue {
+ public:
+  explicit MemoryQueue(size_t capacity) : capacity_(capacity) {}
+  absl::Status push(pdata::Batch&& batch, std::chrono::steady_clock::time_point deadline) override;
+  std::optional<QueuedBatch> pop(bool wait) override;
+  void ack(uint64_t) override {}
+  void nack(uint64_t) override {}
+  void close() override;
+  size_t size() const override;
+  size_t capacity() const override;
+  void setCapacity(size_t capacity) override;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable not_empty_, not_full_;
+  std::deque<QueuedBatch> items_;
+  size_t capacity_;
+  uint64_t next_id_ = 1;
+  bool closed_ = false;
+};
+
+}  // namespace telegate::otelcol::exporterhelper

@@ -1,0 +1,73 @@
+// otelcol.processor.batch: groups telemetry into larger requests before export.
+//
+// Contract:
+//   * Arguments follow Alloy's schema and defaults (timeout 200ms, send_batch_size 2000,
+//     send_batch_max_size 3000, metadata_cardinality_limit 1000). The component exports `input`,
+//     an otelcol.Consumer capsule that stays the same object across update().
+//   * One batcher per signal and per tenant (pdata::ClientInfo::tenant, "" when none). telegate
+//     carries no client metadata besides the tenant, so `metadata_keys` accepts only "tenant" and
+//     "x-scope-orgid" (any case) and batching is per tenant whether or not it is set. More than
+//     `metadata_cardinality_limit` tenants of one signal: new tenants are refused with Alloy's
+//     permanent error (INVALID_ARGUMENT "too many batcher metadata-value combinations").
+//   * consume() appends the request's wire bytes to its batcher's pending buffer under that
+//     batcher's mutex (no component-wide lock). When pending ≥ send_batch_size the caller's thread
+//     cuts pieces of at most send_batch_max_size items (pdata::splitRequest) and sends them to the
+//     outputs while what is left is ≥ send_batch_size (5000 → 3000 + 2000; 4500 → 3000 sent, 1500
+//     kept). Only one thread sends for a batcher at a time; others just append. A single timer
+//     thread sends everything pending for longer than `timeout` and retries failed sends.
+//     send_batch_size 0 forwards every request at once (split at send_batch_max_size).
+//   * Unlike Alloy, a failed send does not lose data: on RESOURCE_EXHAUSTED/UNAVAILABLE from an
+//     output the piece is kept (with the set of outputs that already accepted it) and retried by
+//     the timer with backoff (200ms doubling to 5s); meanwhile data accumulates. When a batcher
+//     holds more than 10 × send_batch_max_size items (10 × send_batch_size, or 81920 when both are
+//     0) new data is refused with RESOURCE_EXHAUSTED, which receivers answer with 429/503.
+//     Other codes from an output are permanent: the piece is dropped for that output, counted in
+//     telegate_processor_dropped_items_total{component_id,signal,reason} and logged at most once a
+//     minute per reason. Accepted data is never dropped without being counted.
+//   * update() swaps settings and outputs atomically; pending data stays and goes to the new
+//     outputs (as Alloy), and when the outputs changed everything pending is flushed at once.
+//   * shutdown(deadline) refuses new data (UNAVAILABLE), sends everything pending, retrying until
+//     the deadline, and counts what is still undelivered then as dropped (reason "shutdown").
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/components/otelcol/config.h"
+#include "src/runtime/component.h"
+
+namespace telegate::otelcol::processor_batch {
+
+struct Arguments {
+  Duration timeout{200ms};
+  int64_t send_batch_size = 2000;
+  int64_t send_batch_max_size = 3000;
+  std::vector<std::string> metadata_keys;
+  int64_t metadata_cardinality_limit = 1000;
+  OutputBlock output;
+  static void describe(Schema<Arguments>& s);
+  absl::Status validate() const;
+};
+
+class Core;
+
+class Component : public runtime::TypedComponent<Arguments> {
+ public:
+  Component(runtime::Host& host, const Arguments& args);
+  ~Component() override;
+  absl::Status start() override;
+  absl::Status update(const Arguments& args) override;
+  void shutdown(std::chrono::steady_clock::time_point deadline) override;
+  syntax::Value debugInfo() const override;
+
+  // The exported `input` (for tests).
+  std::shared_ptr<Consumer> input() const { return input_; }
+
+ private:
+  runtime::Host& host_;
+  std::shared_ptr<Core> core_;
+  std::shared_ptr<Consumer> input_;
+};
+
+}  // namespace telegate::otelcol::processor_batch

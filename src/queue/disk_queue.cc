@@ -1,0 +1,670 @@
+#include "src/queue/disk_queue.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "src/common/log.h"
+#include "src/common/strings.h"
+
+namespace telegate::queue {
+
+namespace {
+
+constexpr uint32_t kMagic = 0x31514754;      // "TGQ1" little-endian
+constexpr uint32_t kCkptMagic = 0x41514754;  // "TGQA"
+constexpr size_t kHeader = 22;
+constexpr size_t kCkptSize = 16;
+
+void put32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+void put64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+uint32_t get32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
+  return v;
+}
+uint64_t get64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+  return v;
+}
+
+uint32_t crc(uint32_t c, const char* p, size_t n) {
+  // zlib's crc32 takes uInt lengths; chunk to be safe with large payloads.
+  while (n > 0) {
+    uInt k = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+    c = static_cast<uint32_t>(crc32(c, reinterpret_cast<const Bytef*>(p), k));
+    p += k;
+    n -= k;
+  }
+  return c;
+}
+
+uint32_t frameCrc(const char* frame, size_t total) {
+  uint32_t c = crc(0, frame + 4, 4);
+  return crc(c, frame + 12, total - 12);
+}
+
+struct Parsed {
+  uint64_t id;
+  size_t total;
+};
+
+// Validates the frame at `pos`: magic, bounds, crc, min_id <= id < limit.
+std::optional<Parsed> parseAt(const char* buf, size_t size, size_t pos, uint64_t min_id,
+                              uint64_t limit) {
+  if (size - pos < kHeader) return std::nullopt;
+  const char* p = buf + pos;
+  if (get32(p) != kMagic) return std::nullopt;
+  uint64_t len = get32(p + 4);
+  uint64_t meta_len = static_cast<uint8_t>(p[20]) | (static_cast<uint8_t>(p[21]) << 8);
+  uint64_t total = kHeader + meta_len + len;
+  if (total > size - pos) return std::nullopt;
+  uint64_t id = get64(p + 12);
+  if (id < min_id || id >= limit) return std::nullopt;
+  if (frameCrc(p, total) != get32(p + 8)) return std::nullopt;
+  return Parsed{id, static_cast<size_t>(total)};
+}
+
+std::string errnoMsg(std::string_view what, const std::string& path) {
+  return strCat(what, " ", path, ": ", std::string(strerror(errno)));
+}
+
+bool writeAll(int fd, const char* p, size_t n, uint64_t off) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    off += static_cast<uint64_t>(w);
+  }
+  return true;
+}
+
+bool readAll(int fd, char* p, size_t n, uint64_t off) {
+  while (n > 0) {
+    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(off));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (r == 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+    off += static_cast<uint64_t>(r);
+  }
+  return true;
+}
+
+void fsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string segName(uint64_t first_id) {
+  std::string digits = std::to_string(first_id);
+  if (digits.size() < 16) digits.insert(0, 16 - digits.size(), '0');
+  return digits + ".seg";
+}
+
+const log::Logger& qlog() {
+  static const log::Logger* l = new log::Logger({{"component", "disk_queue"}});
+  return *l;
+}
+
+}  // namespace
+
+struct DiskQueue::Segment {
+  uint64_t first_id = 0;
+  std::string path;
+  int fd = -1;
+  uint64_t size = 0;       // bytes in the file (mu_; the writer reads it under write_mu_)
+  uint64_t remaining = 0;  // entries_ belonging to this segment (mu_)
+  bool sealed = false;     // no more appends (mu_)
+  ~Segment() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+DiskQueue::DiskQueue(DiskQueueOptions opts) : opts_(std::move(opts)) {}
+
+absl::StatusOr<std::unique_ptr<DiskQueue>> DiskQueue::open(DiskQueueOptions opts) {
+  if (opts.dir.empty()) return absl::InvalidArgumentError("disk queue: empty dir");
+  if (opts.max_bytes < 16 * 1024) opts.max_bytes = 16 * 1024;
+  uint64_t max_seg = std::max<uint64_t>(4096, opts.max_bytes / 4);
+  opts.segment_bytes = std::clamp<uint64_t>(opts.segment_bytes, 4096, max_seg);
+  if (opts.sync_interval.count() <= 0) opts.sync_interval = std::chrono::milliseconds(1000);
+  while (opts.dir.size() > 1 && opts.dir.back() == '/') opts.dir.pop_back();
+
+  std::unique_ptr<DiskQueue> q(new DiskQueue(std::move(opts)));
+  const std::string& dir = q->opts_.dir;
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::InternalError(errnoMsg("disk queue: mkdir", dir));
+  }
+  std::string lock_path = dir + "/LOCK";
+  q->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (q->lock_fd_ < 0) return absl::InternalError(errnoMsg("disk queue: open", lock_path));
+  if (::flock(q->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(q->lock_fd_);
+    q->lock_fd_ = -1;
+    return absl::FailedPreconditionError(
+        strCat("disk queue: directory ", dir, " is in use by another queue"));
+  }
+  q->registry_ = q->opts_.registry ? q->opts_.registry : &metrics::defaultRegistry();
+  q->corrupt_counter_ =
+      &q->registry_
+           ->counter("telegate_queue_corrupt_records_total",
+                     "Records of the disk queue lost to on-disk corruption.", {"dir"})
+           .with({dir});
+  absl::Status st = q->recover();
+  if (!st.ok()) {
+    q->close();
+    return st;
+  }
+  q->recovered_ = true;
+  DiskQueue* raw = q.get();
+  q->collector_id_ = q->registry_->addCollector([raw](metrics::Writer& w) {
+    metrics::Labels l{{"dir", raw->opts_.dir}};
+    w.gauge("telegate_queue_live_bytes", "Segment bytes of the disk queue on disk.", l,
+            static_cast<double>(raw->liveBytes()));
+    w.gauge("telegate_queue_live_records", "Records in the disk queue not yet acknowledged.", l,
+            static_cast<double>(raw->liveRecords()));
+  });
+  q->bg_ = std::thread([raw] { raw->background(); });
+  return q;
+}
+
+DiskQueue::~DiskQueue() {
+  close();
+}
+
+void DiskQueue::countCorrupt(uint64_t n) {
+  if (n == 0) return;
+  corrupt_counter_->inc(static_cast<double>(n));
+  std::lock_guard<std::mutex> lock(mu_);
+  corrupt_ += n;
+}
+
+absl::Status DiskQueue::recover() {
+  const std::string& dir = opts_.dir;
+  // Checkpoint.
+  uint64_t floor = 0;
+  std::string ckpt_path = dir + "/acked";
+  ::unlink((dir + "/acked.tmp").c_str());
+  int cfd = ::open(ckpt_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (cfd >= 0) {
+    char buf[kCkptSize];
+    if (readAll(cfd, buf, kCkptSize, 0) && get32(buf) == kCkptMagic &&
+        crc(0, buf, 12) == get32(buf + 12)) {
+      floor = get64(buf + 4);
+    } else {
+      qlog().error("corrupt checkpoint ignored; all records on disk will be redelivered",
+                   {{"dir", dir}});
+    }
+    ::close(cfd);
+  } else if (errno != ENOENT) {
+    return absl::InternalError(errnoMsg("disk queue: open", ckpt_path));
+  }
+  ckpt_floor_ = floor;
+
+  // Segments, in id order.
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return absl::InternalError(errnoMsg("disk queue: opendir", dir));
+  std::vector<uint64_t> ids;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n(e->d_name);
+    if (n.size() != 20 || n.substr(16) != ".seg") continue;
+    if (!std::all_of(n.begin(), n.begin() + 16, [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    ids.push_back(std::stoull(std::string(n.substr(0, 16))));
+  }
+  ::closedir(d);
+  std::sort(ids.begin(), ids.end());
+
+  uint64_t max_id = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto seg = std::make_shared<Segment>();
+    seg->first_id = ids[i];
+    seg->path = dir + "/" + segName(ids[i]);
+    seg->sealed = true;
+    seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CLOEXEC);
+    if (seg->fd < 0) return absl::InternalError(errnoMsg("disk queue: open", seg->path));
+    bool last = i + 1 == ids.size();
+    uint64_t limit = last ? UINT64_MAX : ids[i + 1];
+    max_id = std::max(max_id, ids[i] > 0 ? ids[i] - 1 : 0);
+    absl::Status st = recoverSegment(seg, last, limit, floor, &max_id);
+    if (!st.ok()) return st;
+    if (seg->remaining == 0) {
+      ::unlink(seg->path.c_str());  // fully acknowledged or empty
+      continue;
+    }
+    live_bytes_ += seg->size;
+    segments_.push_back(std::move(seg));
+  }
+  next_id_ = std::max({uint64_t{1}, floor, max_id + 1});
+  unacked_ = entries_.size();
+  if (!ids.empty()) {
+    qlog().info("disk queue recovered", {{"dir", dir},
+                                         {"records", std::to_string(entries_.size())},
+                                         {"bytes", std::to_string(live_bytes_)},
+                                         {"segments", std::to_string(segments_.size())},
+                                         {"next_id", std::to_string(next_id_)}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DiskQueue::recoverSegment(const std::shared_ptr<Segment>& seg, bool last,
+                                       uint64_t limit, uint64_t floor, uint64_t* max_id) {
+  struct stat sb;
+  if (::fstat(seg->fd, &sb) != 0) return absl::InternalError(errnoMsg("fstat", seg->path));
+  std::string buf(static_cast<size_t>(sb.st_size), '\0');
+  if (!buf.empty() && !readAll(seg->fd, buf.data(), buf.size(), 0)) {
+    return absl::InternalError(errnoMsg("disk queue: read", seg->path));
+  }
+  auto lost = [floor](uint64_t from, uint64_t to) -> uint64_t {
+    from = std::max(from, floor);
+    return to > from ? to - from : 0;
+  };
+  const size_t size = buf.size();
+  size_t pos = 0;
+  uint64_t min_id = seg->first_id;
+  seg->size = size;
+  while (pos < size) {
+    std::optional<Parsed> r = parseAt(buf.data(), size, pos, min_id, limit);
+    if (!r) {
+      // Damaged: look for the next valid frame in this segment.
+      std::optional<Parsed> next;
+      size_t npos = pos + 1;
+      for (; npos + kHeader <= size; ++npos) {
+        const void* m = memchr(buf.data() + npos, 'T', size - npos);
+        if (m == nullptr) {
+          npos = size;
+          break;
+        }
+        npos = static_cast<const char*>(m) - buf.data();
+        if (npos + kHeader > size) break;
+        next = parseAt(buf.data(), size, npos, min_id, limit);
+        if (next) break;
+      }
+      if (next) {
+        uint64_t n = lost(min_id, next->id);
+        qlog().error("disk queue: corrupt records skipped",
+                     {{"segment", seg->path},
+                      {"offset", std::to_string(pos)},
+                      {"skipped_bytes", std::to_string(npos - pos)},
+                      {"lost_records", std::to_string(n)}});
+        countCorrupt(n);
+        pos = npos;
+        continue;
+      }
+      if (last) {
+        qlog().warn("disk queue: truncating torn tail", {{"segment", seg->path},
+                                                         {"offset", std::to_string(pos)},
+                                                         {"bytes", std::to_string(size - pos)}});
+        if (::ftruncate(seg->fd, static_cast<off_t>(pos)) != 0) {
+          return absl::InternalError(errnoMsg("disk queue: ftruncate", seg->path));
+        }
+        if (opts_.sync != SyncPolicy::kNever) ::fdatasync(seg->fd);
+        seg->size = pos;
+      } else {
+        uint64_t n = lost(min_id, limit);
+        qlog().error("disk queue: corrupt segment remainder skipped",
+                     {{"segment", seg->path},
+                      {"offset", std::to_string(pos)},
+                      {"skipped_bytes", std::to_string(size - pos)},
+                      {"lost_records", std::to_string(n)}});
+        countCorrupt(n);
+      }
+      break;
+    }
+    if (r->id >= floor) {
+      entries_.push_back(Entry{r->id, seg, pos, static_cast<uint32_t>(r->total), State::kReady});
+      ++seg->remaining;
+    }
+    *max_id = std::max(*max_id, r->id);
+    min_id = r->id + 1;
+    pos += r->total;
+  }
+  return absl::OkStatus();
+}
+
+// write_mu_ held. Seals the active segment (synced unless kNever) and reclaims it if empty.
+absl::Status DiskQueue::rollLocked() {
+  if (!active_) return absl::OkStatus();
+  if (opts_.sync != SyncPolicy::kNever && ::fdatasync(active_->fd) != 0) {
+    return absl::InternalError(errnoMsg("disk queue: fdatasync", active_->path));
+  }
+  std::vector<std::shared_ptr<Segment>> doomed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_->sealed = true;
+    active_.reset();
+    while (!segments_.empty() && segments_.front()->sealed && segments_.front()->remaining == 0) {
+      live_bytes_ -= segments_.front()->size;
+      doomed.push_back(std::move(segments_.front()));
+      segments_.pop_front();
+    }
+  }
+  for (auto& s : doomed) ::unlink(s->path.c_str());
+  return absl::OkStatus();
+}
+
+absl::Status DiskQueue::push(std::string_view record, std::string_view meta) {
+  if (meta.size() > 0xffff)
+    return absl::InvalidArgumentError("disk queue: meta longer than 64 KiB");
+  if (record.size() > 0xffffffffull - kHeader - meta.size()) {
+    return absl::InvalidArgumentError("disk queue: record too large");
+  }
+  const uint64_t total = kHeader + meta.size() + record.size();
+  if (total > opts_.max_bytes) {
+    return absl::InvalidArgumentError(
+        strCat("disk queue: record of ", total, " bytes exceeds max_bytes ", opts_.max_bytes));
+  }
+  uint64_t seq;
+  {
+    std::unique_lock<std::mutex> wlock(write_mu_);
+    bool roll = false;
+    uint64_t id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return absl::FailedPreconditionError("disk queue: closed");
+      uint64_t live = live_bytes_;
+      if (active_ && active_->size > 0) {
+        // A fully acknowledged active segment is reclaimed by rolling over.
+        bool reclaimable = active_->remaining == 0 && segments_.size() == 1;
+        if (reclaimable) live -= active_->size;
+        roll = reclaimable || active_->size + total > opts_.segment_bytes;
+      }
+      if (live + total > opts_.max_bytes) {
+        return absl::ResourceExhaustedError(
+            strCat("disk queue: full (", live_bytes_, " of ", opts_.max_bytes, " bytes)"));
+      }
+      id = next_id_;
+    }
+    if (roll) {
+      absl::Status st = rollLocked();
+      if (!st.ok()) return st;
+    }
+    if (!active_) {
+      auto seg = std::make_shared<Segment>();
+      seg->first_id = id;
+      seg->path = opts_.dir + "/" + segName(id);
+      seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (seg->fd < 0) return absl::InternalError(errnoMsg("disk queue: create", seg->path));
+      if (opts_.sync != SyncPolicy::kNever) fsyncDir(opts_.dir);
+      std::lock_guard<std::mutex> lock(mu_);
+      segments_.push_back(seg);
+      active_ = std::move(seg);
+    }
+    std::string frame(total, '\0');
+    char* p = frame.data();
+    put32(p, kMagic);
+    put32(p + 4, static_cast<uint32_t>(record.size()));
+    put64(p + 12, id);
+    p[20] = static_cast<char>(meta.size() & 0xff);
+    p[21] = static_cast<char>(meta.size() >> 8);
+    if (!meta.empty()) memcpy(p + kHeader, meta.data(), meta.size());
+    if (!record.empty()) memcpy(p + kHeader + meta.size(), record.data(), record.size());
+    put32(p + 8, frameCrc(p, total));
+
+    const uint64_t off = active_->size;
+    if (!writeAll(active_->fd, frame.data(), frame.size(), off)) {
+      absl::Status st = absl::InternalError(errnoMsg("disk queue: write", active_->path));
+      if (::ftruncate(active_->fd, static_cast<off_t>(off)) != 0) {
+        // Garbage may remain at the tail: never append after it again.
+        std::lock_guard<std::mutex> lock(mu_);
+        active_->sealed = true;
+        active_.reset();
+      }
+      return st;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      active_->size += total;
+      ++active_->remaining;
+      live_bytes_ += total;
+      ++unacked_;
+      next_id_ = id + 1;
+      entries_.push_back(Entry{id, active_, off, static_cast<uint32_t>(total), State::kReady});
+    }
+    cv_.notify_one();
+    seq = ++written_seq_;
+  }
+  if (opts_.sync == SyncPolicy::kEveryBatch) return groupSync(seq);
+  return absl::OkStatus();
+}
+
+absl::Status DiskQueue::groupSync(uint64_t seq) {
+  std::lock_guard<std::mutex> slock(sync_mu_);
+  if (synced_seq_ >= seq) return absl::OkStatus();
+  uint64_t target;
+  std::shared_ptr<Segment> seg;
+  {
+    std::lock_guard<std::mutex> wlock(write_mu_);
+    target = written_seq_;
+    seg = active_;
+  }
+  // Records in earlier segments were synced when those were rolled over.
+  if (seg && ::fdatasync(seg->fd) != 0) {
+    return absl::InternalError(errnoMsg("disk queue: fdatasync", seg->path));
+  }
+  synced_seq_ = target;
+  return absl::OkStatus();
+}
+
+int64_t DiskQueue::findLocked(uint64_t id) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const Entry& e, uint64_t v) { return e.id < v; });
+  if (it == entries_.end() || it->id != id) return -1;
+  return it - entries_.begin();
+}
+
+uint64_t DiskQueue::floorLocked() const {
+  return entries_.empty() ? next_id_ : entries_.front().id;
+}
+
+void DiskQueue::ackLocked(size_t idx, std::vector<std::shared_ptr<Segment>>* doomed) {
+  entries_[idx].state = State::kAcked;
+  --unacked_;
+  while (!entries_.empty() && entries_.front().state == State::kAcked) {
+    --entries_.front().seg->remaining;
+    entries_.pop_front();
+    if (cursor_ > 0) --cursor_;
+  }
+  while (!segments_.empty() && segments_.front()->sealed && segments_.front()->remaining == 0) {
+    live_bytes_ -= segments_.front()->size;
+    doomed->push_back(std::move(segments_.front()));
+    segments_.pop_front();
+  }
+}
+
+std::optional<DiskQueue::Item> DiskQueue::pop(std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (closed_) return std::nullopt;
+    int64_t idx = -1;
+    if (!redeliver_.empty()) {
+      idx = findLocked(*redeliver_.begin());
+      redeliver_.erase(redeliver_.begin());
+      if (idx < 0 || entries_[idx].state != State::kReady) continue;
+    } else if (cursor_ < entries_.size()) {
+      idx = static_cast<int64_t>(cursor_++);
+      if (entries_[idx].state != State::kReady) continue;
+    } else {
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && redeliver_.empty() &&
+          cursor_ >= entries_.size()) {
+        return std::nullopt;
+      }
+      continue;
+    }
+    Entry& e = entries_[idx];
+    e.state = State::kInflight;
+    std::shared_ptr<Segment> seg = e.seg;
+    const uint64_t id = e.id, off = e.offset;
+    const uint32_t size = e.size;
+    lock.unlock();
+
+    std::string buf(size, '\0');
+    bool ok = readAll(seg->fd, buf.data(), size, off);
+    std::optional<Parsed> parsed;
+    if (ok) parsed = parseAt(buf.data(), size, 0, id, id + 1);
+    if (parsed && parsed->total == size) {
+      Item item;
+      item.id = id;
+      size_t meta_len = static_cast<uint8_t>(buf[20]) | (static_cast<uint8_t>(buf[21]) << 8);
+      item.meta.assign(buf.data() + kHeader, meta_len);
+      item.record.assign(buf.data() + kHeader + meta_len, size - kHeader - meta_len);
+      return item;
+    }
+    qlog().error("disk queue: record unreadable, dropped",
+                 {{"segment", seg->path},
+                  {"id", std::to_string(id)},
+                  {"error", ok ? "crc mismatch" : std::string(strerror(errno))}});
+    corrupt_counter_->inc();
+    std::vector<std::shared_ptr<Segment>> doomed;
+    lock.lock();
+    ++corrupt_;
+    idx = findLocked(id);
+    if (idx >= 0 && entries_[idx].state == State::kInflight) ackLocked(idx, &doomed);
+    lock.unlock();
+    for (auto& s : doomed) ::unlink(s->path.c_str());
+    lock.lock();
+  }
+}
+
+void DiskQueue::ack(uint64_t id) {
+  std::vector<std::shared_ptr<Segment>> doomed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t idx = findLocked(id);
+    if (idx < 0 || entries_[idx].state != State::kInflight) return;
+    ackLocked(static_cast<size_t>(idx), &doomed);
+  }
+  for (auto& s : doomed) ::unlink(s->path.c_str());
+}
+
+void DiskQueue::nack(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t idx = findLocked(id);
+    if (idx < 0 || entries_[idx].state != State::kInflight) return;
+    entries_[idx].state = State::kReady;
+    redeliver_.insert(id);
+  }
+  cv_.notify_one();
+}
+
+uint64_t DiskQueue::liveBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_bytes_;
+}
+
+uint64_t DiskQueue::liveRecords() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return unacked_;
+}
+
+uint64_t DiskQueue::corruptRecords() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return corrupt_;
+}
+
+void DiskQueue::writeCheckpoint() {
+  std::lock_guard<std::mutex> clock(ckpt_mu_);
+  uint64_t floor;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!recovered_) return;
+    floor = floorLocked();
+  }
+  if (floor == ckpt_floor_) return;
+  char buf[kCkptSize];
+  put32(buf, kCkptMagic);
+  put64(buf + 4, floor);
+  put32(buf + 12, crc(0, buf, 12));
+  const std::string tmp = opts_.dir + "/acked.tmp", dst = opts_.dir + "/acked";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && writeAll(fd, buf, kCkptSize, 0) &&
+            (opts_.sync == SyncPolicy::kNever || ::fdatasync(fd) == 0);
+  if (fd >= 0) ::close(fd);
+  if (ok && ::rename(tmp.c_str(), dst.c_str()) == 0) {
+    if (opts_.sync != SyncPolicy::kNever) fsyncDir(opts_.dir);
+    ckpt_floor_ = floor;
+    return;
+  }
+  static log::OnceEvery every(std::chrono::seconds(60));
+  if (every.shouldLog()) {
+    qlog().error("disk queue: checkpoint write failed",
+                 {{"path", dst}, {"error", std::string(strerror(errno))}});
+  }
+}
+
+void DiskQueue::background() {
+  std::unique_lock<std::mutex> lock(bg_mu_);
+  while (!bg_stop_) {
+    bg_cv_.wait_for(lock, opts_.sync_interval);
+    if (bg_stop_) break;
+    lock.unlock();
+    if (opts_.sync == SyncPolicy::kInterval) {
+      uint64_t seq;
+      {
+        std::lock_guard<std::mutex> wlock(write_mu_);
+        seq = written_seq_;
+      }
+      absl::Status st = groupSync(seq);
+      static log::OnceEvery every(std::chrono::seconds(60));
+      if (!st.ok() && every.shouldLog()) qlog().error(std::string(st.message()));
+    }
+    writeCheckpoint();
+    lock.lock();
+  }
+}
+
+void DiskQueue::close() {
+  {
+    std::lock_guard<std::mutex> lock(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  {
+    std::lock_guard<std::mutex> wlock(write_mu_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ && lock_fd_ < 0) return;
+    closed_ = true;
+  }
+  cv_.notify_all();
+  if (collector_id_ != 0) {
+    registry_->removeCollector(collector_id_);
+    collector_id_ = 0;
+  }
+  if (lock_fd_ < 0) return;  // open() failed before taking the lock
+  {
+    std::lock_guard<std::mutex> wlock(write_mu_);
+    if (active_ && opts_.sync != SyncPolicy::kNever) ::fdatasync(active_->fd);
+  }
+  writeCheckpoint();
+  ::close(lock_fd_);
+  lock_fd_ = -1;
+}
+
+}  // namespace telegate::queue
