@@ -115,16 +115,19 @@ def parse_wrk(out):
     return lat, int(m.group(1)) if m else 0
 
 
-def parse_h2load(out):
-    m = re.search(r"time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)",
-                  out)
+def parse_h2load(out, log_file):
+    # h2load --log-file writes one line per request: start (us), status, duration (us).
+    durations = []
+    with open(log_file) as f:
+        for line in f:
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                durations.append(int(parts[2]) / 1000.0)
+    durations.sort()
     lat = {}
-    if m:
-        def ms(v, u):
-            v = float(v)
-            return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-        lat["mean"] = ms(m.group(5), m.group(6))
-        lat["max"] = ms(m.group(3), m.group(4))
+    if durations:
+        lat["50"] = durations[len(durations) // 2]
+        lat["99"] = durations[min(len(durations) - 1, int(len(durations) * 0.99))]
     fails = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed",
                       out)
     return lat, int(fails.group(2)) if fails else 0
@@ -148,7 +151,9 @@ def run_case(args, work, sink, signal, transport, payloads):
                 time.sleep(0.05)
         items = payloads[signal]["items"]
         if transport == "grpc":
+            h2log = os.path.join(work, "h2load.log")
             cmd = ["taskset", "-c", "1", "h2load", "-c", "4", "-m", "8", "-t", "1",
+                   f"--log-file={h2log}",
                    "-D", str(args.duration), "-d", payloads[signal]["grpc"],
                    "-H", "content-type: application/grpc", "-H", "te: trailers",
                    "-H", f"authorization: Bearer {TOKEN}",
@@ -164,7 +169,7 @@ def run_case(args, work, sink, signal, transport, payloads):
         a0, c0, t0 = accepted(admin), cpu_seconds(proc.pid), time.time()
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60).stdout
         a1, c1, t1 = accepted(admin), cpu_seconds(proc.pid), time.time()
-        lat, errors = parse_h2load(out) if transport == "grpc" else parse_wrk(out)
+        lat, errors = parse_h2load(out, h2log) if transport == "grpc" else parse_wrk(out)
         n, cpu, wall = a1 - a0, c1 - c0, t1 - t0
         return {"sink": sink, "signal": signal, "transport": transport,
                 "items_per_request": items, "items": n, "wall_s": round(wall, 2),

@@ -388,10 +388,13 @@ absl::Status DiskQueue::push(std::string_view record, std::string_view meta) {
       if (closed_) return absl::FailedPreconditionError("disk queue: closed");
       uint64_t live = live_bytes_;
       if (active_ && active_->size > 0) {
-        // A fully acknowledged active segment is reclaimed by rolling over.
-        bool reclaimable = active_->remaining == 0 && segments_.size() == 1;
-        if (reclaimable) live -= active_->size;
-        roll = reclaimable || active_->size + total > opts_.segment_bytes;
+        roll = active_->size + total > opts_.segment_bytes;
+        // A fully acknowledged active segment is reclaimed by rolling over, but only when the
+        // space is needed (rolling on every push of a drained queue would cost a file creation).
+        if (live + total > opts_.max_bytes && active_->remaining == 0 && segments_.size() == 1) {
+          live -= active_->size;
+          roll = true;
+        }
       }
       if (live + total > opts_.max_bytes) {
         return absl::ResourceExhaustedError(

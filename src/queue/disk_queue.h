@@ -33,7 +33,9 @@
 //    Space is reclaimed a whole segment at a time, oldest first, once every record in it and in
 //    all older segments is acknowledged (the file is unlinked). segment_bytes is therefore
 //    clamped to max_bytes / 4 (minimum 4 KiB) so that at least ~3/4 of the bound is usable as a
-//    sliding window. A record larger than segment_bytes gets a segment of its own.
+//    sliding window. A record larger than segment_bytes gets a segment of its own. The segment
+//    being appended to is kept even when fully acknowledged, until it reaches segment_bytes or
+//    its space is needed by a push.
 //    A record that is popped and never acked nor nacked blocks reclamation of its segment and
 //    everything after it: consumers must ack or nack every item they pop.
 //  * Durability (SyncPolicy):

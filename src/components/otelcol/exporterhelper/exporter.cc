@@ -48,8 +48,7 @@ std::vector<std::pair<std::string, std::string>> requestHeaders(
 }
 
 Exporter::Exporter(std::string component_id, Settings settings, std::shared_ptr<Sender> sender,
-                   log::Logger logger, metrics::Registry& metrics,
-                   std::unique_ptr<SendQueue> queue)
+                   log::Logger logger, metrics::Registry& metrics, std::unique_ptr<SendQueue> queue)
     : id_(std::move(component_id)),
       logger_(std::move(logger)),
       metrics_(metrics),
@@ -66,18 +65,16 @@ Exporter::Exporter(std::string component_id, Settings settings, std::shared_ptr<
   auto& retries = metrics_.counter("telegate_exporter_retries_total",
                                    "Export attempts an exporter retried after a failure.",
                                    {"component_id", "signal"});
-  auto& enqueue_failed =
-      metrics_.counter("telegate_exporter_enqueue_failed_items_total",
-                       "Items an exporter refused because its sending queue was full.",
-                       {"component_id", "signal"});
-  auto& latency = metrics_.histogram("telegate_exporter_send_seconds",
-                                     "Duration of one export attempt.", {"component_id", "signal"},
-                                     {});
+  auto& enqueue_failed = metrics_.counter(
+      "telegate_exporter_enqueue_failed_items_total",
+      "Items an exporter refused because its sending queue was full.", {"component_id", "signal"});
+  auto& latency =
+      metrics_.histogram("telegate_exporter_send_seconds", "Duration of one export attempt.",
+                         {"component_id", "signal"}, {});
   for (int i = 0; i < 3; ++i) {
     std::string sig(pdata::signalName(static_cast<pdata::Signal>(i)));
     signal_metrics_[i] = SignalMetrics{&sent.with({id_, sig}), &retries.with({id_, sig}),
-                                       &enqueue_failed.with({id_, sig}),
-                                       &latency.with({id_, sig})};
+                                       &enqueue_failed.with({id_, sig}), &latency.with({id_, sig})};
   }
   failed_ = &metrics_.counter("telegate_exporter_send_failed_items_total",
                               "Items an exporter failed to deliver.",
@@ -86,11 +83,11 @@ Exporter::Exporter(std::string component_id, Settings settings, std::shared_ptr<
                      .gauge("telegate_exporter_queue_size",
                             "Batches waiting in an exporter's sending queue.", {"component_id"})
                      .with({id_});
-  queue_capacity_ = &metrics_
-                         .gauge("telegate_exporter_queue_capacity",
-                                "Capacity of an exporter's sending queue, in batches.",
-                                {"component_id"})
-                         .with({id_});
+  queue_capacity_ =
+      &metrics_
+           .gauge("telegate_exporter_queue_capacity",
+                  "Capacity of an exporter's sending queue, in batches.", {"component_id"})
+           .with({id_});
   queue_capacity_->set(static_cast<double>(queue_->capacity()));
   queue_size_->set(static_cast<double>(queue_->size()));
   queue_enabled_.store(settings_.queue.enabled);
@@ -98,7 +95,9 @@ Exporter::Exporter(std::string component_id, Settings settings, std::shared_ptr<
   overflow_wait_ns_.store(settings_.overflow_wait.count());
 }
 
-Exporter::~Exporter() { shutdown(Clock::now()); }
+Exporter::~Exporter() {
+  shutdown(Clock::now());
+}
 
 absl::Status Exporter::consume(pdata::Batch&& batch) {
   if (shut_down_.load(std::memory_order_acquire)) {

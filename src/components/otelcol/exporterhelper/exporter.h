@@ -54,7 +54,7 @@ namespace telegate::otelcol::exporterhelper {
 struct Settings {
   QueueBlock queue;
   RetryBlock retry;
-  std::chrono::nanoseconds timeout{std::chrono::seconds(5)};  // per attempt
+  std::chrono::nanoseconds timeout{std::chrono::seconds(5)};        // per attempt
   std::chrono::nanoseconds overflow_wait{std::chrono::seconds(5)};  // block_on_overflow bound
 };
 

@@ -61,23 +61,11 @@ absl::Status pemOf(const std::string& pem, const std::string& file, const char* 
 }
 
 std::string codeName(grpc::StatusCode c) {
-  static const char* kNames[] = {"OK",
-                                 "Canceled",
-                                 "Unknown",
-                                 "InvalidArgument",
-                                 "DeadlineExceeded",
-                                 "NotFound",
-                                 "AlreadyExists",
-                                 "PermissionDenied",
-                                 "ResourceExhausted",
-                                 "FailedPrecondition",
-                                 "Aborted",
-                                 "OutOfRange",
-                                 "Unimplemented",
-                                 "Internal",
-                                 "Unavailable",
-                                 "DataLoss",
-                                 "Unauthenticated"};
+  static const char* kNames[] = {
+      "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+      "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+      "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+      "DataLoss", "Unauthenticated"};
   int i = static_cast<int>(c);
   return i >= 0 && i < 17 ? kNames[i] : std::to_string(i);
 }
@@ -160,8 +148,7 @@ GrpcSender::GrpcSender(GrpcClientBlock client, log::Logger logger)
     compression_ = GRPC_COMPRESS_NONE;
   } else {
     compression_ = GRPC_COMPRESS_GZIP;
-    logger_.warn("gRPC 1.51 does not implement this compression; using gzip",
-                 {{"compression", c}});
+    logger_.warn("gRPC 1.51 does not implement this compression; using gzip", {{"compression", c}});
   }
 }
 
@@ -181,11 +168,13 @@ absl::Status GrpcSender::ensureChannel() {
     creds = grpc::InsecureChannelCredentials();
   } else {
     grpc::SslCredentialsOptions opts;
-    absl::Status st = pemOf(client_.tls.ca_pem, client_.tls.ca_file, "ca_file", &opts.pem_root_certs);
-    if (st.ok()) st = pemOf(client_.tls.cert_pem, client_.tls.cert_file, "cert_file",
-                             &opts.pem_cert_chain);
-    if (st.ok()) st = pemOf(client_.tls.key_pem.value, client_.tls.key_file, "key_file",
-                             &opts.pem_private_key);
+    absl::Status st =
+        pemOf(client_.tls.ca_pem, client_.tls.ca_file, "ca_file", &opts.pem_root_certs);
+    if (st.ok())
+      st = pemOf(client_.tls.cert_pem, client_.tls.cert_file, "cert_file", &opts.pem_cert_chain);
+    if (st.ok())
+      st =
+          pemOf(client_.tls.key_pem.value, client_.tls.key_file, "key_file", &opts.pem_private_key);
     if (!st.ok()) {
       channel_error_ = st;
       return st;
@@ -248,9 +237,9 @@ SendResult GrpcSender::send(const pdata::Batch& batch, Clock::time_point deadlin
     return r;
   }
   const auto code = status.error_code();
-  r.status = absl::Status(static_cast<absl::StatusCode>(code),
-                          strCat("rpc error: code = ", codeName(code),
-                                 " desc = ", status.error_message()));
+  r.status = absl::Status(
+      static_cast<absl::StatusCode>(code),
+      strCat("rpc error: code = ", codeName(code), " desc = ", status.error_message()));
   std::chrono::nanoseconds delay{0};
   const bool has_retry_info = retryInfo(status, &delay);
   switch (code) {
@@ -289,7 +278,9 @@ Component::Component(runtime::Host& host, const Arguments& args)
   host_.setExports({{"input", syntax::Value::capsule(exporter_)}});
 }
 
-Component::~Component() { exporter_->shutdown(Clock::now()); }
+Component::~Component() {
+  exporter_->shutdown(Clock::now());
+}
 
 absl::Status Component::start() {
   exporter_->start();

@@ -193,10 +193,9 @@ SendResult HttpSender::send(const pdata::Batch& batch, Clock::time_point deadlin
   } else {
     message = resp->body.substr(0, 256);
   }
-  r.status = absl::Status(codeForHttp(code),
-                          strCat("error exporting items, request to ", req.url,
-                                 " responded with HTTP Status Code ", code,
-                                 message.empty() ? "" : ", Message=", message));
+  r.status = absl::Status(codeForHttp(code), strCat("error exporting items, request to ", req.url,
+                                                    " responded with HTTP Status Code ", code,
+                                                    message.empty() ? "" : ", Message=", message));
   r.permanent = !(code == 429 || code == 502 || code == 503 || code == 504);
   if (code == 429 || code == 503) {
     if (auto ra = net::parseRetryAfter(resp->header("retry-after")); ra) r.retry_after = *ra;
@@ -229,7 +228,9 @@ Component::Component(runtime::Host& host, const Arguments& args)
   host_.setExports({{"input", syntax::Value::capsule(exporter_)}});
 }
 
-Component::~Component() { exporter_->shutdown(Clock::now()); }
+Component::~Component() {
+  exporter_->shutdown(Clock::now());
+}
 
 void Component::warnAboutEndpoint(const Arguments& args) const {
   if (!args.metrics_endpoint.empty() || !urlHasNoPath(args.client.endpoint)) return;

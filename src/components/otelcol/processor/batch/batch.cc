@@ -1,51 +1,641 @@
-// otelcol.processor.batch: groups data before export. Arguments follow Alloy's schema and
-// defaults; in this build the processor validates its configuration, exports its `input` handle
-// and reports itself unhealthy (batching arrives with the exporter work).
-#include "absl/strings/str_cat.h"
+// otelcol.processor.batch: see batch.h for the contract.
+//
+// Structure: the component owns a Core shared with its `input` capsule (which may outlive the
+// component while dependents still hold it; after shutdown it refuses with UNAVAILABLE). The Core
+// keeps, per signal, an immutable map tenant → Batcher published through an atomic shared_ptr:
+// consume() finds its batcher without locking anything but that batcher; creating a batcher
+// (first request of a tenant) copies the map under create_mu_.
+//
+// A Batcher has two locks. `mu` guards the pending buffer and counters and is held only to append
+// or to move the buffer out. `send_mu` is held by the one thread that sends for this batcher (a
+// producer crossing send_batch_size, or the timer); it guards the retry list. Producers take it
+// with try_lock, so they never wait for another thread's send; the sender loops while enough is
+// pending, so data appended meanwhile is not stranded.
+#include "src/components/otelcol/processor/batch/batch.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "src/common/log.h"
+#include "src/common/strings.h"
 #include "src/components/all.h"
-#include "src/components/common/pending.h"
-#include "src/components/otelcol/config.h"
+#include "src/pdata/otlp_split.h"
 #include "src/runtime/registry.h"
 
 namespace telegate::otelcol::processor_batch {
 
-struct Arguments {
-  Duration timeout{200ms};
-  int64_t send_batch_size = 2000;
-  int64_t send_batch_max_size = 3000;
-  std::vector<std::string> metadata_keys;
-  int64_t metadata_cardinality_limit = 1000;
-  OutputBlock output;
-  static void describe(Schema<Arguments>& s) {
-    s.attr("timeout", &Arguments::timeout).doc("send what is pending after this long");
-    s.attr("send_batch_size", &Arguments::send_batch_size).doc("items that trigger a send");
-    s.attr("send_batch_max_size", &Arguments::send_batch_max_size).doc("upper bound of a batch");
-    s.attr("metadata_keys", &Arguments::metadata_keys).doc("batch separately per these keys");
-    s.attr("metadata_cardinality_limit", &Arguments::metadata_cardinality_limit);
-    s.block("output", &Arguments::output).required();
+void Arguments::describe(Schema<Arguments>& s) {
+  s.attr("timeout", &Arguments::timeout).doc("send what is pending after this long");
+  s.attr("send_batch_size", &Arguments::send_batch_size).doc("items that trigger a send");
+  s.attr("send_batch_max_size", &Arguments::send_batch_max_size).doc("upper bound of a batch");
+  s.attr("metadata_keys", &Arguments::metadata_keys)
+      .doc("telegate: \"tenant\" or \"x-scope-orgid\"; batching is always per tenant");
+  s.attr("metadata_cardinality_limit", &Arguments::metadata_cardinality_limit)
+      .doc("most tenants batched at once per signal");
+  s.block("output", &Arguments::output).required();
+}
+
+absl::Status Arguments::validate() const {
+  if (send_batch_size < 0 || send_batch_max_size < 0) {
+    return absl::InvalidArgumentError("batch sizes must not be negative");
   }
-  absl::Status validate() const {
-    if (send_batch_size < 0 || send_batch_max_size < 0) {
-      return absl::InvalidArgumentError("batch sizes must not be negative");
-    }
-    if (send_batch_max_size != 0 && send_batch_max_size < send_batch_size) {
+  if (send_batch_max_size != 0 && send_batch_max_size < send_batch_size) {
+    return absl::InvalidArgumentError(
+        "send_batch_max_size must be greater or equal to send_batch_size when not 0");
+  }
+  if (timeout.value.count() < 0) return absl::InvalidArgumentError("timeout must not be negative");
+  if (metadata_cardinality_limit < 0) {
+    return absl::InvalidArgumentError("metadata_cardinality_limit must not be negative");
+  }
+  for (const auto& k : metadata_keys) {
+    std::string lower = k;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower != "tenant" && lower != "x-scope-orgid") {
       return absl::InvalidArgumentError(
-          "send_batch_max_size must be greater or equal to send_batch_size when not 0");
+          strCat("metadata_keys: telegate carries only the tenant bound to the client's "
+                 "credential; use \"tenant\" or \"X-Scope-OrgID\", got \"",
+                 k, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using pdata::Signal;
+
+constexpr std::array<Signal, 3> kSignals = {Signal::kTraces, Signal::kMetrics, Signal::kLogs};
+constexpr auto kInitialBackoff = std::chrono::milliseconds(200);
+constexpr auto kMaxBackoff = std::chrono::seconds(5);
+constexpr uint64_t kPendingBoundFactor = 10;
+constexpr int kMaxSendRounds = 4;  // a producer sends at most this many rounds for others
+
+size_t idx(Signal s) { return static_cast<size_t>(s); }
+
+enum class Trigger { kSize, kTimeout, kShutdown, kUpdate };
+constexpr std::array<std::string_view, 4> kTriggerNames = {"size", "timeout", "shutdown",
+                                                           "update"};
+
+bool retryable(absl::StatusCode c) {
+  return c == absl::StatusCode::kResourceExhausted || c == absl::StatusCode::kUnavailable;
+}
+
+// What a reload can change.
+struct Live {
+  std::array<std::vector<ConsumerPtr>, 3> outputs;
+  Clock::duration timeout{};
+  uint64_t send_batch_size = 0;
+  uint64_t send_batch_max_size = 0;
+  uint64_t max_pending = 0;  // per batcher
+  uint64_t cardinality_limit = 0;
+};
+
+std::shared_ptr<const Live> makeLive(const Arguments& a) {
+  auto l = std::make_shared<Live>();
+  auto fill = [](std::vector<ConsumerPtr>& dst, const std::vector<runtime::CapsuleRef<Consumer>>& src) {
+    for (const auto& c : src) dst.push_back(c.ptr);
+  };
+  fill(l->outputs[idx(Signal::kTraces)], a.output.traces);
+  fill(l->outputs[idx(Signal::kMetrics)], a.output.metrics);
+  fill(l->outputs[idx(Signal::kLogs)], a.output.logs);
+  l->timeout = std::chrono::duration_cast<Clock::duration>(a.timeout.value);
+  l->send_batch_size = static_cast<uint64_t>(a.send_batch_size);
+  l->send_batch_max_size = static_cast<uint64_t>(a.send_batch_max_size);
+  uint64_t base = l->send_batch_max_size != 0 ? l->send_batch_max_size
+                  : l->send_batch_size != 0   ? l->send_batch_size
+                                              : 8192;
+  l->max_pending = kPendingBoundFactor * base;
+  l->cardinality_limit = static_cast<uint64_t>(a.metadata_cardinality_limit);
+  return l;
+}
+
+// A piece that could not be delivered to every output yet.
+struct RetryEntry {
+  pdata::Batch batch;
+  std::vector<ConsumerPtr> done;  // outputs that accepted it already
+  Trigger trigger = Trigger::kTimeout;
+};
+
+struct Batcher {
+  explicit Batcher(Signal s) : signal(s) {}
+  const Signal signal;
+
+  std::mutex mu;  // guards the fields up to send_mu
+  std::string pending;
+  uint64_t pending_items = 0;
+  Clock::time_point oldest{};  // when pending became non-empty (or the last size send)
+  std::shared_ptr<const pdata::ClientInfo> client;
+  uint64_t held_items = 0;  // taken out of pending: in flight or in `retry`
+  Clock::time_point retry_at{};
+  Clock::duration backoff{};
+
+  std::mutex send_mu;  // held by the single sender; guards `retry`
+  std::deque<RetryEntry> retry;
+};
+
+using BatcherMap = std::map<std::string, std::shared_ptr<Batcher>, std::less<>>;
+
+}  // namespace
+
+class Core : public std::enable_shared_from_this<Core> {
+ public:
+  Core(std::string id, log::Logger logger, metrics::Registry& m, std::shared_ptr<const Live> live)
+      : id_(std::move(id)), logger_(std::move(logger)), live_(std::move(live)) {
+    for (auto& b : batchers_) b.store(std::make_shared<const BatcherMap>());
+    auto& sends = m.counter("telegate_processor_batch_sends_total",
+                            "Batches a batch processor sent, by what triggered the send.",
+                            {"component_id", "signal", "trigger"});
+    auto& sizes = m.histogram("telegate_processor_batch_send_size",
+                              "Items (spans, data points, log records) per batch sent.",
+                              {"component_id", "signal"},
+                              {10, 50, 100, 250, 500, 1000, 2000, 3000, 5000, 10000, 50000});
+    dropped_ = &m.counter("telegate_processor_dropped_items_total",
+                          "Items a processor accepted and then dropped, by reason.",
+                          {"component_id", "signal", "reason"});
+    refused_ = &m.counter("telegate_processor_refused_items_total",
+                          "Items a processor refused to accept, by reason.",
+                          {"component_id", "signal", "reason"});
+    auto& failures =
+        m.counter("telegate_processor_batch_send_failures_total",
+                  "Sends to an output that failed with a retryable error and will be retried.",
+                  {"component_id", "signal"});
+    for (Signal s : kSignals) {
+      const std::string sig(pdata::signalName(s));
+      for (size_t t = 0; t < kTriggerNames.size(); ++t) {
+        sends_[idx(s)][t] = &sends.with({id_, sig, std::string(kTriggerNames[t])});
+      }
+      sizes_[idx(s)] = &sizes.with({id_, sig});
+      failures_[idx(s)] = &failures.with({id_, sig});
+    }
+  }
+
+  const std::string& id() const { return id_; }
+
+  bool acceptsSignal(Signal s) const {
+    return !stopped_.load() && !live_.load()->outputs[idx(s)].empty();
+  }
+
+  absl::Status consume(pdata::Batch&& batch) {
+    if (stopped_.load()) return absl::UnavailableError(id_ + " is shut down");
+    auto live = live_.load();
+    const Signal s = batch.signal;
+    if (live->outputs[idx(s)].empty()) {
+      return absl::UnimplementedError(
+          strCat(id_, " has no output for ", pdata::signalName(s)));
+    }
+    if (batch.items == 0) return absl::OkStatus();
+    const std::string_view tenant = batch.client ? std::string_view(batch.client->tenant) : "";
+    auto b = batcherFor(s, tenant, *live);
+    if (!b) {
+      refuse(s, "cardinality_limit", batch.items);
+      return absl::InvalidArgumentError(
+          strCat("too many batcher metadata-value combinations (metadata_cardinality_limit ",
+                 live->cardinality_limit, ")"));
+    }
+    bool ready = false;
+    {
+      std::lock_guard<std::mutex> l(b->mu);
+      if (stopped_.load()) return absl::UnavailableError(id_ + " is shut down");
+      uint64_t held = b->pending_items + b->held_items;
+      if (held > 0 && held + batch.items > live->max_pending) {
+        refuse(s, "pending_limit", batch.items);
+        if (refused_log_.shouldLog()) {
+          logger_.warn("refusing data: too much is pending while the outputs fail",
+                       {{"signal", std::string(pdata::signalName(s))},
+                        {"tenant", std::string(tenant)},
+                        {"pending_items", std::to_string(held)}});
+        }
+        return absl::ResourceExhaustedError(
+            strCat(id_, ": ", held, " items of tenant \"", tenant,
+                   "\" are pending while the outputs refuse data; retry later"));
+      }
+      auto now = Clock::now();
+      if (b->pending_items == 0) {
+        b->oldest = now;
+        b->client = batch.client;
+      }
+      b->pending.append(batch.payload);
+      b->pending_items += batch.items;
+      ready = b->pending_items >= std::max<uint64_t>(live->send_batch_size, 1) &&
+              now >= b->retry_at;
+    }
+    if (ready) {
+      std::unique_lock<std::mutex> sl(b->send_mu, std::try_to_lock);
+      if (sl.owns_lock()) sendLocked(*b, Trigger::kSize, /*all=*/false, /*force=*/false);
     }
     return absl::OkStatus();
   }
+
+  void update(std::shared_ptr<const Live> live) {
+    bool outputs_changed = live_.load()->outputs != live->outputs;
+    live_.store(std::move(live));
+    std::lock_guard<std::mutex> l(timer_mu_);
+    if (outputs_changed) flush_all_ = true;
+    rescan_ = true;
+    timer_cv_.notify_all();
+  }
+
+  void startTimer() {
+    std::lock_guard<std::mutex> l(timer_mu_);
+    if (timer_.joinable() || stop_timer_) return;
+    timer_ = std::thread([self = shared_from_this()] { self->timerLoop(); });
+  }
+
+  void shutdown(Clock::time_point deadline) {
+    stopped_.store(true);
+    {
+      std::lock_guard<std::mutex> l(timer_mu_);
+      stop_timer_ = true;
+      timer_cv_.notify_all();
+    }
+    if (timer_.joinable()) timer_.join();
+    for (Signal s : kSignals) {
+      auto map = batchers_[idx(s)].load();
+      for (const auto& [tenant, b] : *map) {
+        std::lock_guard<std::mutex> sl(b->send_mu);
+        for (;;) {
+          bool done = sendLocked(*b, Trigger::kShutdown, /*all=*/true, /*force=*/true);
+          if (done) break;
+          auto now = Clock::now();
+          if (now >= deadline) break;
+          std::this_thread::sleep_for(
+              std::min<Clock::duration>(std::chrono::milliseconds(100), deadline - now));
+        }
+        dropEverything(*b, "shutdown");
+      }
+    }
+  }
+
+  // Items pending per signal (for the collector and debugInfo).
+  std::array<uint64_t, 3> pendingItems() const {
+    std::array<uint64_t, 3> out{};
+    for (Signal s : kSignals) {
+      auto map = batchers_[idx(s)].load();
+      for (const auto& [tenant, b] : *map) {
+        std::lock_guard<std::mutex> l(b->mu);
+        out[idx(s)] += b->pending_items + b->held_items;
+      }
+    }
+    return out;
+  }
+
+  size_t batcherCount(Signal s) const { return batchers_[idx(s)].load()->size(); }
+
+ private:
+  std::shared_ptr<Batcher> batcherFor(Signal s, std::string_view tenant, const Live& live) {
+    auto& slot = batchers_[idx(s)];
+    {
+      auto map = slot.load();
+      auto it = map->find(tenant);
+      if (it != map->end()) return it->second;
+    }
+    std::lock_guard<std::mutex> l(create_mu_);
+    auto map = slot.load();
+    auto it = map->find(tenant);
+    if (it != map->end()) return it->second;
+    if (map->size() >= live.cardinality_limit) return nullptr;
+    auto next = std::make_shared<BatcherMap>(*map);
+    auto b = std::make_shared<Batcher>(s);
+    next->emplace(std::string(tenant), b);
+    slot.store(std::move(next));
+    return b;
+  }
+
+  void refuse(Signal s, std::string_view reason, uint64_t items) {
+    refused_->with({id_, std::string(pdata::signalName(s)), std::string(reason)})
+        .inc(static_cast<double>(items));
+  }
+
+  void countDrop(Signal s, std::string_view reason, uint64_t items, std::string_view err) {
+    if (items == 0) return;
+    dropped_->with({id_, std::string(pdata::signalName(s)), std::string(reason)})
+        .inc(static_cast<double>(items));
+    if (drop_log_.shouldLog()) {
+      logger_.error("dropped data", {{"signal", std::string(pdata::signalName(s))},
+                                     {"reason", std::string(reason)},
+                                     {"items", std::to_string(items)},
+                                     {"err", std::string(err)}});
+    }
+  }
+
+  enum class Delivery { kDone, kRetry };
+
+  // Sends `e` to every current output that has not accepted it yet. send_mu held.
+  Delivery deliver(RetryEntry& e, const Live& live) {
+    const Signal s = e.batch.signal;
+    const auto& outs = live.outputs[idx(s)];
+    if (outs.empty()) {
+      countDrop(s, "no_consumer", e.batch.items, "the output list of this signal is empty");
+      return Delivery::kDone;
+    }
+    bool retry = false;
+    std::string first_err;
+    for (const auto& out : outs) {
+      if (std::find(e.done.begin(), e.done.end(), out) != e.done.end()) continue;
+      pdata::Batch copy = e.batch;
+      absl::Status st = out->consume(std::move(copy));
+      if (st.ok()) {
+        e.done.push_back(out);
+      } else if (retryable(st.code())) {
+        retry = true;
+        failures_[idx(s)]->inc();
+        if (first_err.empty()) first_err = std::string(st.message());
+      } else {
+        e.done.push_back(out);  // permanent for this output: never retried
+        countDrop(s, "permanent_error", e.batch.items,
+                  strCat(out->describe(), ": ", st.message()));
+      }
+    }
+    if (retry) {
+      if (retry_log_.shouldLog()) {
+        logger_.warn("an output refused a batch; keeping it and retrying",
+                     {{"signal", std::string(pdata::signalName(s))}, {"err", first_err}});
+      }
+      return Delivery::kRetry;
+    }
+    sends_[idx(s)][static_cast<size_t>(e.trigger)]->inc();
+    sizes_[idx(s)]->observe(static_cast<double>(e.batch.items));
+    return Delivery::kDone;
+  }
+
+  void noteFailure(Batcher& b) {
+    {
+      std::lock_guard<std::mutex> l(b.mu);
+      b.backoff = b.backoff == Clock::duration::zero()
+                      ? Clock::duration(kInitialBackoff)
+                      : std::min<Clock::duration>(b.backoff * 2, kMaxBackoff);
+      b.retry_at = Clock::now() + b.backoff;
+    }
+    std::lock_guard<std::mutex> l(timer_mu_);
+    rescan_ = true;
+    timer_cv_.notify_all();
+  }
+
+  void noteSuccess(Batcher& b, uint64_t items) {
+    std::lock_guard<std::mutex> l(b.mu);
+    b.held_items -= items;
+    b.backoff = Clock::duration::zero();
+    b.retry_at = Clock::time_point{};
+  }
+
+  // Sends retries, then pending data. `all`: send everything pending; otherwise only while at
+  // least send_batch_size items are pending. `force`: ignore the backoff. Returns true when
+  // nothing is left to retry (pending data below send_batch_size may remain unless `all`).
+  // send_mu held.
+  bool sendLocked(Batcher& b, Trigger trigger, bool all, bool force) {
+    // `all` takes everything pending once (the timer must not be captured by a steady stream);
+    // a size-triggered sender picks up what others appended meanwhile, a few rounds at most.
+    for (int round = 0; round < (all ? 1 : kMaxSendRounds); ++round) {
+      auto live = live_.load();
+      if (!force) {
+        std::lock_guard<std::mutex> l(b.mu);
+        if (Clock::now() < b.retry_at) return b.retry.empty();
+      }
+      while (!b.retry.empty()) {
+        RetryEntry& e = b.retry.front();
+        if (deliver(e, *live) == Delivery::kRetry) {
+          noteFailure(b);
+          return false;
+        }
+        noteSuccess(b, e.batch.items);
+        b.retry.pop_front();
+      }
+      // Take what is ready out of the pending buffer.
+      std::string wire;
+      uint64_t items = 0;
+      std::shared_ptr<const pdata::ClientInfo> client;
+      {
+        std::lock_guard<std::mutex> l(b.mu);
+        if (b.pending_items == 0) return true;
+        if (!all && b.pending_items < std::max<uint64_t>(live->send_batch_size, 1)) return true;
+        wire.swap(b.pending);
+        items = b.pending_items;
+        client = b.client;
+        b.pending_items = 0;
+        b.held_items += items;
+      }
+      std::vector<pdata::SplitPiece> pieces;
+      if (live->send_batch_max_size == 0 || items <= live->send_batch_max_size) {
+        pieces.push_back(pdata::SplitPiece{std::move(wire), items});
+      } else {
+        auto split = pdata::splitRequest(b.signal, wire, live->send_batch_max_size);
+        if (!split.ok()) {
+          countDrop(b.signal, "malformed", items, split.status().message());
+          std::lock_guard<std::mutex> l(b.mu);
+          b.held_items -= items;
+          continue;
+        }
+        pieces = std::move(*split);
+        uint64_t counted = 0;
+        for (const auto& p : pieces) counted += p.items;
+        if (counted != items) {  // a sender miscounted; trust the wire from here on
+          std::lock_guard<std::mutex> l(b.mu);
+          b.held_items = b.held_items + counted - items;
+          items = counted;
+        }
+      }
+      // Decide how many pieces go now; the rest goes back to the front of pending.
+      size_t send_count = pieces.size();
+      if (!all) {
+        uint64_t left = items;
+        send_count = 0;
+        while (send_count < pieces.size() && left >= std::max<uint64_t>(live->send_batch_size, 1)) {
+          left -= pieces[send_count].items;
+          ++send_count;
+        }
+      }
+      if (send_count < pieces.size()) {
+        std::string rest;
+        uint64_t rest_items = 0;
+        for (size_t i = send_count; i < pieces.size(); ++i) {
+          rest += pieces[i].wire;
+          rest_items += pieces[i].items;
+        }
+        std::lock_guard<std::mutex> l(b.mu);
+        rest += b.pending;
+        b.pending.swap(rest);
+        if (b.pending_items == 0) b.client = client;
+        b.pending_items += rest_items;
+        b.held_items -= rest_items;
+        b.oldest = Clock::now();  // as Alloy: a size-triggered send restarts the timer
+      }
+      for (size_t i = 0; i < send_count; ++i) {
+        RetryEntry e;
+        e.batch.signal = b.signal;
+        e.batch.payload = std::move(pieces[i].wire);
+        e.batch.items = pieces[i].items;
+        e.batch.client = client;
+        e.trigger = trigger;
+        b.retry.push_back(std::move(e));
+      }
+      // Deliver in order; on a retryable failure the undelivered ones stay queued.
+      while (!b.retry.empty()) {
+        RetryEntry& e = b.retry.front();
+        if (deliver(e, *live) == Delivery::kRetry) {
+          noteFailure(b);
+          return false;
+        }
+        noteSuccess(b, e.batch.items);
+        b.retry.pop_front();
+      }
+    }
+    return true;
+  }
+
+  // Counts everything the batcher still holds as dropped. send_mu held.
+  void dropEverything(Batcher& b, std::string_view reason) {
+    uint64_t items = 0;
+    for (const auto& e : b.retry) items += e.batch.items;
+    b.retry.clear();
+    {
+      std::lock_guard<std::mutex> l(b.mu);
+      items += b.pending_items;
+      b.pending.clear();
+      b.pending_items = 0;
+      b.held_items = 0;
+    }
+    countDrop(b.signal, reason, items, "the outputs did not accept the data before the deadline");
+  }
+
+  void timerLoop() {
+    std::unique_lock<std::mutex> tl(timer_mu_);
+    while (!stop_timer_) {
+      bool flush_all = flush_all_;
+      flush_all_ = false;
+      rescan_ = false;
+      tl.unlock();
+      auto live = live_.load();
+      auto now = Clock::now();
+      const bool timed = live->timeout > Clock::duration::zero() && live->send_batch_size > 0;
+      Clock::duration idle = std::chrono::seconds(1);
+      if (timed) idle = std::min<Clock::duration>(idle, live->timeout);
+      auto next = now + idle;
+      for (Signal s : kSignals) {
+        auto map = batchers_[idx(s)].load();
+        for (const auto& [tenant, b] : *map) {
+          bool due = false;
+          {
+            std::lock_guard<std::mutex> l(b->mu);
+            bool has_data = b->pending_items > 0 || b->held_items > 0;
+            if (!has_data) continue;
+            Clock::time_point when = Clock::time_point::max();
+            if (b->held_items > 0) when = b->retry_at;
+            if (b->pending_items > 0) {
+              Clock::time_point t = timed ? b->oldest + live->timeout
+                                  : b->pending_items >= std::max<uint64_t>(live->send_batch_size, 1)
+                                      ? now
+                                      : Clock::time_point::max();
+              when = std::min(when, std::max(t, b->retry_at));
+            }
+            if (flush_all) when = std::min(when, std::max(now, b->retry_at));
+            due = when <= now;
+            if (!due && when < next) next = when;
+          }
+          if (!due) continue;
+          std::unique_lock<std::mutex> sl(b->send_mu, std::try_to_lock);
+          if (!sl.owns_lock()) continue;  // a producer is sending for it right now
+          sendLocked(*b, flush_all ? Trigger::kUpdate : Trigger::kTimeout, /*all=*/true,
+                     /*force=*/false);
+        }
+      }
+      tl.lock();
+      if (stop_timer_ || flush_all_ || rescan_) continue;
+      timer_cv_.wait_until(tl, next);
+    }
+  }
+
+  const std::string id_;
+  const log::Logger logger_;
+  std::atomic<std::shared_ptr<const Live>> live_;
+  std::array<std::atomic<std::shared_ptr<const BatcherMap>>, 3> batchers_;
+  std::mutex create_mu_;
+  std::atomic<bool> stopped_{false};
+
+  std::mutex timer_mu_;  // guards stop_timer_, flush_all_, rescan_, starting timer_
+  std::condition_variable timer_cv_;
+  bool stop_timer_ = false;
+  bool flush_all_ = false;
+  bool rescan_ = false;  // a retry time or the settings changed while the timer was scanning
+  std::thread timer_;
+
+  std::array<std::array<metrics::Counter*, 4>, 3> sends_{};
+  std::array<metrics::Histogram*, 3> sizes_{};
+  std::array<metrics::Counter*, 3> failures_{};
+  metrics::Family<metrics::Counter>* dropped_;
+  metrics::Family<metrics::Counter>* refused_;
+  log::OnceEvery drop_log_{std::chrono::seconds(60)};
+  log::OnceEvery retry_log_{std::chrono::seconds(60)};
+  log::OnceEvery refused_log_{std::chrono::seconds(60)};
 };
 
-class Component : public components::PendingComponent<Arguments> {
+namespace {
+
+class Input : public Consumer {
  public:
-  Component(runtime::Host& host, const Arguments&)
-      : PendingComponent(host,
-                         "otelcol.processor.batch: batching is not part of this build; data "
-                         "sent to its input is refused with UNAVAILABLE") {
-    host.setExports({{"input", syntax::Value::capsule(std::make_shared<components::RefusingConsumer>(
-                                   host.id() + ".input"))}});
-  }
+  explicit Input(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+  bool acceptsSignal(Signal s) const override { return core_->acceptsSignal(s); }
+  absl::Status consume(pdata::Batch&& batch) override { return core_->consume(std::move(batch)); }
+  std::string describe() const override { return core_->id() + ".input"; }
+
+ private:
+  std::shared_ptr<Core> core_;
 };
+
+}  // namespace
+
+Component::Component(runtime::Host& host, const Arguments& args)
+    : host_(host),
+      core_(std::make_shared<Core>(host.id(), host.logger(), host.metrics(), makeLive(args))) {
+  input_ = std::make_shared<Input>(core_);
+  collector_ = host.metrics().addCollector([core = core_](metrics::Writer& w) {
+    auto pending = core->pendingItems();
+    for (Signal s : kSignals) {
+      w.gauge("telegate_processor_batch_pending_items",
+              "Items a batch processor holds: waiting for a batch to fill or for a retry.",
+              {{"component_id", core->id()}, {"signal", std::string(pdata::signalName(s))}},
+              static_cast<double>(pending[idx(s)]));
+    }
+  });
+  host.setExports({{"input", syntax::Value::capsule(input_)}});
+}
+
+Component::~Component() {
+  host_.metrics().removeCollector(collector_);
+  core_->shutdown(Clock::now());
+}
+
+absl::Status Component::start() {
+  core_->startTimer();
+  host_.setHealth(runtime::HealthState::kHealthy, "started");
+  return absl::OkStatus();
+}
+
+absl::Status Component::update(const Arguments& args) {
+  core_->update(makeLive(args));
+  return absl::OkStatus();
+}
+
+void Component::shutdown(Clock::time_point deadline) { core_->shutdown(deadline); }
+
+syntax::Value Component::debugInfo() const {
+  auto pending = core_->pendingItems();
+  syntax::Object o;
+  for (Signal s : kSignals) {
+    o.emplace(std::string(pdata::signalName(s)),
+              syntax::Value::object(
+                  {{"pending_items", syntax::Value::uinteger(pending[idx(s)])},
+                   {"tenants", syntax::Value::uinteger(core_->batcherCount(s))}}));
+  }
+  return syntax::Value::object(std::move(o));
+}
 
 }  // namespace telegate::otelcol::processor_batch
 

@@ -68,6 +68,7 @@ class Component : public runtime::TypedComponent<Arguments> {
   runtime::Host& host_;
   std::shared_ptr<Core> core_;
   std::shared_ptr<Consumer> input_;
+  uint64_t collector_ = 0;
 };
 
 }  // namespace telegate::otelcol::processor_batch

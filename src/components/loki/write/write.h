@@ -1,0 +1,184 @@
+// loki.write: sends log entries to Loki's push API.
+//
+// Contract:
+//  * Exports `receiver` (capsule loki.LogsReceiver). push() renders each entry's stream labels
+//    (external_labels merged under the entry's labels, names starting with "__" removed, sorted,
+//    `{a="x", b="y"}` with Go-quoted values), picks its tenant (label __tenant_id__, else the
+//    endpoint's tenant_id) and appends it, for every endpoint, to that endpoint's queue for that
+//    tenant. OK means every endpoint queued the entries. When a queue holds queue_config.capacity
+//    bytes (line + structured metadata bytes), push() returns RESOURCE_EXHAUSTED at once, or with
+//    block_on_overflow after waiting up to a bounded time (2 s) for room. Nothing is dropped
+//    silently. With several endpoints or tenants a refusal can follow a partial acceptance; the
+//    caller's retry may then duplicate entries on the queues that accepted.
+//  * Isolation: every (endpoint, tenant) pair has its own queue, capacity and sender thread, so
+//    one tenant's outage (retries, full queue) never delays another tenant or endpoint.
+//  * Batching: a tenant's open batch is sealed when adding an entry would exceed batch_size (the
+//    first entry is always accepted) or when it is batch_wait old. One sealed batch = one request:
+//    POST url, body = snappy block of logproto.PushRequest (streams grouped by labels string,
+//    entries in push order), headers Content-Type application/x-protobuf, Content-Encoding
+//    snappy, User-Agent, X-Scope-OrgID (non-empty tenant), basic/bearer/authorization from the
+//    endpoint, then configured headers that do not override those.
+//  * Responses: 2xx delivered. 429 (unless retry_on_http_429 = false), 5xx and transport errors
+//    are retried with jittered exponential backoff (min_backoff_period doubling up to
+//    max_backoff_period, each wait uniform in [d, 2d) capped at the max) for at most
+//    max_backoff_retries attempts (0 = no limit), then dropped. Other statuses are dropped at
+//    once. Drops are counted in telegate_loki_write_dropped_entries_total{component_id,reason}
+//    (reason: a bounded class such as out_of_order, too_old, rate_limited, retries_exhausted,
+//    http_400, shutdown) and logged at most once per minute per endpoint with the first line of
+//    the response body.
+//  * shutdown(deadline) / reconfiguration: open batches are sealed and sent (retries included)
+//    until the deadline (update() uses the old endpoint's queue_config.drain_timeout); what
+//    remains is dropped and counted with reason "shutdown".
+//  * Not implemented: the WAL (wal.enabled is accepted and warned about: entries stay in memory),
+//    max_streams, tls_config ca_pem/cert_pem/key_pem (files only), no_proxy. Credential files
+//    are read when the endpoint is (re)built.
+// Thread-safety: push() may be called concurrently; it takes the component's reader lock and the
+// per-tenant queue mutex only.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "src/common/strings.h"
+#include "src/components/common/http_client.h"
+#include "src/components/loki/api.h"
+#include "src/runtime/component.h"
+
+namespace telegate::loki::write {
+
+using namespace std::chrono_literals;
+using runtime::ByteSize;
+using runtime::Duration;
+using runtime::Schema;
+
+struct QueueConfigBlock {
+  ByteSize capacity{10 << 20};
+  int64_t min_shards = 1;
+  Duration drain_timeout{15s};
+  bool block_on_overflow = true;
+  static void describe(Schema<QueueConfigBlock>& s) {
+    s.attr("capacity", &QueueConfigBlock::capacity);
+    s.attr("min_shards", &QueueConfigBlock::min_shards);
+    s.attr("drain_timeout", &QueueConfigBlock::drain_timeout);
+    s.attr("block_on_overflow", &QueueConfigBlock::block_on_overflow);
+  }
+};
+
+struct EndpointBlock : components::HttpClientConfig {
+  std::string name;
+  std::string url;
+  std::map<std::string, std::string> headers;
+  Duration batch_wait{1s};
+  ByteSize batch_size{1 << 20};
+  Duration remote_timeout{10s};
+  Duration min_backoff_period{500ms};
+  Duration max_backoff_period{5min};
+  int64_t max_backoff_retries = 10;
+  bool retry_on_http_429 = true;
+  std::string tenant_id;
+  QueueConfigBlock queue_config;
+  static void describe(Schema<EndpointBlock>& s) {
+    s.attr("name", &EndpointBlock::name);
+    s.attr("url", &EndpointBlock::url).required().doc("Loki push URL, .../loki/api/v1/push");
+    s.attr("headers", &EndpointBlock::headers);
+    s.attr("batch_wait", &EndpointBlock::batch_wait);
+    s.attr("batch_size", &EndpointBlock::batch_size);
+    s.attr("remote_timeout", &EndpointBlock::remote_timeout);
+    s.attr("min_backoff_period", &EndpointBlock::min_backoff_period);
+    s.attr("max_backoff_period", &EndpointBlock::max_backoff_period);
+    s.attr("max_backoff_retries", &EndpointBlock::max_backoff_retries);
+    s.attr("retry_on_http_429", &EndpointBlock::retry_on_http_429);
+    s.attr("tenant_id", &EndpointBlock::tenant_id).doc("sent as X-Scope-OrgID");
+    s.block("queue_config", &EndpointBlock::queue_config);
+    components::describeHttpClient(s);
+  }
+  absl::Status validate() const {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      return absl::InvalidArgumentError(
+          strCat("url must be an http:// or https:// URL, got \"", url, "\""));
+    }
+    return HttpClientConfig::validate();
+  }
+};
+
+struct WalBlock {
+  bool enabled = false;
+  Duration max_segment_age{1h};
+  Duration min_read_frequency{250ms};
+  Duration max_read_frequency{1s};
+  Duration drain_timeout{15s};
+  static void describe(Schema<WalBlock>& s) {
+    s.attr("enabled", &WalBlock::enabled);
+    s.attr("max_segment_age", &WalBlock::max_segment_age);
+    s.attr("min_read_frequency", &WalBlock::min_read_frequency);
+    s.attr("max_read_frequency", &WalBlock::max_read_frequency);
+    s.attr("drain_timeout", &WalBlock::drain_timeout);
+  }
+};
+
+struct Arguments {
+  std::vector<EndpointBlock> endpoint;
+  std::map<std::string, std::string> external_labels;
+  int64_t max_streams = 0;
+  WalBlock wal;
+  static void describe(Schema<Arguments>& s) {
+    s.block("endpoint", &Arguments::endpoint).doc("one per Loki to send to");
+    s.attr("external_labels", &Arguments::external_labels);
+    s.attr("max_streams", &Arguments::max_streams);
+    s.block("wal", &Arguments::wal);
+  }
+};
+
+
+// Renders a stream's labels like Loki's model.LabelSet.String(): names starting with "__"
+// removed, sorted by name, `{a="x", b="y"}`, values quoted like Go's strconv.Quote. `labels`
+// need not be sorted; on duplicate names the first wins.
+std::string renderLabels(const LabelSet& labels);
+
+class EndpointClient;
+
+// The exported receiver. Holds the endpoints of the current configuration.
+class Writer : public LogsReceiver {
+ public:
+  Writer(std::string id, metrics::Registry& metrics, const log::Logger& logger);
+  ~Writer() override;
+
+  // Replaces the endpoints. The previous ones flush until their drain_timeout (blocking).
+  absl::Status configure(const Arguments& args);
+  absl::Status push(std::vector<Entry>&& entries) override;
+  std::string describe() const override { return id_ + ".receiver"; }
+  // Flushes and stops every endpoint by `deadline`.
+  void shutdown(std::chrono::steady_clock::time_point deadline);
+  // How long push() waits for room with block_on_overflow (default 2 s).
+  void setOverflowWaitForTest(std::chrono::milliseconds d) { overflow_wait_ = d; }
+
+ private:
+  std::string id_;
+  metrics::Registry& metrics_;
+  log::Logger logger_;
+  std::chrono::milliseconds overflow_wait_{2000};
+  mutable std::shared_mutex mu_;  // guards endpoints_ and external_labels_ (writers: configure)
+  std::vector<std::shared_ptr<EndpointClient>> endpoints_;
+  LabelSet external_labels_;
+};
+
+class Component : public runtime::TypedComponent<Arguments> {
+ public:
+  Component(runtime::Host& host, const Arguments& args);
+  absl::Status start() override;
+  absl::Status update(const Arguments& args) override;
+  void shutdown(std::chrono::steady_clock::time_point deadline) override;
+
+ private:
+  runtime::Host& host_;
+  std::shared_ptr<Writer> writer_;
+  Arguments args_;
+  bool started_ = false;
+};
+
+}  // namespace telegate::loki::write
