@@ -432,7 +432,9 @@ absl::Status DiskQueue::push(std::string_view record, std::string_view meta) {
     if (!writeAll(active_->fd, frame.data(), frame.size(), off)) {
       absl::Status st = absl::InternalError(errnoMsg("disk queue: write", active_->path));
       if (::ftruncate(active_->fd, static_cast<off_t>(off)) != 0) {
-        // Garbage may remain at the tail: never append after it again.
+        // Garbage may remain at the tail: never append after it again. Earlier records in it may
+        // still be waiting for groupSync(), which only syncs the active segment: sync it here.
+        if (opts_.sync != SyncPolicy::kNever) ::fdatasync(active_->fd);
         std::lock_guard<std::mutex> lock(mu_);
         active_->sealed = true;
         active_.reset();

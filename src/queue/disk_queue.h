@@ -5,8 +5,7 @@
 //    directory, a second open() fails with FAILED_PRECONDITION), append-only segment files
 //    `<dir>/<16-digit id of the first record>.seg`, and the checkpoint `<dir>/acked`.
 //  * Record frame (all integers little-endian), 22 bytes of header then the bytes:
-//      [magic u32 "TGQ1"][length u32 = payload size][crc u32][id u64][meta length
-//      u16][meta][payload]
+//      [magic u32 "TGQ1"][length u32 (payload)][crc u32][id u64][meta_len u16][meta][payload]
 //    crc is zlib crc32 over the length field followed by everything after the crc field (id, meta
 //    length, meta, payload). Ids are assigned by push(), start at 1, increase by one per record
 //    and are never reused, also across restarts.
@@ -32,12 +31,12 @@
 //    exceed max_bytes; a frame larger than max_bytes is INVALID_ARGUMENT (it can never fit).
 //    Space is reclaimed a whole segment at a time, oldest first, once every record in it and in
 //    all older segments is acknowledged (the file is unlinked). segment_bytes is therefore
-//    clamped to max_bytes / 4 (minimum 4 KiB) so that at least ~3/4 of the bound is usable as a
-//    sliding window. A record larger than segment_bytes gets a segment of its own. The segment
-//    being appended to is kept even when fully acknowledged, until it reaches segment_bytes or
-//    its space is needed by a push.
-//    A record that is popped and never acked nor nacked blocks reclamation of its segment and
-//    everything after it: consumers must ack or nack every item they pop.
+//    clamped to max_bytes / 4 (minimum 4 KiB; max_bytes is at least 16 KiB) so that at least ~3/4
+//    of the bound is usable as a sliding window. A record larger than segment_bytes gets a segment
+//    of its own. The segment being appended to is kept even when fully acknowledged, until it
+//    reaches segment_bytes or its space is needed by a push. A record that is popped and never
+//    acked nor nacked blocks reclamation of its segment and everything after it: consumers must ack
+//    or nack every item they pop.
 //  * Durability (SyncPolicy):
 //      kNever      no fsync/fdatasync at all; data survives a process crash (it is in the page
 //                  cache once push() returns) but not a power loss / kernel crash.
@@ -55,10 +54,11 @@
 //  * Memory: ~48 bytes of index per live record (1 GiB of 1 KiB records ~ 50 MB).
 //
 // Thread-safety: all public methods may be called concurrently. Locks: sync_mu_ (group commit)
-// -> write_mu_ (appends, serialised) -> mu_ (index, short critical sections, no I/O except
-// unlink-free bookkeeping); pop() reads with pread outside every lock, so consumers and producers
-// do not block each other on I/O. close() wakes blocked pop() calls (they return nullopt) and
-// makes push() return FAILED_PRECONDITION; it is idempotent and called by the destructor.
+// -> write_mu_ (appends, serialised) -> mu_ (index; short critical sections without I/O).
+// pop() reads with pread outside every lock and unlinking happens after mu_ is released, so
+// consumers and producers do not block each other on I/O. close() wakes blocked pop() calls (they
+// return nullopt) and makes push() return FAILED_PRECONDITION; it is idempotent and called by the
+// destructor.
 #pragma once
 
 #include <chrono>
