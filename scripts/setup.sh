@@ -11,7 +11,7 @@ PACKAGES=(
   libsimdjson-dev libcli11-dev libre2-dev libabsl-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3 curl haproxy
+  python3 curl haproxy prometheus prometheus-node-exporter
 )
 # Node.js and npm run the end-to-end OpenTelemetry JS client (test/e2e/otel-js). A nodesource
 # nodejs already bundles npm and conflicts with Debian's npm package: ask only when npm is missing.

@@ -16,6 +16,7 @@ void registerAll() {
     registerOtelcolExporterLoki();
     registerOtelcolExporterOtlp();
     registerOtelcolExporterOtlphttp();
+    registerOtelcolExporterPrometheus();
     registerOtelcolProcessorBatch();
     registerOtelcolReceiverOtlp();
     registerPrometheusRemoteWrite();

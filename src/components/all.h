@@ -17,6 +17,7 @@ void registerOtelcolExporterOtlphttp();
 void registerOtelcolExporterLoki();
 void registerOtelcolExporterFile();
 void registerOtelcolExporterDiscard();
+void registerOtelcolExporterPrometheus();
 void registerLokiWrite();
 void registerLokiSourceKubernetes();
 void registerPrometheusScrape();

@@ -23,9 +23,9 @@
 //    max_backoff_period, each wait uniform in [d, 2d) capped at the max) for at most
 //    max_backoff_retries attempts (0 = no limit), then dropped. Other statuses are dropped at
 //    once. Drops are counted in telegate_loki_write_dropped_entries_total{component_id,reason}
-//    (reason: a bounded class such as out_of_order, too_old, rate_limited, retries_exhausted,
-//    http_400, shutdown) and logged at most once per minute per endpoint with the first line of
-//    the response body.
+//    (reason: a bounded class: out_of_order, too_old, too_new, line_too_long, stream_limit,
+//    rate_limited, invalid_labels, http_<status>, retries_exhausted, shutdown, encode_failed)
+//    and logged at most once per minute per endpoint with the first line of the response body.
 //  * shutdown(deadline) / reconfiguration: open batches are sealed and sent (retries included)
 //    until the deadline (update() uses the old endpoint's queue_config.drain_timeout); what
 //    remains is dropped and counted with reason "shutdown".
@@ -39,6 +39,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -134,7 +135,6 @@ struct Arguments {
   }
 };
 
-
 // Renders a stream's labels like Loki's model.LabelSet.String(): names starting with "__"
 // removed, sorted by name, `{a="x", b="y"}`, values quoted like Go's strconv.Quote. `labels`
 // need not be sorted; on duplicate names the first wins.
@@ -165,6 +165,7 @@ class Writer : public LogsReceiver {
   mutable std::shared_mutex mu_;  // guards endpoints_ and external_labels_ (writers: configure)
   std::vector<std::shared_ptr<EndpointClient>> endpoints_;
   LabelSet external_labels_;
+  bool active_ = false;  // configured and not shut down
 };
 
 class Component : public runtime::TypedComponent<Arguments> {
@@ -178,7 +179,6 @@ class Component : public runtime::TypedComponent<Arguments> {
   runtime::Host& host_;
   std::shared_ptr<Writer> writer_;
   Arguments args_;
-  bool started_ = false;
 };
 
 }  // namespace telegate::loki::write

@@ -103,7 +103,7 @@ absl::Status Exporter::consume(pdata::Batch&& batch) {
   if (shut_down_.load(std::memory_order_acquire)) {
     return absl::UnavailableError(strCat(id_, " is shutting down"));
   }
-  if (!queue_enabled_.load(std::memory_order_relaxed)) return process(batch, true);
+  if (!queue_enabled_.load(std::memory_order_relaxed)) return process(batch);
   const auto sig = static_cast<size_t>(batch.signal);
   const uint64_t items = batch.items;
   Clock::time_point deadline = Clock::time_point::min();
@@ -176,10 +176,16 @@ void Exporter::shutdown(Clock::time_point deadline) {
   }
 }
 
+syntax::Value Exporter::debugInfo() const {
+  return syntax::Value::object(
+      {{"queue_size", syntax::Value::integer(static_cast<int64_t>(queue_->size()))},
+       {"queue_capacity", syntax::Value::integer(static_cast<int64_t>(queue_->capacity()))}});
+}
+
 void Exporter::worker() {
   while (auto q = queue_->pop(true)) {
     queue_size_->sub(1);
-    process(q->batch, false);
+    process(q->batch).IgnoreError();  // counted and logged by process()
     queue_->ack(q->id);
   }
 }
@@ -195,7 +201,7 @@ bool Exporter::sleepFor(std::chrono::nanoseconds d) {
   return !stop_cv_.wait_for(l, d, [&] { return stopping_; });
 }
 
-absl::Status Exporter::process(pdata::Batch& batch, bool synchronous) {
+absl::Status Exporter::process(pdata::Batch& batch) {
   Settings s;
   std::shared_ptr<Sender> sender = currentSender(&s);
   const auto sig = std::min<size_t>(static_cast<size_t>(batch.signal), 2);

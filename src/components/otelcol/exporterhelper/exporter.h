@@ -23,8 +23,9 @@
 //    telegate_exporter_send_seconds{component_id,signal} (one observation per attempt).
 //  * shutdown(deadline): stops accepting, wakes batches waiting for a retry, gives every batch
 //    still queued or waiting one more attempt (bounded by the deadline), and counts what is left
-//    at the deadline as dropped with reason "shutdown". Returns once the sender threads exited
-//    (an attempt in flight is bounded by min(timeout, deadline)). Idempotent.
+//    at the deadline as dropped with reason "shutdown". Returns once the sender threads exited:
+//    attempts started after shutdown began end by the deadline; an attempt already in flight
+//    runs to its own timeout (it is not cancelled). Idempotent.
 //  * update() swaps the Sender and the settings for batches attempted afterwards; a larger
 //    num_consumers starts more threads (a smaller one takes effect at the next restart).
 // Thread-safety: consume() from any thread; start/update/shutdown from the controller thread.
@@ -75,6 +76,9 @@ class Exporter final : public Consumer {
   void shutdown(std::chrono::steady_clock::time_point deadline);
 
   size_t queueSize() const { return queue_->size(); }
+  size_t queueCapacity() const { return queue_->capacity(); }
+  // {queue_size, queue_capacity} for the admin API.
+  syntax::Value debugInfo() const;
 
  private:
   struct SignalMetrics {
@@ -83,11 +87,11 @@ class Exporter final : public Consumer {
     metrics::Counter* enqueue_failed = nullptr;
     metrics::Histogram* latency = nullptr;
   };
-  enum class Outcome { kDelivered, kDropped, kGaveUp };
 
   void worker();
-  // Sends with retries; counts the outcome. `allow_retry` false: one attempt only.
-  absl::Status process(pdata::Batch& batch, bool synchronous);
+  // Sends with retries until delivered or dropped; counts and logs the outcome. Returns what a
+  // synchronous caller (queue disabled) is told.
+  absl::Status process(pdata::Batch& batch);
   void drop(const pdata::Batch& batch, uint64_t items, const std::string& reason,
             const std::string& detail);
   std::shared_ptr<Sender> currentSender(Settings* settings) const;

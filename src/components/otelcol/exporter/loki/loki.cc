@@ -140,7 +140,8 @@ std::string base64(std::string_view in) {
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
     uint32_t v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
     out += kAlphabet[v >> 18];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];
@@ -152,8 +153,8 @@ std::string base64(std::string_view in) {
     out += kAlphabet[(v >> 12) & 63];
     out += "==";
   } else if (i + 2 == in.size()) {
-    uint32_t v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8);
+    uint32_t v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out += kAlphabet[v >> 18];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];
@@ -274,8 +275,9 @@ std::string asString(const AnyValue& v) {
 // ---- Labels ----------------------------------------------------------------------------------
 
 std::string_view trimSpace(std::string_view s) {
-  auto sp = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-                                c == '\f'; };
+  auto sp = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
   while (!s.empty() && sp(s.front())) s.remove_prefix(1);
   while (!s.empty() && sp(s.back())) s.remove_suffix(1);
   return s;
@@ -369,7 +371,9 @@ struct KeyVal {
   bool is_nil = false;    // nil key ([]byte) -> encoding error
 };
 
-bool needsQuotedValueRune(uint32_t r) { return r <= ' ' || r == '=' || r == '"' || r == kRuneError; }
+bool needsQuotedValueRune(uint32_t r) {
+  return r <= ' ' || r == '=' || r == '"' || r == kRuneError;
+}
 
 void writeQuotedLogfmt(std::string* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -472,24 +476,41 @@ bool unquoteLogfmt(std::string_view q, std::string* out) {
     char e = q[i + 1];
     i += 2;
     switch (e) {
-      case '"': case '\\': case '/': case '\'':
+      case '"':
+      case '\\':
+      case '/':
+      case '\'':
         out->push_back(e);
         break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
       case 'u': {
         if (i + 4 > q.size()) return false;
         uint32_t r = 0;
         for (size_t k = 0; k < 4; ++k) {
           char h = q[i + k];
           r <<= 4;
-          if (h >= '0' && h <= '9') r |= h - '0';
-          else if (h >= 'a' && h <= 'f') r |= h - 'a' + 10;
-          else if (h >= 'A' && h <= 'F') r |= h - 'A' + 10;
-          else return false;
+          if (h >= '0' && h <= '9')
+            r |= h - '0';
+          else if (h >= 'a' && h <= 'f')
+            r |= h - 'a' + 10;
+          else if (h >= 'A' && h <= 'F')
+            r |= h - 'A' + 10;
+          else
+            return false;
         }
         i += 4;
         if (r >= 0xD800 && r < 0xDC00 && i + 6 <= q.size() && q[i] == '\\' && q[i + 1] == 'u') {
@@ -498,10 +519,14 @@ bool unquoteLogfmt(std::string_view q, std::string* out) {
           for (size_t k = 0; k < 4; ++k) {
             char h = q[i + 2 + k];
             lo <<= 4;
-            if (h >= '0' && h <= '9') lo |= h - '0';
-            else if (h >= 'a' && h <= 'f') lo |= h - 'a' + 10;
-            else if (h >= 'A' && h <= 'F') lo |= h - 'A' + 10;
-            else ok = false;
+            if (h >= '0' && h <= '9')
+              lo |= h - '0';
+            else if (h >= 'a' && h <= 'f')
+              lo |= h - 'a' + 10;
+            else if (h >= 'A' && h <= 'F')
+              lo |= h - 'A' + 10;
+            else
+              ok = false;
           }
           if (ok && lo >= 0xDC00 && lo < 0xE000) {
             r = 0x10000 + ((r - 0xD800) << 10) + (lo - 0xDC00);
@@ -649,9 +674,9 @@ void valueToKeyvals(const std::string& key, const AnyValue& v, std::vector<KeyVa
   }
 }
 
-bool encodeLogfmtLine(const otlp_logs::LogRecord& lr, const AttrList& attrs,
-                      const AttrList& res, const otlp_common::InstrumentationScope& scope,
-                      std::string* line, std::string* err) {
+bool encodeLogfmtLine(const otlp_logs::LogRecord& lr, const AttrList& attrs, const AttrList& res,
+                      const otlp_common::InstrumentationScope& scope, std::string* line,
+                      std::string* err) {
   std::vector<KeyVal> kvs;
   const AnyValue& body = lr.body();
   switch (body.value_case()) {
@@ -751,7 +776,7 @@ int64_t nowNs() {
 
 // LogToLokiEntry for one record. False (with `err`) when the record cannot be converted.
 bool convertRecord(google::protobuf::Arena* arena, const otlp_logs::LogRecord& lr,
-                   const otlp_common::Resource& resource,
+                   const ::opentelemetry::proto::resource::v1::Resource& resource,
                    const otlp_common::InstrumentationScope& scope, const ConvertOptions& opts,
                    int64_t now, loki::Entry* entry, std::string* err) {
   AttrList attrs = toAttrList(lr.attributes());
@@ -857,13 +882,27 @@ void appendJsonString(std::string* out, std::string_view s) {
         out->push_back(static_cast<char>(b));
       } else {
         switch (b) {
-          case '"': out->append("\\\""); break;
-          case '\\': out->append("\\\\"); break;
-          case '\b': out->append("\\b"); break;
-          case '\f': out->append("\\f"); break;
-          case '\n': out->append("\\n"); break;
-          case '\r': out->append("\\r"); break;
-          case '\t': out->append("\\t"); break;
+          case '"':
+            out->append("\\\"");
+            break;
+          case '\\':
+            out->append("\\\\");
+            break;
+          case '\b':
+            out->append("\\b");
+            break;
+          case '\f':
+            out->append("\\f");
+            break;
+          case '\n':
+            out->append("\\n");
+            break;
+          case '\r':
+            out->append("\\r");
+            break;
+          case '\t':
+            out->append("\\t");
+            break;
           default:
             out->append("\\u00");
             out->push_back(kHex[b >> 4]);
@@ -894,7 +933,7 @@ std::string normalizeLabelName(std::string_view name) {
     auto [r, n] = decodeRune(name, i);
     // unicode.IsLetter/IsDigit: ASCII only here (Loki rejects other label names anyway).
     out.push_back(r < 0x80 && isAsciiLetterOrDigit(static_cast<char>(r)) ? static_cast<char>(r)
-                                                                          : '_');
+                                                                         : '_');
     i += n;
   }
   if (out[0] >= '0' && out[0] <= '9') return "key_" + out;
@@ -935,9 +974,9 @@ LokiConsumer::LokiConsumer(std::string id, metrics::Registry& metrics, const log
                     .counter("telegate_otelcol_exporter_loki_entries_total",
                              "Log records converted to Loki entries.", {"component_id"})
                     .with({id_});
-  auto& dropped = metrics.counter("telegate_otelcol_exporter_loki_dropped_records_total",
-                                  "Log records not forwarded, by reason.",
-                                  {"component_id", "reason"});
+  auto& dropped =
+      metrics.counter("telegate_otelcol_exporter_loki_dropped_records_total",
+                      "Log records not forwarded, by reason.", {"component_id", "reason"});
   dropped_convert_ = &dropped.with({id_, "conversion_failed"});
   malformed_ = &dropped.with({id_, "malformed_payload"});
   refused_ = &metrics
@@ -979,9 +1018,9 @@ absl::Status LokiConsumer::consume(pdata::Batch&& batch) {
   if (converted->dropped > 0) {
     dropped_convert_->inc(static_cast<double>(converted->dropped));
     if (convert_log_.shouldLog()) {
-      logger_.error("failed to convert log to loki entry",
-                    {{"err", converted->first_error},
-                     {"dropped", std::to_string(converted->dropped)}});
+      logger_.error(
+          "failed to convert log to loki entry",
+          {{"err", converted->first_error}, {"dropped", std::to_string(converted->dropped)}});
     }
   }
   std::vector<loki::Entry>& entries = converted->entries;
@@ -998,9 +1037,9 @@ absl::Status LokiConsumer::consume(pdata::Batch&& batch) {
     if (!st.ok()) {
       refused_->inc(static_cast<double>(n));
       if (refuse_log_.shouldLog()) {
-        logger_.warn("a forward_to receiver refused entries; returning the error to the sender",
-                     {{"receiver", cfg->receivers[i]->describe()},
-                      {"err", std::string(st.message())}});
+        logger_.warn(
+            "a forward_to receiver refused entries; returning the error to the sender",
+            {{"receiver", cfg->receivers[i]->describe()}, {"err", std::string(st.message())}});
       }
       return st;
     }

@@ -157,7 +157,6 @@ GrpcSender::~GrpcSender() = default;
 absl::Status GrpcSender::ensureChannel() {
   std::lock_guard<std::mutex> l(mu_);
   if (channel_ != nullptr) return absl::OkStatus();
-  if (!channel_error_.ok()) return channel_error_;
   GrpcTarget t = parseGrpcEndpoint(client_);
   grpc::ChannelArguments args;
   if (!client_.balancer_name.empty()) args.SetLoadBalancingPolicyName(client_.balancer_name);
@@ -168,17 +167,11 @@ absl::Status GrpcSender::ensureChannel() {
     creds = grpc::InsecureChannelCredentials();
   } else {
     grpc::SslCredentialsOptions opts;
-    absl::Status st =
-        pemOf(client_.tls.ca_pem, client_.tls.ca_file, "ca_file", &opts.pem_root_certs);
-    if (st.ok())
-      st = pemOf(client_.tls.cert_pem, client_.tls.cert_file, "cert_file", &opts.pem_cert_chain);
-    if (st.ok())
-      st =
-          pemOf(client_.tls.key_pem.value, client_.tls.key_file, "key_file", &opts.pem_private_key);
-    if (!st.ok()) {
-      channel_error_ = st;
-      return st;
-    }
+    const TlsClientBlock& tls = client_.tls;
+    absl::Status st = pemOf(tls.ca_pem, tls.ca_file, "ca_file", &opts.pem_root_certs);
+    if (st.ok()) st = pemOf(tls.cert_pem, tls.cert_file, "cert_file", &opts.pem_cert_chain);
+    if (st.ok()) st = pemOf(tls.key_pem.value, tls.key_file, "key_file", &opts.pem_private_key);
+    if (!st.ok()) return st;  // not cached: a file that appears later is picked up
     if (client_.tls.insecure_skip_verify) {
       logger_.warn("tls.insecure_skip_verify is not supported by the gRPC client; verifying");
     }

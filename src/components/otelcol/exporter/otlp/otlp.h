@@ -67,7 +67,6 @@ class GrpcSender final : public exporterhelper::Sender {
   int compression_ = 0;  // grpc_compression_algorithm
   std::mutex mu_;        // guards channel creation
   std::shared_ptr<grpc::Channel> channel_;
-  absl::Status channel_error_;
 };
 
 class Component final : public runtime::TypedComponent<Arguments> {
@@ -77,6 +76,7 @@ class Component final : public runtime::TypedComponent<Arguments> {
   absl::Status start() override;
   absl::Status update(const Arguments& args) override;
   void shutdown(std::chrono::steady_clock::time_point deadline) override;
+  syntax::Value debugInfo() const override { return exporter_->debugInfo(); }
 
  private:
   static exporterhelper::Settings settingsOf(const Arguments& args);

@@ -73,6 +73,7 @@ class Component final : public runtime::TypedComponent<Arguments> {
   absl::Status start() override;
   absl::Status update(const Arguments& args) override;
   void shutdown(std::chrono::steady_clock::time_point deadline) override;
+  syntax::Value debugInfo() const override { return exporter_->debugInfo(); }
 
  private:
   static exporterhelper::Settings settingsOf(const Arguments& args);

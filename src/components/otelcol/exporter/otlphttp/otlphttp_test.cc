@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <deque>
+#include <set>
 #include <thread>
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
@@ -281,12 +283,63 @@ TEST(OtlpHttpExporterTest, OutageThenRecoveryDeliversEverythingQueued) {
   e.start();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(e.consume(metricsBatch("m" + std::to_string(i))).ok());
   std::this_thread::sleep_for(1s);
-  EXPECT_FALSE(contains(reg, kSent));
+  EXPECT_TRUE(contains(reg, std::string(kSent) + "0\n"));
   FakeMimir mimir("127.0.0.1:" + std::to_string(port));
   ASSERT_TRUE(mimir.start().ok());
   ASSERT_TRUE(waitFor([&] { return contains(reg, std::string(kSent) + "5"); }));
   EXPECT_FALSE(contains(reg, "telegate_exporter_send_failed_items_total"));
   e.shutdown(Clock::now() + 1s);
+  mimir.stop();
+}
+
+class FakeHost : public runtime::Host {
+ public:
+  const std::string& id() const override { return id_; }
+  const std::string& dataPath() const override { return path_; }
+  const log::Logger& logger() const override { return logger_; }
+  metrics::Registry& metrics() const override { return registry_; }
+  void setExports(syntax::Object e) override {
+    std::lock_guard<std::mutex> l(mu_);
+    exports_ = std::move(e);
+  }
+  void setHealth(runtime::HealthState s, std::string) override { health_ = s; }
+  std::shared_ptr<Consumer> input() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::dynamic_pointer_cast<Consumer>(exports_.at("input").asCapsule());
+  }
+  std::atomic<runtime::HealthState> health_{runtime::HealthState::kUnknown};
+  mutable metrics::Registry registry_;
+
+ private:
+  std::mutex mu_;
+  syntax::Object exports_;
+  std::string id_ = "otelcol.exporter.otlphttp.mimir";
+  std::string path_ = "/nonexistent";
+  log::Logger logger_{{"component_id", "otelcol.exporter.otlphttp.mimir"}};
+};
+
+TEST(OtlpHttpComponentTest, ExportsInputAndDeliversUntilShutdown) {
+  FakeMimir mimir;
+  ASSERT_TRUE(mimir.start().ok());
+  FakeHost host;
+  Arguments a = args(mimir.port());
+  a.retry_on_failure.initial_interval = runtime::Duration(10ms);
+  Component c(host, a);
+  auto input = host.input();
+  ASSERT_NE(input, nullptr);
+  ASSERT_TRUE(input->consume(metricsBatch("before_start", "t1")).ok());  // queued
+  ASSERT_TRUE(c.start().ok());
+  EXPECT_EQ(host.health_.load(), runtime::HealthState::kHealthy);
+  ASSERT_TRUE(input->consume(metricsBatch("after_start", "t2")).ok());
+  ASSERT_TRUE(waitFor([&] { return mimir.requests().size() == 2; }));
+  c.shutdown(Clock::now() + 1s);
+  EXPECT_EQ(input->consume(metricsBatch("late")).code(), absl::StatusCode::kUnavailable);
+  std::set<std::string> tenants;
+  for (const auto& r : mimir.requests()) tenants.insert(r.org_id);
+  EXPECT_EQ(tenants, (std::set<std::string>{"t1", "t2"}));
+  EXPECT_TRUE(contains(host.registry_,
+                       "telegate_exporter_sent_items_total{component_id=\"otelcol.exporter."
+                       "otlphttp.mimir\",signal=\"metrics\"} 2"));
   mimir.stop();
 }
 

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -78,11 +79,12 @@ constexpr auto kMaxBackoff = std::chrono::seconds(5);
 constexpr uint64_t kPendingBoundFactor = 10;
 constexpr int kMaxSendRounds = 4;  // a producer sends at most this many rounds for others
 
-size_t idx(Signal s) { return static_cast<size_t>(s); }
+size_t idx(Signal s) {
+  return static_cast<size_t>(s);
+}
 
 enum class Trigger { kSize, kTimeout, kShutdown, kUpdate };
-constexpr std::array<std::string_view, 4> kTriggerNames = {"size", "timeout", "shutdown",
-                                                           "update"};
+constexpr std::array<std::string_view, 4> kTriggerNames = {"size", "timeout", "shutdown", "update"};
 
 bool retryable(absl::StatusCode c) {
   return c == absl::StatusCode::kResourceExhausted || c == absl::StatusCode::kUnavailable;
@@ -100,7 +102,8 @@ struct Live {
 
 std::shared_ptr<const Live> makeLive(const Arguments& a) {
   auto l = std::make_shared<Live>();
-  auto fill = [](std::vector<ConsumerPtr>& dst, const std::vector<runtime::CapsuleRef<Consumer>>& src) {
+  auto fill = [](std::vector<ConsumerPtr>& dst,
+                 const std::vector<runtime::CapsuleRef<Consumer>>& src) {
     for (const auto& c : src) dst.push_back(c.ptr);
   };
   fill(l->outputs[idx(Signal::kTraces)], a.output.traces);
@@ -188,8 +191,7 @@ class Core : public std::enable_shared_from_this<Core> {
     auto live = live_.load();
     const Signal s = batch.signal;
     if (live->outputs[idx(s)].empty()) {
-      return absl::UnimplementedError(
-          strCat(id_, " has no output for ", pdata::signalName(s)));
+      return absl::UnimplementedError(strCat(id_, " has no output for ", pdata::signalName(s)));
     }
     if (batch.items == 0) return absl::OkStatus();
     const std::string_view tenant = batch.client ? std::string_view(batch.client->tenant) : "";
@@ -222,10 +224,14 @@ class Core : public std::enable_shared_from_this<Core> {
         b->oldest = now;
         b->client = batch.client;
       }
-      b->pending.append(batch.payload);
+      if (b->pending.empty()) {
+        b->pending = std::move(batch.payload);
+      } else {
+        b->pending.append(batch.payload);
+      }
       b->pending_items += batch.items;
-      ready = b->pending_items >= std::max<uint64_t>(live->send_batch_size, 1) &&
-              now >= b->retry_at;
+      ready =
+          b->pending_items >= std::max<uint64_t>(live->send_batch_size, 1) && now >= b->retry_at;
     }
     if (ready) {
       std::unique_lock<std::mutex> sl(b->send_mu, std::try_to_lock);
@@ -350,8 +356,7 @@ class Core : public std::enable_shared_from_this<Core> {
         if (first_err.empty()) first_err = std::string(st.message());
       } else {
         e.done.push_back(out);  // permanent for this output: never retried
-        countDrop(s, "permanent_error", e.batch.items,
-                  strCat(out->describe(), ": ", st.message()));
+        countDrop(s, "permanent_error", e.batch.items, strCat(out->describe(), ": ", st.message()));
       }
     }
     if (retry) {
@@ -428,7 +433,7 @@ class Core : public std::enable_shared_from_this<Core> {
       } else {
         auto split = pdata::splitRequest(b.signal, wire, live->send_batch_max_size);
         if (!split.ok()) {
-          countDrop(b.signal, "malformed", items, split.status().message());
+          countDrop(b.signal, "malformed", items, std::string(split.status().message()));
           std::lock_guard<std::mutex> l(b.mu);
           b.held_items -= items;
           continue;
@@ -529,10 +534,11 @@ class Core : public std::enable_shared_from_this<Core> {
             Clock::time_point when = Clock::time_point::max();
             if (b->held_items > 0) when = b->retry_at;
             if (b->pending_items > 0) {
-              Clock::time_point t = timed ? b->oldest + live->timeout
-                                  : b->pending_items >= std::max<uint64_t>(live->send_batch_size, 1)
-                                      ? now
-                                      : Clock::time_point::max();
+              Clock::time_point t =
+                  timed ? b->oldest + live->timeout
+                  : b->pending_items >= std::max<uint64_t>(live->send_batch_size, 1)
+                      ? now
+                      : Clock::time_point::max();
               when = std::min(when, std::max(t, b->retry_at));
             }
             if (flush_all) when = std::min(when, std::max(now, b->retry_at));
@@ -623,16 +629,18 @@ absl::Status Component::update(const Arguments& args) {
   return absl::OkStatus();
 }
 
-void Component::shutdown(Clock::time_point deadline) { core_->shutdown(deadline); }
+void Component::shutdown(Clock::time_point deadline) {
+  core_->shutdown(deadline);
+}
 
 syntax::Value Component::debugInfo() const {
   auto pending = core_->pendingItems();
   syntax::Object o;
   for (Signal s : kSignals) {
-    o.emplace(std::string(pdata::signalName(s)),
-              syntax::Value::object(
-                  {{"pending_items", syntax::Value::uinteger(pending[idx(s)])},
-                   {"tenants", syntax::Value::uinteger(core_->batcherCount(s))}}));
+    o.emplace(
+        std::string(pdata::signalName(s)),
+        syntax::Value::object({{"pending_items", syntax::Value::uinteger(pending[idx(s)])},
+                               {"tenants", syntax::Value::uinteger(core_->batcherCount(s))}}));
   }
   return syntax::Value::object(std::move(o));
 }

@@ -1,0 +1,440 @@
+#include "src/components/loki/write/write.h"
+
+#include <gtest/gtest.h>
+#include <snappy.h>
+
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "loki/push.pb.h"
+#include "src/net/http_server.h"
+
+namespace telegate::loki::write {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// A fake Loki: decodes each push exactly like Loki's HTTP handler (snappy block + protobuf) and
+// answers scripted statuses (204 when the script is empty, like Loki).
+class FakeLoki {
+ public:
+  struct Request {
+    std::vector<std::pair<std::string, std::string>> headers;
+    logproto::PushRequest push;
+    bool decoded = false;
+    int status = 0;
+    std::string header(std::string_view name) const {
+      for (const auto& [k, v] : headers) {
+        if (k.size() == name.size() &&
+            std::equal(k.begin(), k.end(), name.begin(),
+                       [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+          return v;
+        }
+      }
+      return "";
+    }
+    size_t entries() const {
+      size_t n = 0;
+      for (const auto& s : push.streams()) n += s.entries_size();
+      return n;
+    }
+  };
+
+  FakeLoki() : server_({}, [this](const net::HttpRequest& r) { return handle(r); }) {
+    EXPECT_TRUE(server_.start().ok());
+  }
+  ~FakeLoki() { server_.stop(); }
+
+  std::string url() const { return "http://" + server_.boundAddress() + "/loki/api/v1/push"; }
+  void script(std::vector<std::pair<int, std::string>> s) {
+    std::lock_guard<std::mutex> lk(mu_);
+    script_.assign(s.begin(), s.end());
+  }
+  // Overrides the script: status for a request (by its X-Scope-OrgID).
+  void byTenant(std::function<int(const std::string& tenant)> f) {
+    std::lock_guard<std::mutex> lk(mu_);
+    by_tenant_ = std::move(f);
+  }
+  std::vector<Request> requests() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return requests_;
+  }
+  // Requests answered 2xx.
+  std::vector<Request> delivered() const {
+    std::vector<Request> out;
+    for (auto& r : requests()) {
+      if (r.status / 100 == 2) out.push_back(r);
+    }
+    return out;
+  }
+  bool waitFor(std::function<bool()> cond, std::chrono::milliseconds max = 5000ms) const {
+    auto until = Clock::now() + max;
+    while (Clock::now() < until) {
+      if (cond()) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return cond();
+  }
+
+ private:
+  net::HttpResponse handle(const net::HttpRequest& r) {
+    Request rec;
+    rec.headers = r.headers;
+    std::string raw;
+    if (r.header("Content-Encoding") == "snappy" &&
+        snappy::Uncompress(r.body.data(), r.body.size(), &raw)) {
+      rec.decoded = rec.push.ParseFromString(raw);
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    int status = 204;
+    std::string body;
+    if (!rec.decoded) {
+      status = 400;
+      body = "cannot decode";
+    } else if (by_tenant_) {
+      status = by_tenant_(rec.header("X-Scope-OrgID"));
+    } else if (!script_.empty()) {
+      std::tie(status, body) = script_.front();
+      script_.pop_front();
+    }
+    rec.status = status;
+    requests_.push_back(std::move(rec));
+    auto resp = net::HttpResponse::text(status, body);
+    if (status == 204) resp.content_type.clear();
+    return resp;
+  }
+
+  mutable std::mutex mu_;
+  std::deque<std::pair<int, std::string>> script_;
+  std::function<int(const std::string&)> by_tenant_;
+  std::vector<Request> requests_;
+  net::HttpServer server_;
+};
+
+EndpointBlock endpoint(const FakeLoki& loki) {
+  EndpointBlock e;
+  e.url = loki.url();
+  e.batch_wait = Duration(50ms);
+  e.batch_size = ByteSize(1 << 20);
+  e.remote_timeout = Duration(2s);
+  e.min_backoff_period = Duration(10ms);
+  e.max_backoff_period = Duration(40ms);
+  e.max_backoff_retries = 5;
+  e.enable_http2 = false;
+  return e;
+}
+
+Entry entry(LabelSet labels, std::string line, int64_t ts = 1700000000123456789LL) {
+  Entry e;
+  e.labels = std::move(labels);
+  e.line = std::move(line);
+  e.timestamp_ns = ts;
+  return e;
+}
+
+absl::Status pushOne(Writer& w, Entry e) {
+  std::vector<Entry> v;
+  v.push_back(std::move(e));
+  return w.push(std::move(v));
+}
+
+double metric(metrics::Registry& reg, const std::string& series) {
+  std::string text = reg.exposition();
+  size_t p = text.find(series + " ");
+  if (p == std::string::npos) return 0;
+  return std::stod(text.substr(p + series.size() + 1));
+}
+
+double dropped(metrics::Registry& reg, const std::string& reason) {
+  return metric(reg, R"(telegate_loki_write_dropped_entries_total{component_id="w",reason=")" +
+                         reason + "\"}");
+}
+
+TEST(LokiWriteTest, RenderLabels) {
+  EXPECT_EQ(renderLabels({{"b", "y"}, {"a", "x"}, {"__tenant_id__", "t"}}), R"({a="x", b="y"})");
+  EXPECT_EQ(renderLabels({{"job", "a\"b\nc\\"}}), R"({job="a\"b\nc\\"})");
+  EXPECT_EQ(renderLabels({}), "{}");
+  EXPECT_EQ(renderLabels({{"k", "\x01\xff\xc3\xa9"}}), R"({k="\x01\xffé"})");
+}
+
+TEST(LokiWriteTest, RequestIsByteExactWithHeadersAndExternalLabels) {
+  FakeLoki loki;
+  metrics::Registry reg;
+  Writer w("loki.write.t", reg, log::Logger{});
+  Arguments args;
+  auto ep = endpoint(loki);
+  ep.headers = {{"X-Custom", "v"}, {"content-type", "text/plain"}};
+  ep.basic_auth.emplace();
+  ep.basic_auth->username = "user";
+  ep.basic_auth->password.value = "pass";
+  args.endpoint.push_back(ep);
+  args.external_labels = {{"cluster", "c1"}, {"job", "ext"}};
+  ASSERT_TRUE(w.configure(args).ok());
+
+  std::vector<Entry> v;
+  v.push_back(entry({{"job", "a"}, {"level", "INFO"}}, "first"));
+  v.push_back(entry({{"job", "q\"x"}}, "other stream", 1700000001000000000LL));
+  Entry third = entry({{"job", "a"}, {"level", "INFO"}}, "second <&>");
+  third.structured_metadata = {{"trace_id", "abc"}};
+  v.push_back(std::move(third));
+  ASSERT_TRUE(w.push(std::move(v)).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return loki.delivered().size() == 1; }));
+  auto r = loki.delivered()[0];
+  ASSERT_EQ(r.push.streams_size(), 2);
+  const auto& s0 = r.push.streams(0);
+  EXPECT_EQ(s0.labels(), R"({cluster="c1", job="a", level="INFO"})");
+  ASSERT_EQ(s0.entries_size(), 2);
+  EXPECT_EQ(s0.entries(0).line(), "first");
+  EXPECT_EQ(s0.entries(0).timestamp().seconds(), 1700000000);
+  EXPECT_EQ(s0.entries(0).timestamp().nanos(), 123456789);
+  EXPECT_EQ(s0.entries(1).line(), "second <&>");
+  ASSERT_EQ(s0.entries(1).structuredmetadata_size(), 1);
+  EXPECT_EQ(s0.entries(1).structuredmetadata(0).name(), "trace_id");
+  EXPECT_EQ(s0.entries(1).structuredmetadata(0).value(), "abc");
+  EXPECT_EQ(r.push.streams(1).labels(), R"({cluster="c1", job="q\"x"})");
+  EXPECT_EQ(r.push.streams(1).entries(0).timestamp().seconds(), 1700000001);
+
+  EXPECT_EQ(r.header("Content-Type"), "application/x-protobuf");
+  EXPECT_EQ(r.header("Content-Encoding"), "snappy");
+  EXPECT_EQ(r.header("User-Agent").rfind("telegate/", 0), 0u);
+  EXPECT_EQ(r.header("X-Scope-OrgID"), "");
+  EXPECT_EQ(r.header("X-Custom"), "v");
+  EXPECT_EQ(r.header("Authorization"), "Basic dXNlcjpwYXNz");
+  EXPECT_TRUE(loki.waitFor([&] {
+    return metric(reg, R"(telegate_loki_write_sent_entries_total{component_id="loki.write.t"})") ==
+           3;
+  }));
+  w.shutdown(Clock::now() + 1s);
+}
+
+TEST(LokiWriteTest, BatchesBySizeThenFlushesOnShutdown) {
+  FakeLoki loki;
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  Arguments args;
+  auto ep = endpoint(loki);
+  ep.batch_size = ByteSize(100);
+  ep.batch_wait = Duration(10s);
+  args.endpoint.push_back(ep);
+  ASSERT_TRUE(w.configure(args).ok());
+  std::vector<Entry> v;
+  for (int i = 0; i < 5; ++i) v.push_back(entry({{"job", "a"}}, std::string(40, 'a' + i)));
+  ASSERT_TRUE(w.push(std::move(v)).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return loki.delivered().size() == 2; }));
+  std::this_thread::sleep_for(100ms);
+  auto reqs = loki.delivered();
+  ASSERT_EQ(reqs.size(), 2u);  // the fifth entry waits for batch_wait
+  EXPECT_EQ(reqs[0].entries(), 2u);
+  EXPECT_EQ(reqs[1].entries(), 2u);
+  EXPECT_EQ(reqs[1].push.streams(0).entries(0).line(), std::string(40, 'c'));
+  w.shutdown(Clock::now() + 2s);
+  reqs = loki.delivered();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(reqs[2].push.streams(0).entries(0).line(), std::string(40, 'e'));
+  EXPECT_EQ(pushOne(w, entry({{"job", "a"}}, "late")).code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(LokiWriteTest, BatchesByWait) {
+  FakeLoki loki;
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  Arguments args;
+  auto ep = endpoint(loki);
+  ep.batch_wait = Duration(150ms);
+  args.endpoint.push_back(ep);
+  ASSERT_TRUE(w.configure(args).ok());
+  auto t0 = Clock::now();
+  ASSERT_TRUE(pushOne(w, entry({{"job", "a"}}, "one")).ok());
+  ASSERT_TRUE(pushOne(w, entry({{"job", "a"}}, "two")).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return loki.delivered().size() == 1; }));
+  EXPECT_GE(Clock::now() - t0, 140ms);
+  EXPECT_EQ(loki.delivered()[0].entries(), 2u);
+  w.shutdown(Clock::now() + 1s);
+}
+
+TEST(LokiWriteTest, RetriesRateLimitedAndServerErrorsThenDeliversOnce) {
+  FakeLoki loki;
+  loki.script({{429, "rate limited"}, {500, "boom"}, {503, ""}});
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  Arguments args;
+  args.endpoint.push_back(endpoint(loki));
+  ASSERT_TRUE(w.configure(args).ok());
+  ASSERT_TRUE(pushOne(w, entry({{"job", "a"}}, "x")).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return loki.delivered().size() == 1; }));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(loki.requests().size(), 4u);
+  EXPECT_EQ(loki.delivered().size(), 1u);
+  EXPECT_EQ(metric(reg, R"(telegate_loki_write_batch_retries_total{component_id="w"})"), 3);
+  EXPECT_EQ(metric(reg, R"(telegate_loki_write_sent_entries_total{component_id="w"})"), 1);
+  w.shutdown(Clock::now() + 1s);
+}
+
+TEST(LokiWriteTest, ClientErrorsAreDroppedAndCounted) {
+  FakeLoki loki;
+  loki.script({{400, "entry for stream '{job=\"a\"}' has timestamp too old: 2020-01-01\nmore"},
+               {400, "entry out of order"},
+               {429, "slow down"}});
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  Arguments args;
+  auto ep = endpoint(loki);
+  ep.retry_on_http_429 = false;
+  args.endpoint.push_back(ep);
+  ASSERT_TRUE(w.configure(args).ok());
+  for (const char* line : {"a", "b", "c"}) {
+    ASSERT_TRUE(pushOne(w, entry({{"job", "a"}}, line)).ok());
+    size_t want = loki.requests().size() + 1;
+    ASSERT_TRUE(loki.waitFor([&] { return loki.requests().size() == want; }));
+    std::this_thread::sleep_for(30ms);
+  }
+  EXPECT_EQ(loki.requests().size(), 3u);  // no retries
+  EXPECT_EQ(dropped(reg, "too_old"), 1);
+  EXPECT_EQ(dropped(reg, "out_of_order"), 1);
+  EXPECT_EQ(dropped(reg, "rate_limited"), 1);
+  w.shutdown(Clock::now() + 1s);
+}
+
+TEST(LokiWriteTest, BearerTokenAndLineTooLongReason) {
+  FakeLoki loki;
+  loki.script({{400, "max entry size '10' bytes exceeded for stream '{job=\"a\"}'"}});
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  Arguments args;
+  auto ep = endpoint(loki);
+  ep.bearer_token.value = "s3cret";
+  ep.headers = {{"Authorization", "Basic nope"}, {"X-Scope-OrgID", "not-used"}};
+  ep.tenant_id = "t1";
+  args.endpoint.push_back(ep);
+  ASSERT_TRUE(w.configure(args).ok());
+  ASSERT_TRUE(pushOne(w, entry({{"job", "a"}}, std::string(20, 'x'))).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return dropped(reg, "line_too_long") == 1; }));
+  auto r = loki.requests();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].header("Authorization"), "Bearer s3cret");
+  EXPECT_EQ(r[0].header("X-Scope-OrgID"), "t1");
+  w.shutdown(Clock::now() + 1s);
+}
+
+TEST(LokiWriteTest, RetriesExhaustedDrops) {
+  FakeLoki loki;
+  loki.byTenant([](const std::string&) { return 503; });
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  Arguments args;
+  auto ep = endpoint(loki);
+  ep.max_backoff_retries = 3;
+  args.endpoint.push_back(ep);
+  ASSERT_TRUE(w.configure(args).ok());
+  ASSERT_TRUE(pushOne(w, entry({{"job", "a"}}, "x")).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return dropped(reg, "retries_exhausted") == 1; }));
+  EXPECT_EQ(loki.requests().size(), 3u);
+  w.shutdown(Clock::now() + 1s);
+}
+
+TEST(LokiWriteTest, TenantsGetOwnRequestsAndOrgIdHeaders) {
+  FakeLoki loki;
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  Arguments args;
+  auto ep = endpoint(loki);
+  ep.tenant_id = "default";
+  args.endpoint.push_back(ep);
+  ASSERT_TRUE(w.configure(args).ok());
+  std::vector<Entry> v;
+  v.push_back(entry({{"__tenant_id__", "A"}, {"job", "a"}}, "for A"));
+  v.push_back(entry({{"__tenant_id__", "B"}, {"job", "a"}}, "for B"));
+  v.push_back(entry({{"job", "a"}}, "for default"));
+  ASSERT_TRUE(w.push(std::move(v)).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return loki.delivered().size() == 3; }));
+  std::map<std::string, std::string> by_tenant;
+  for (const auto& r : loki.delivered()) {
+    ASSERT_EQ(r.push.streams_size(), 1);
+    EXPECT_EQ(r.push.streams(0).labels(), R"({job="a"})");
+    by_tenant[r.header("X-Scope-OrgID")] = r.push.streams(0).entries(0).line();
+  }
+  EXPECT_EQ(by_tenant["A"], "for A");
+  EXPECT_EQ(by_tenant["B"], "for B");
+  EXPECT_EQ(by_tenant["default"], "for default");
+  w.shutdown(Clock::now() + 1s);
+}
+
+TEST(LokiWriteTest, OneTenantsOutageDoesNotDelayAnother) {
+  FakeLoki loki;
+  loki.byTenant([](const std::string& t) { return t == "A" ? 503 : 204; });
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  Arguments args;
+  auto ep = endpoint(loki);
+  ep.max_backoff_retries = 0;  // retry forever
+  ep.queue_config.capacity = ByteSize(64);
+  ep.queue_config.block_on_overflow = false;
+  args.endpoint.push_back(ep);
+  ASSERT_TRUE(w.configure(args).ok());
+  ASSERT_TRUE(pushOne(w, entry({{"__tenant_id__", "A"}}, std::string(60, 'a'))).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return loki.requests().size() >= 3; }));  // A is retrying
+  // A's queue is full; B still has its own room and its own sender.
+  EXPECT_EQ(pushOne(w, entry({{"__tenant_id__", "A"}}, std::string(10, 'a'))).code(),
+            absl::StatusCode::kResourceExhausted);
+  auto t0 = Clock::now();
+  ASSERT_TRUE(pushOne(w, entry({{"__tenant_id__", "B"}}, std::string(60, 'b'))).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return loki.delivered().size() == 1; }));
+  EXPECT_LT(Clock::now() - t0, 1s);
+  EXPECT_EQ(loki.delivered()[0].header("X-Scope-OrgID"), "B");
+  // Shutdown gives up on A at the deadline and counts its entry.
+  auto s0 = Clock::now();
+  w.shutdown(Clock::now() + 200ms);
+  EXPECT_LT(Clock::now() - s0, 2s);
+  EXPECT_EQ(dropped(reg, "shutdown"), 1);
+  EXPECT_EQ(metric(reg, R"(telegate_loki_write_refused_entries_total{component_id="w"})"), 1);
+}
+
+TEST(LokiWriteTest, QueueFullBlocksBoundedThenRefuses) {
+  FakeLoki loki;
+  loki.byTenant([](const std::string&) { return 500; });
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  w.setOverflowWaitForTest(150ms);
+  Arguments args;
+  auto ep = endpoint(loki);
+  ep.max_backoff_retries = 0;
+  ep.queue_config.capacity = ByteSize(100);
+  ep.queue_config.block_on_overflow = true;
+  args.endpoint.push_back(ep);
+  ASSERT_TRUE(w.configure(args).ok());
+  ASSERT_TRUE(pushOne(w, entry({{"job", "a"}}, std::string(80, 'x'))).ok());
+  auto t0 = Clock::now();
+  auto st = pushOne(w, entry({{"job", "a"}}, std::string(50, 'y')));
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+  EXPECT_GE(Clock::now() - t0, 140ms);
+  EXPECT_LT(Clock::now() - t0, 2s);
+  // Fits next to the 80 bytes: accepted.
+  EXPECT_TRUE(pushOne(w, entry({{"job", "a"}}, std::string(20, 'z'))).ok());
+  w.shutdown(Clock::now() + 100ms);
+  EXPECT_EQ(dropped(reg, "shutdown"), 2);
+}
+
+TEST(LokiWriteTest, ConnectionErrorsAreRetried) {
+  metrics::Registry reg;
+  Writer w("w", reg, log::Logger{});
+  Arguments args;
+  EndpointBlock ep;
+  {
+    FakeLoki gone;  // take a free port, then close it
+    ep = endpoint(gone);
+  }
+  ep.max_backoff_retries = 2;
+  args.endpoint.push_back(ep);
+  ASSERT_TRUE(w.configure(args).ok());
+  ASSERT_TRUE(pushOne(w, entry({{"job", "a"}}, "x")).ok());
+  FakeLoki probe;
+  ASSERT_TRUE(probe.waitFor([&] { return dropped(reg, "retries_exhausted") == 1; }));
+  EXPECT_EQ(metric(reg, R"(telegate_loki_write_batch_retries_total{component_id="w"})"), 1);
+  w.shutdown(Clock::now() + 1s);
+}
+
+}  // namespace
+}  // namespace telegate::loki::write

@@ -1,0 +1,348 @@
+#include "src/components/otelcol/exporter/loki/loki.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <mutex>
+
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+
+namespace telegate::otelcol::exporter_loki {
+namespace {
+
+namespace v1 = ::opentelemetry::proto;
+using Request = v1::collector::logs::v1::ExportLogsServiceRequest;
+
+const std::string kTrace("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16);
+const std::string kSpan("\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+
+void putStr(google::protobuf::RepeatedPtrField<v1::common::v1::KeyValue>* kvs, const std::string& k,
+            const std::string& v) {
+  auto* kv = kvs->Add();
+  kv->set_key(k);
+  kv->mutable_value()->set_string_value(v);
+}
+
+v1::common::v1::AnyValue* put(google::protobuf::RepeatedPtrField<v1::common::v1::KeyValue>* kvs,
+                              const std::string& k) {
+  auto* kv = kvs->Add();
+  kv->set_key(k);
+  return kv->mutable_value();
+}
+
+struct Built {
+  Request req;
+  v1::logs::v1::ResourceLogs* rl;
+  v1::logs::v1::ScopeLogs* sl;
+  v1::logs::v1::LogRecord* rec;
+};
+
+std::unique_ptr<Built> basic() {
+  auto b = std::make_unique<Built>();
+  b->rl = b->req.add_resource_logs();
+  b->sl = b->rl->add_scope_logs();
+  b->rec = b->sl->add_log_records();
+  b->rec->set_time_unix_nano(1700000000000000001ULL);
+  return b;
+}
+
+ConvertResult convert(const Request& req, ConvertOptions opts = {}) {
+  if (opts.now_ns == 0) opts.now_ns = 42;
+  auto r = convertLogs(req.SerializeAsString(), opts);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *std::move(r) : ConvertResult{};
+}
+
+std::string labelsOf(const loki::Entry& e) {
+  std::string out;
+  for (const auto& [k, v] : e.labels) out += k + "=" + v + ";";
+  return out;
+}
+
+TEST(LokiConvertTest, DjangoRecordJsonGolden) {
+  auto b = basic();
+  auto* res = b->rl->mutable_resource()->mutable_attributes();
+  putStr(res, "service.name", "django-app");
+  putStr(res, "service.instance.id", "pod-1");
+  b->sl->mutable_scope()->set_name("django.request");
+  b->sl->mutable_scope()->set_version("1.0");
+  b->rec->set_severity_number(v1::logs::v1::SEVERITY_NUMBER_INFO);
+  b->rec->set_severity_text("INFO");
+  b->rec->mutable_body()->set_string_value("GET <a> & b");
+  putStr(b->rec->mutable_attributes(), "http.method", "GET");
+  put(b->rec->mutable_attributes(), "code")->set_int_value(200);
+  b->rec->set_trace_id(kTrace);
+  b->rec->set_span_id(kSpan);
+  b->rec->set_flags(1);
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  const auto& e = r.entries[0];
+  EXPECT_EQ(labelsOf(e),
+            "exporter=OTLP;instance=pod-1;job=django-app;level=INFO;service_name=django-app;");
+  EXPECT_EQ(e.line,
+            R"({"body":"GET \u003ca\u003e \u0026 b","traceid":"0102030405060708090a0b0c0d0e0f10",)"
+            R"("spanid":"0102030405060708","severity":"INFO","flags":1,)"
+            R"("attributes":{"code":200,"http.method":"GET"},)"
+            R"("resources":{"service.instance.id":"pod-1","service.name":"django-app"},)"
+            R"("instrumentation_scope":{"name":"django.request","version":"1.0"}})");
+  EXPECT_EQ(e.timestamp_ns, 1700000000000000001LL);
+  EXPECT_TRUE(e.structured_metadata.empty());
+}
+
+TEST(LokiConvertTest, NamespaceJobAndServiceNameOff) {
+  auto b = basic();
+  auto* res = b->rl->mutable_resource()->mutable_attributes();
+  putStr(res, "service.name", "django-app");
+  putStr(res, "service.namespace", "shop");
+  b->rec->mutable_body()->set_string_value("x");
+  ConvertOptions off;
+  off.service_name_label = false;
+  auto r = convert(b->req, off);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(labelsOf(r.entries[0]), "exporter=OTLP;job=shop/django-app;");
+  EXPECT_EQ(r.entries[0].line,
+            R"({"body":"x","resources":{"service.name":"django-app","service.namespace":"shop"}})");
+  // On (default): service_name is the bare service.name even with a namespace.
+  auto r2 = convert(b->req);
+  EXPECT_EQ(labelsOf(r2.entries[0]), "exporter=OTLP;job=shop/django-app;service_name=django-app;");
+  // No service.name: neither job nor service_name.
+  auto b3 = basic();
+  b3->rec->mutable_body()->set_string_value("x");
+  EXPECT_EQ(labelsOf(convert(b3->req).entries[0]), "exporter=OTLP;");
+  EXPECT_EQ(convert(b3->req).entries[0].line, R"({"body":"x"})");
+}
+
+TEST(LokiConvertTest, HintsPromoteAndRemoveAttributes) {
+  auto b = basic();
+  auto* res = b->rl->mutable_resource()->mutable_attributes();
+  putStr(res, "service.name", "svc");
+  putStr(res, "k8s.pod.name", "p1");
+  putStr(res, "loki.resource.labels", "k8s.pod.name, missing");
+  b->rec->mutable_body()->set_string_value("x");
+  auto* user = put(b->rec->mutable_attributes(), "user")->mutable_kvlist_value();
+  putStr(user->mutable_values(), "id", "42");
+  auto* hint = put(b->rec->mutable_attributes(), "loki.attribute.labels")->mutable_array_value();
+  hint->add_values()->set_string_value("user.id");
+  hint->add_values()->set_string_value("0weird");
+  put(b->rec->mutable_attributes(), "0weird")->set_bool_value(true);
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(labelsOf(r.entries[0]),
+            "exporter=OTLP;job=svc;k8s_pod_name=p1;key_0weird=true;service_name=svc;"
+            "user_id=42;");
+  EXPECT_EQ(r.entries[0].line,
+            R"({"body":"x","attributes":{"user":{"id":"42"}},"resources":{"service.name":"svc"}})");
+}
+
+TEST(LokiConvertTest, SeverityToLevel) {
+  struct Case {
+    int number;
+    const char* level;
+  } cases[] = {{1, "TRACE"}, {4, "TRACE4"}, {5, "DEBUG"},  {9, "INFO"},   {12, "INFO4"},
+               {13, "WARN"}, {14, "WARN2"}, {17, "ERROR"}, {21, "FATAL"}, {24, "FATAL4"}};
+  for (const auto& c : cases) {
+    auto b = basic();
+    b->rec->set_severity_number(static_cast<v1::logs::v1::SeverityNumber>(c.number));
+    b->rec->mutable_body()->set_string_value("x");
+    auto r = convert(b->req);
+    ASSERT_EQ(r.entries.size(), 1u);
+    EXPECT_EQ(labelsOf(r.entries[0]), std::string("exporter=OTLP;level=") + c.level + ";");
+    EXPECT_EQ(r.entries[0].line, R"({"body":"x"})");
+  }
+  // An existing level attribute wins and is promoted.
+  auto b = basic();
+  b->rec->set_severity_number(v1::logs::v1::SEVERITY_NUMBER_ERROR);
+  putStr(b->rec->mutable_attributes(), "level", "custom");
+  b->rec->mutable_body()->set_string_value("x");
+  EXPECT_EQ(labelsOf(convert(b->req).entries[0]), "exporter=OTLP;level=custom;");
+  // No severity number: no level label, the severity text stays in the line.
+  auto b2 = basic();
+  b2->rec->set_severity_text("warning");
+  EXPECT_EQ(labelsOf(convert(b2->req).entries[0]), "exporter=OTLP;");
+  EXPECT_EQ(convert(b2->req).entries[0].line, R"({"severity":"warning"})");
+}
+
+TEST(LokiConvertTest, LogfmtFormat) {
+  auto b = basic();
+  auto* res = b->rl->mutable_resource()->mutable_attributes();
+  putStr(res, "service.name", "svc");
+  putStr(res, "loki.format", "logfmt");
+  b->rec->mutable_body()->set_string_value("level=info msg=\"hello world\" count=3");
+  b->rec->set_severity_text("INFO");
+  b->rec->set_trace_id(kTrace);
+  putStr(b->rec->mutable_attributes(), "a b", "x=y");
+  put(b->rec->mutable_attributes(), "ratio")->set_double_value(1000000.0);
+  b->sl->mutable_scope()->set_name("scope");
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].line,
+            "level=info msg=\"hello world\" count=3 traceID=0102030405060708090a0b0c0d0e0f10 "
+            "severity=INFO attribute_ab=\"x=y\" attribute_ratio=1e+06 resource_service.name=svc "
+            "instrumentation_scope_name=scope");
+  EXPECT_EQ(labelsOf(r.entries[0]), "exporter=OTLP;job=svc;service_name=svc;");
+
+  // Plain text parses as value-less keys (go-logfmt); a syntax error falls back to msg=.
+  auto b2 = basic();
+  putStr(b2->rec->mutable_attributes(), "loki.format", "logfmt");
+  b2->rec->mutable_body()->set_string_value("hello world\nsecond line");
+  EXPECT_EQ(convert(b2->req).entries[0].line, "hello= world=");
+  b2->rec->mutable_body()->set_string_value("say \"hi\"");
+  EXPECT_EQ(convert(b2->req).entries[0].line, R"(msg="say \"hi\"")");
+  b2->rec->mutable_body()->set_string_value("null");
+  EXPECT_EQ(convert(b2->req).entries[0].line, "null=");
+  // Map bodies are flattened with '_'.
+  auto* m = b2->rec->mutable_body()->mutable_kvlist_value();
+  putStr(m->mutable_values(), "event", "login");
+  auto* inner = put(m->mutable_values(), "user")->mutable_kvlist_value();
+  put(inner->mutable_values(), "id")->set_int_value(7);
+  EXPECT_EQ(convert(b2->req).entries[0].line, "event=login user_id=7");
+}
+
+TEST(LokiConvertTest, RawFormatAndUnknownFormat) {
+  auto b = basic();
+  putStr(b->rec->mutable_attributes(), "loki.format", "raw");
+  auto* m = b->rec->mutable_body()->mutable_kvlist_value();
+  put(m->mutable_values(), "b")->set_int_value(1);
+  putStr(m->mutable_values(), "a", "<x>");
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].line, R"({"a":"\u003cx\u003e","b":1})");
+  b->rec->mutable_body()->set_string_value("plain line");
+  EXPECT_EQ(convert(b->req).entries[0].line, "plain line");
+
+  auto bad = basic();
+  putStr(bad->rec->mutable_attributes(), "loki.format", "xml");
+  auto* rec2 = bad->sl->add_log_records();
+  rec2->mutable_body()->set_string_value("ok");
+  auto r2 = convert(bad->req);
+  EXPECT_EQ(r2.dropped, 1u);
+  ASSERT_EQ(r2.entries.size(), 1u);
+  EXPECT_EQ(r2.entries[0].line, R"({"body":"ok"})");
+  EXPECT_NE(r2.first_error.find("invalid format xml"), std::string::npos);
+}
+
+TEST(LokiConvertTest, JsonNumbersEscapingAndNaN) {
+  auto b = basic();
+  auto* a = b->rec->mutable_attributes();
+  put(a, "f1")->set_double_value(1.5);
+  put(a, "f2")->set_double_value(1e21);
+  put(a, "f3")->set_double_value(1e-7);
+  put(a, "f4")->set_double_value(100.0);
+  put(a, "b")->set_bytes_value("hi");
+  put(a, "arr")->mutable_array_value()->add_values()->set_bool_value(false);
+  put(a, "empty");
+  putStr(a, "s", std::string("q\"\\\n\t\x01\xe2\x80\xa8", 9));
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].line,
+            R"({"attributes":{"arr":[false],"b":"aGk=","empty":null,"f1":1.5,"f2":1e+21,)"
+            R"("f3":1e-7,"f4":100,"s":"q\"\\\n\t\u0001\u2028"}})");
+
+  put(a, "nan")->set_double_value(std::numeric_limits<double>::quiet_NaN());
+  auto r2 = convert(b->req);
+  EXPECT_EQ(r2.entries.size(), 0u);
+  EXPECT_EQ(r2.dropped, 1u);
+}
+
+TEST(LokiConvertTest, TimestampsAndTenant) {
+  auto b = basic();
+  b->rec->set_time_unix_nano(0);
+  b->rec->set_observed_time_unix_nano(5);
+  ConvertOptions opts;
+  opts.tenant = "team-a";
+  auto r = convert(b->req, opts);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].timestamp_ns, 5);
+  EXPECT_EQ(labelsOf(r.entries[0]), "__tenant_id__=team-a;exporter=OTLP;");
+  b->rec->set_observed_time_unix_nano(0);
+  EXPECT_EQ(convert(b->req).entries[0].timestamp_ns, 42);
+}
+
+TEST(LokiConvertTest, JsonStringEscaping) {
+  std::string out;
+  appendJsonString(&out, std::string("a\xff\b\f\x7f\xc3\xa9\xe2\x80\xa9", 10));
+  EXPECT_EQ(out, R"("a\ufffd\b\f)"
+                 "\x7f"
+                 R"(é\u2029")");
+}
+
+TEST(LokiConvertTest, MalformedPayload) {
+  auto r = convertLogs("\xff\xff\xff", {});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(LokiConvertTest, NormalizeLabelName) {
+  EXPECT_EQ(normalizeLabelName("k8s.pod.name"), "k8s_pod_name");
+  EXPECT_EQ(normalizeLabelName("0abc"), "key_0abc");
+  EXPECT_EQ(normalizeLabelName("_x"), "key_x");
+  EXPECT_EQ(normalizeLabelName("__x"), "__x");
+  EXPECT_EQ(normalizeLabelName("a-b/c"), "a_b_c");
+}
+
+class FakeReceiver : public loki::LogsReceiver {
+ public:
+  absl::Status push(std::vector<loki::Entry>&& entries) override {
+    std::lock_guard<std::mutex> lk(mu);
+    if (!status.ok()) return status;
+    for (auto& e : entries) got.push_back(std::move(e));
+    return absl::OkStatus();
+  }
+  std::string describe() const override { return "fake"; }
+  std::mutex mu;
+  absl::Status status;
+  std::vector<loki::Entry> got;
+};
+
+TEST(LokiConsumerTest, ForwardsToEveryReceiverAndPropagatesRefusal) {
+  metrics::Registry reg;
+  LokiConsumer c("otelcol.exporter.loki.t", reg, log::Logger{});
+  auto r1 = std::make_shared<FakeReceiver>();
+  auto r2 = std::make_shared<FakeReceiver>();
+  Arguments args;
+  args.forward_to.push_back({r1});
+  args.forward_to.push_back({r2});
+  c.configure(args);
+  EXPECT_TRUE(c.acceptsSignal(pdata::Signal::kLogs));
+  EXPECT_FALSE(c.acceptsSignal(pdata::Signal::kTraces));
+
+  auto b = basic();
+  putStr(b->rl->mutable_resource()->mutable_attributes(), "service.name", "django-app");
+  b->rec->mutable_body()->set_string_value("hello");
+  auto batch = [&] {
+    pdata::Batch pb;
+    pb.signal = pdata::Signal::kLogs;
+    pb.payload = b->req.SerializeAsString();
+    pb.items = 1;
+    auto ci = std::make_shared<pdata::ClientInfo>();
+    ci->tenant = "t1";
+    pb.client = ci;
+    return pb;
+  };
+  ASSERT_TRUE(c.consume(batch()).ok());
+  ASSERT_EQ(r1->got.size(), 1u);
+  ASSERT_EQ(r2->got.size(), 1u);
+  EXPECT_EQ(labelsOf(r2->got[0]),
+            "__tenant_id__=t1;exporter=OTLP;job=django-app;service_name=django-app;");
+
+  r2->status = absl::ResourceExhaustedError("full");
+  auto st = c.consume(batch());
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+  std::string text = reg.exposition();
+  EXPECT_NE(text.find("telegate_otelcol_exporter_loki_entries_total{component_id="
+                      "\"otelcol.exporter.loki.t\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("telegate_otelcol_exporter_loki_refused_entries_total{component_id="
+                      "\"otelcol.exporter.loki.t\"} 1"),
+            std::string::npos)
+      << text;
+
+  pdata::Batch bad;
+  bad.signal = pdata::Signal::kLogs;
+  bad.payload = "\xff\xff";
+  EXPECT_EQ(c.consume(std::move(bad)).code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace telegate::otelcol::exporter_loki

@@ -1,0 +1,622 @@
+// otelcol.exporter.prometheus: OTLP metrics -> Prometheus samples (see prometheus.h).
+#include "src/components/otelcol/exporter/prometheus/prometheus.h"
+
+#include <google/protobuf/arena.h>
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
+#include "src/common/strings.h"
+#include "src/components/all.h"
+#include "src/runtime/registry.h"
+
+namespace telegate::otelcol::exporter_prometheus {
+namespace {
+
+namespace otlp_common = ::opentelemetry::proto::common::v1;
+namespace otlp_metrics = ::opentelemetry::proto::metrics::v1;
+using AnyValue = otlp_common::AnyValue;
+using KeyValues = google::protobuf::RepeatedPtrField<otlp_common::KeyValue>;
+using ExportMetricsServiceRequest =
+    ::opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+using prometheus::Labels;
+using prometheus::Sample;
+
+constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ull;  // Prometheus' staleness marker
+constexpr uint32_t kNoRecordedValue = 1;
+
+bool isAsciiAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// strings.FieldsFunc(s, not letter-or-digit).
+std::vector<std::string_view> tokens(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && !isAsciiAlnum(s[i])) ++i;
+    size_t start = i;
+    while (i < s.size() && isAsciiAlnum(s[i])) ++i;
+    if (i > start) out.push_back(s.substr(start, i - start));
+  }
+  return out;
+}
+
+std::string cleanUp(std::string_view s) {
+  return strJoin(tokens(s), "_");
+}
+
+std::string_view trimSpace(std::string_view s) {
+  auto sp = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!s.empty() && sp(s.front())) s.remove_prefix(1);
+  while (!s.empty() && sp(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view mainUnit(std::string_view u) {
+  static const std::map<std::string_view, std::string_view> kUnits = {{"d", "days"},
+                                                                      {"h", "hours"},
+                                                                      {"min", "minutes"},
+                                                                      {"s", "seconds"},
+                                                                      {"ms", "milliseconds"},
+                                                                      {"us", "microseconds"},
+                                                                      {"ns", "nanoseconds"},
+                                                                      {"By", "bytes"},
+                                                                      {"KiBy", "kibibytes"},
+                                                                      {"MiBy", "mebibytes"},
+                                                                      {"GiBy", "gibibytes"},
+                                                                      {"TiBy", "tibibytes"},
+                                                                      {"KBy", "kilobytes"},
+                                                                      {"MBy", "megabytes"},
+                                                                      {"GBy", "gigabytes"},
+                                                                      {"TBy", "terabytes"},
+                                                                      {"m", "meters"},
+                                                                      {"V", "volts"},
+                                                                      {"A", "amperes"},
+                                                                      {"J", "joules"},
+                                                                      {"W", "watts"},
+                                                                      {"g", "grams"},
+                                                                      {"Cel", "celsius"},
+                                                                      {"Hz", "hertz"},
+                                                                      {"1", ""},
+                                                                      {"%", "percent"},
+                                                                      {"$", "dollars"}};
+  auto it = kUnits.find(u);
+  return it == kUnits.end() ? u : it->second;
+}
+
+std::string_view perUnit(std::string_view u) {
+  static const std::map<std::string_view, std::string_view> kUnits = {
+      {"s", "second"}, {"m", "minute"}, {"h", "hour"}, {"d", "day"},
+      {"w", "week"},   {"mo", "month"}, {"y", "year"}};
+  auto it = kUnits.find(u);
+  return it == kUnits.end() ? u : it->second;
+}
+
+// strconv.FormatFloat(f, 'f', -1, 64) with Prometheus' spellings of the infinities.
+std::string formatFloat(double f) {
+  if (std::isnan(f)) return "NaN";
+  if (std::isinf(f)) return f > 0 ? "+Inf" : "-Inf";
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof(buf), f, std::chars_format::fixed);
+  return std::string(buf, r.ptr);
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    for (int sh = 18; sh >= 0; sh -= 6) out += kAlphabet[(v >> sh) & 63];
+  }
+  size_t rest = in.size() - i;
+  if (rest > 0) {
+    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
+    if (rest == 2) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+void appendJson(std::string* out, const AnyValue& v);
+
+void appendJsonString(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char c : s) {
+    auto b = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (b < 0x20) {
+      out->append("\\u00");
+      out->push_back(kHex[b >> 4]);
+      out->push_back(kHex[b & 15]);
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+void appendJson(std::string* out, const AnyValue& v) {
+  switch (v.value_case()) {
+    case AnyValue::kStringValue:
+      appendJsonString(out, v.string_value());
+      return;
+    case AnyValue::kBoolValue:
+      out->append(v.bool_value() ? "true" : "false");
+      return;
+    case AnyValue::kIntValue:
+      out->append(std::to_string(v.int_value()));
+      return;
+    case AnyValue::kDoubleValue:
+      out->append(formatFloat(v.double_value()));
+      return;
+    case AnyValue::kBytesValue:
+      appendJsonString(out, base64(v.bytes_value()));
+      return;
+    case AnyValue::kArrayValue: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& item : v.array_value().values()) {
+        if (!first) out->push_back(',');
+        first = false;
+        appendJson(out, item);
+      }
+      out->push_back(']');
+      return;
+    }
+    case AnyValue::kKvlistValue: {
+      std::map<std::string_view, const AnyValue*> sorted;
+      for (const auto& kv : v.kvlist_value().values()) sorted[kv.key()] = &kv.value();
+      out->push_back('{');
+      bool first = true;
+      for (const auto& [k, item] : sorted) {
+        if (!first) out->push_back(',');
+        first = false;
+        appendJsonString(out, k);
+        out->push_back(':');
+        appendJson(out, *item);
+      }
+      out->push_back('}');
+      return;
+    }
+    default:
+      out->append("null");
+  }
+}
+
+// pcommon.Value.AsString().
+std::string asString(const AnyValue& v) {
+  switch (v.value_case()) {
+    case AnyValue::kStringValue:
+      return v.string_value();
+    case AnyValue::kBoolValue:
+      return v.bool_value() ? "true" : "false";
+    case AnyValue::kIntValue:
+      return std::to_string(v.int_value());
+    case AnyValue::kDoubleValue:
+      return formatFloat(v.double_value());
+    case AnyValue::kBytesValue:
+      return base64(v.bytes_value());
+    case AnyValue::kArrayValue:
+    case AnyValue::kKvlistValue: {
+      std::string out;
+      appendJson(&out, v);
+      return out;
+    }
+    default:
+      return "";
+  }
+}
+
+// A Prometheus labels.Builder: Set with an empty value deletes.
+using LabelMap = std::map<std::string, std::string>;
+void setLabel(LabelMap& m, std::string name, std::string value) {
+  if (value.empty()) {
+    m.erase(name);
+  } else {
+    m[std::move(name)] = std::move(value);
+  }
+}
+
+Labels toLabels(const LabelMap& m) {
+  return Labels(m.begin(), m.end());
+}
+
+struct ResourceInfo {
+  std::string job, instance;
+  LabelMap attrs;  // normalised resource attributes other than the service ones
+};
+
+ResourceInfo resourceInfo(const KeyValues& attrs) {
+  ResourceInfo r;
+  std::string name, ns;
+  for (const auto& kv : attrs) {
+    if (kv.key() == "service.name") {
+      name = asString(kv.value());
+    } else if (kv.key() == "service.namespace") {
+      ns = asString(kv.value());
+    } else if (kv.key() == "service.instance.id") {
+      r.instance = asString(kv.value());
+    } else {
+      setLabel(r.attrs, normalizeLabel(kv.key()), asString(kv.value()));
+    }
+  }
+  if (!ns.empty()) {
+    r.job = strCat(ns, "/", name);
+  } else {
+    r.job = std::move(name);
+  }
+  return r;
+}
+
+class Converter {
+ public:
+  Converter(const ConvertOptions& opts, ConvertResult* out) : opts_(opts), out_(out) {}
+
+  void resource(const otlp_metrics::ResourceMetrics& rm) {
+    res_ = resourceInfo(rm.resource().attributes());
+    if (opts_.include_target_info) {
+      LabelMap m = res_.attrs;
+      setLabel(m, "job", res_.job);
+      setLabel(m, "instance", res_.instance);
+      m["__name__"] = "target_info";
+      emit(m, opts_.now_ms, 1);
+    }
+    for (const auto& sm : rm.scope_metrics()) scope(sm);
+  }
+
+ private:
+  void scope(const otlp_metrics::ScopeMetrics& sm) {
+    scope_name_ = sm.scope().name();
+    scope_version_ = sm.scope().version();
+    if (opts_.include_scope_info) {
+      LabelMap m;
+      for (const auto& kv : sm.scope().attributes()) {
+        setLabel(m, normalizeLabel(kv.key()), asString(kv.value()));
+      }
+      setLabel(m, "otel_scope_name", scope_name_);
+      setLabel(m, "otel_scope_version", scope_version_);
+      setLabel(m, "job", res_.job);
+      setLabel(m, "instance", res_.instance);
+      m["__name__"] = "otel_scope_info";
+      emit(m, opts_.now_ms, 1);
+    }
+    for (const auto& metric : sm.metrics()) this->metric(metric);
+  }
+
+  LabelMap seriesLabels(const KeyValues& attrs) const {
+    LabelMap m;
+    for (const auto& kv : attrs) setLabel(m, normalizeLabel(kv.key()), asString(kv.value()));
+    if (opts_.include_scope_labels) {
+      setLabel(m, "otel_scope_name", scope_name_);
+      setLabel(m, "otel_scope_version", scope_version_);
+    }
+    setLabel(m, "job", res_.job);
+    setLabel(m, "instance", res_.instance);
+    if (opts_.resource_to_telemetry_conversion) {
+      for (const auto& [k, v] : res_.attrs) m.emplace(k, v);  // data point attributes win
+    }
+    return m;
+  }
+
+  int64_t timestampMs(uint64_t ns) const {
+    return ns == 0 ? opts_.now_ms : static_cast<int64_t>(ns / 1000000);
+  }
+
+  void emit(const LabelMap& m, int64_t ts, double v) {
+    out_->samples.push_back(Sample{toLabels(m), ts, v});
+  }
+  void emitNamed(LabelMap& m, const std::string& name, int64_t ts, double v) {
+    m["__name__"] = name;
+    emit(m, ts, v);
+  }
+
+  static double pointValue(const otlp_metrics::NumberDataPoint& dp) {
+    if (dp.flags() & kNoRecordedValue) return std::bit_cast<double>(kStaleNaNBits);
+    return dp.value_case() == otlp_metrics::NumberDataPoint::kAsInt
+               ? static_cast<double>(dp.as_int())
+               : dp.as_double();
+  }
+
+  void numberPoints(const google::protobuf::RepeatedPtrField<otlp_metrics::NumberDataPoint>& pts,
+                    const std::string& name) {
+    for (const auto& dp : pts) {
+      LabelMap m = seriesLabels(dp.attributes());
+      emitNamed(m, name, timestampMs(dp.time_unix_nano()), pointValue(dp));
+    }
+  }
+
+  void metric(const otlp_metrics::Metric& metric) {
+    const bool sfx = opts_.add_metric_suffixes;
+    switch (metric.data_case()) {
+      case otlp_metrics::Metric::kGauge:
+        numberPoints(metric.gauge().data_points(),
+                     buildMetricName(metric.name(), metric.unit(), NameKind::kGauge, sfx));
+        return;
+      case otlp_metrics::Metric::kSum: {
+        const auto& sum = metric.sum();
+        if (sum.aggregation_temporality() != otlp_metrics::AGGREGATION_TEMPORALITY_CUMULATIVE) {
+          out_->dropped_delta += sum.data_points_size();
+          return;
+        }
+        auto kind = sum.is_monotonic() ? NameKind::kMonotonicSum : NameKind::kOther;
+        numberPoints(sum.data_points(), buildMetricName(metric.name(), metric.unit(), kind, sfx));
+        return;
+      }
+      case otlp_metrics::Metric::kHistogram: {
+        const auto& h = metric.histogram();
+        if (h.aggregation_temporality() != otlp_metrics::AGGREGATION_TEMPORALITY_CUMULATIVE) {
+          out_->dropped_delta += h.data_points_size();
+          return;
+        }
+        const std::string name =
+            buildMetricName(metric.name(), metric.unit(), NameKind::kOther, sfx);
+        for (const auto& dp : h.data_points()) histogramPoint(dp, name);
+        return;
+      }
+      case otlp_metrics::Metric::kSummary: {
+        const std::string name =
+            buildMetricName(metric.name(), metric.unit(), NameKind::kOther, sfx);
+        for (const auto& dp : metric.summary().data_points()) summaryPoint(dp, name);
+        return;
+      }
+      case otlp_metrics::Metric::kExponentialHistogram:
+        out_->dropped_exponential += metric.exponential_histogram().data_points_size();
+        return;
+      default:
+        return;
+    }
+  }
+
+  void histogramPoint(const otlp_metrics::HistogramDataPoint& dp, const std::string& name) {
+    const int64_t ts = timestampMs(dp.time_unix_nano());
+    const bool stale = dp.flags() & kNoRecordedValue;
+    auto val = [stale](double v) { return stale ? std::bit_cast<double>(kStaleNaNBits) : v; };
+    LabelMap m = seriesLabels(dp.attributes());
+    if (dp.has_sum()) emitNamed(m, name + "_sum", ts, val(dp.sum()));
+    emitNamed(m, name + "_count", ts, val(static_cast<double>(dp.count())));
+    uint64_t cumulative = 0;
+    const std::string bucket = name + "_bucket";
+    for (int i = 0; i < dp.explicit_bounds_size() && i < dp.bucket_counts_size(); ++i) {
+      cumulative += dp.bucket_counts(i);
+      m["le"] = formatFloat(dp.explicit_bounds(i));
+      emitNamed(m, bucket, ts, val(static_cast<double>(cumulative)));
+    }
+    m["le"] = "+Inf";
+    emitNamed(m, bucket, ts, val(static_cast<double>(dp.count())));
+  }
+
+  void summaryPoint(const otlp_metrics::SummaryDataPoint& dp, const std::string& name) {
+    const int64_t ts = timestampMs(dp.time_unix_nano());
+    const bool stale = dp.flags() & kNoRecordedValue;
+    auto val = [stale](double v) { return stale ? std::bit_cast<double>(kStaleNaNBits) : v; };
+    LabelMap m = seriesLabels(dp.attributes());
+    emitNamed(m, name + "_sum", ts, val(dp.sum()));
+    emitNamed(m, name + "_count", ts, val(static_cast<double>(dp.count())));
+    for (const auto& q : dp.quantile_values()) {
+      m["quantile"] = formatFloat(q.quantile());
+      emitNamed(m, name, ts, val(q.value()));
+    }
+  }
+
+  const ConvertOptions& opts_;
+  ConvertResult* out_;
+  ResourceInfo res_;
+  std::string scope_name_, scope_version_;
+};
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string normalizeLabel(std::string_view name) {
+  if (name.empty()) return std::string();
+  std::string out(name);
+  for (char& c : out) {
+    if (!isAsciiAlnum(c)) c = '_';
+  }
+  if (isDigit(out[0])) return "key_" + out;
+  if (out[0] == '_' && !(out.size() > 1 && out[1] == '_')) return "key" + out;
+  return out;
+}
+
+std::string buildMetricName(std::string_view name, std::string_view unit, NameKind kind,
+                            bool add_suffixes) {
+  if (!add_suffixes) {
+    std::string out;
+    bool pending = false;
+    for (char c : name) {
+      bool ok = isAsciiAlnum(c) || c == '_' || c == ':';
+      if (!ok) {
+        pending = !out.empty();
+        continue;
+      }
+      if (pending) out.push_back('_');
+      pending = false;
+      out.push_back(c);
+    }
+    if (!out.empty() && isDigit(out[0])) out.insert(out.begin(), '_');
+    return out;
+  }
+  std::vector<std::string> toks;
+  for (auto t : tokens(name)) toks.emplace_back(t);
+  auto contains = [&toks](std::string_view t) {
+    return std::find(toks.begin(), toks.end(), t) != toks.end();
+  };
+  size_t slash = unit.find('/');
+  std::string_view main_unit = trimSpace(unit.substr(0, slash));
+  if (!main_unit.empty() && main_unit.find_first_of("{}") == std::string_view::npos) {
+    std::string prom = cleanUp(mainUnit(main_unit));
+    if (!prom.empty() && !contains(prom)) toks.push_back(std::move(prom));
+  }
+  if (slash != std::string_view::npos) {
+    std::string_view per = trimSpace(unit.substr(slash + 1));
+    if (!per.empty() && per.find_first_of("{}") == std::string_view::npos) {
+      std::string prom = cleanUp(perUnit(per));
+      if (!prom.empty() && !contains(prom)) {
+        toks.emplace_back("per");
+        toks.push_back(std::move(prom));
+      }
+    }
+  }
+  auto moveToEnd = [&toks](const char* suffix) {
+    toks.erase(std::remove(toks.begin(), toks.end(), suffix), toks.end());
+    toks.emplace_back(suffix);
+  };
+  if (kind == NameKind::kMonotonicSum) moveToEnd("total");
+  if (unit == "1" && kind == NameKind::kGauge) moveToEnd("ratio");
+  std::string out = strJoin(toks, "_");
+  if (!out.empty() && isDigit(out[0])) out.insert(out.begin(), '_');
+  return out;
+}
+
+absl::StatusOr<ConvertResult> convertMetrics(std::string_view payload, const ConvertOptions& opts) {
+  google::protobuf::Arena arena;
+  auto* req = google::protobuf::Arena::CreateMessage<ExportMetricsServiceRequest>(&arena);
+  if (!req->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return absl::InvalidArgumentError(
+        "otelcol.exporter.prometheus: malformed ExportMetricsServiceRequest");
+  }
+  ConvertOptions o = opts;
+  if (o.now_ms == 0) o.now_ms = nowMs();
+  ConvertResult result;
+  Converter conv(o, &result);
+  for (const auto& rm : req->resource_metrics()) conv.resource(rm);
+  return result;
+}
+
+// ---- Consumer --------------------------------------------------------------------------------
+
+PrometheusConsumer::PrometheusConsumer(std::string id, metrics::Registry& metrics,
+                                       const log::Logger& logger)
+    : id_(std::move(id)), logger_(logger), config_(std::make_shared<Config>()) {
+  samples_ = &metrics
+                  .counter("telegate_otelcol_exporter_prometheus_samples_total",
+                           "Samples converted from OTLP metrics and appended.", {"component_id"})
+                  .with({id_});
+  refused_ = &metrics
+                  .counter("telegate_otelcol_exporter_prometheus_refused_samples_total",
+                           "Samples refused by a forward_to receiver (returned to the sender "
+                           "for retry).",
+                           {"component_id"})
+                  .with({id_});
+  auto& dropped =
+      metrics.counter("telegate_otelcol_exporter_prometheus_dropped_points_total",
+                      "OTLP data points not converted, by reason.", {"component_id", "reason"});
+  dropped_delta_ = &dropped.with({id_, "delta_temporality"});
+  dropped_exponential_ = &dropped.with({id_, "exponential_histogram"});
+  malformed_ = &dropped.with({id_, "malformed_payload"});
+}
+
+void PrometheusConsumer::configure(const Arguments& args) {
+  auto cfg = std::make_shared<Config>();
+  for (const auto& r : args.forward_to) {
+    if (r.ptr) cfg->receivers.push_back(r.ptr);
+  }
+  cfg->opts.include_target_info = args.include_target_info;
+  cfg->opts.include_scope_info = args.include_scope_info;
+  cfg->opts.include_scope_labels = args.include_scope_labels;
+  cfg->opts.add_metric_suffixes = args.add_metric_suffixes;
+  cfg->opts.resource_to_telemetry_conversion = args.resource_to_telemetry_conversion;
+  std::lock_guard<std::mutex> lock(mu_);
+  config_ = std::move(cfg);
+}
+
+std::shared_ptr<const PrometheusConsumer::Config> PrometheusConsumer::config() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return config_;
+}
+
+absl::Status PrometheusConsumer::consume(pdata::Batch&& batch) {
+  if (batch.signal != pdata::Signal::kMetrics) {
+    return absl::UnimplementedError(strCat(id_, " accepts metrics only"));
+  }
+  auto cfg = config();
+  auto converted = convertMetrics(batch.payload, cfg->opts);
+  if (!converted.ok()) {
+    malformed_->inc(static_cast<double>(batch.items));
+    return converted.status();
+  }
+  if (converted->dropped_delta > 0 || converted->dropped_exponential > 0) {
+    dropped_delta_->inc(static_cast<double>(converted->dropped_delta));
+    dropped_exponential_->inc(static_cast<double>(converted->dropped_exponential));
+    if (drop_log_.shouldLog()) {
+      logger_.warn("dropped data points that cannot be converted to Prometheus samples",
+                   {{"delta_temporality", std::to_string(converted->dropped_delta)},
+                    {"exponential_histogram", std::to_string(converted->dropped_exponential)}});
+    }
+  }
+  std::vector<prometheus::Sample>& samples = converted->samples;
+  if (samples.empty()) return absl::OkStatus();
+  const size_t n = samples.size();
+  for (size_t i = 0; i < cfg->receivers.size(); ++i) {
+    absl::Status st;
+    if (i + 1 == cfg->receivers.size()) {
+      st = cfg->receivers[i]->append(std::move(samples));
+    } else {
+      std::vector<prometheus::Sample> copy = samples;
+      st = cfg->receivers[i]->append(std::move(copy));
+    }
+    if (!st.ok()) {
+      refused_->inc(static_cast<double>(n));
+      if (refuse_log_.shouldLog()) {
+        logger_.warn(
+            "a forward_to receiver refused samples; returning the error to the sender",
+            {{"receiver", cfg->receivers[i]->describe()}, {"err", std::string(st.message())}});
+      }
+      return st;
+    }
+  }
+  samples_->inc(static_cast<double>(n));
+  return absl::OkStatus();
+}
+
+Component::Component(runtime::Host& host, const Arguments& args)
+    : host_(host),
+      consumer_(std::make_shared<PrometheusConsumer>(host.id(), host.metrics(), host.logger())) {
+  consumer_->configure(args);
+  host_.setExports({{"input", syntax::Value::capsule(consumer_)}});
+}
+
+absl::Status Component::start() {
+  host_.setHealth(runtime::HealthState::kHealthy, "");
+  return absl::OkStatus();
+}
+
+absl::Status Component::update(const Arguments& args) {
+  consumer_->configure(args);
+  return absl::OkStatus();
+}
+
+}  // namespace telegate::otelcol::exporter_prometheus
+
+namespace telegate::components {
+void registerOtelcolExporterPrometheus() {
+  runtime::registerComponent<otelcol::exporter_prometheus::Component>(
+      "otelcol.exporter.prometheus", "Converts OTLP metrics to Prometheus samples.",
+      {{"input", "capsule(otelcol.Consumer)", "where to send metrics to be converted"}});
+}
+}  // namespace telegate::components

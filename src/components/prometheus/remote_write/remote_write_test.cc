@@ -1,0 +1,353 @@
+// Tests for prometheus.remote_write against a fake receiver (net::HttpServer) that snappy-decodes
+// and parses every WriteRequest: protocol headers and body, external labels, batching by size and
+// deadline, retries on 503/429 (Retry-After, Retry-Attempt), drops on 400, refusal when the queue
+// is full, and the shutdown flush.
+#include "src/components/prometheus/remote_write/remote_write.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "prometheus/remote.pb.h"
+#include "src/common/decompress.h"
+#include "src/net/http_server.h"
+
+namespace telegate::prometheus::remote_write {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class FakeReceiver {
+ public:
+  struct Request {
+    std::map<std::string, std::string> headers;  // lower-case names
+    ::prometheus::WriteRequest message;
+    bool decoded = false;
+    Clock::time_point at;
+    size_t samples() const {
+      size_t n = 0;
+      for (const auto& ts : message.timeseries()) n += ts.samples_size();
+      return n;
+    }
+  };
+
+  FakeReceiver()
+      : server_(net::HttpServerOptions{}, [this](const net::HttpRequest& r) { return handle(r); }) {
+    EXPECT_TRUE(server_.start().ok());
+  }
+  ~FakeReceiver() { server_.stop(); }
+  std::string url() const { return strCat("http://", server_.boundAddress(), "/api/v1/write"); }
+  // Responses for the next requests, in order; afterwards 204.
+  void script(std::vector<net::HttpResponse> s) {
+    std::lock_guard<std::mutex> l(mu_);
+    script_ = std::move(s);
+  }
+  std::vector<Request> requests() {
+    std::lock_guard<std::mutex> l(mu_);
+    return requests_;
+  }
+  size_t samples() {
+    std::lock_guard<std::mutex> l(mu_);
+    size_t n = 0;
+    for (const auto& r : requests_) n += r.samples();
+    return n;
+  }
+  bool waitRequests(size_t n, std::chrono::milliseconds timeout = 5000ms) {
+    auto until = Clock::now() + timeout;
+    while (Clock::now() < until) {
+      if (requests().size() >= n) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+
+ private:
+  net::HttpResponse handle(const net::HttpRequest& r) {
+    Request q;
+    q.at = Clock::now();
+    for (const auto& [k, v] : r.headers) {
+      std::string lk = k;
+      for (char& c : lk) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      q.headers[lk] = v;
+    }
+    // Block format only: the framing format would start with its stream identifier.
+    EXPECT_FALSE(r.body.size() >= 1 && static_cast<unsigned char>(r.body[0]) == 0xff);
+    auto body = decompress("snappy", r.body, 64 << 20);
+    if (body.ok()) q.decoded = q.message.ParseFromString(*body);
+    std::lock_guard<std::mutex> l(mu_);
+    requests_.push_back(std::move(q));
+    if (script_.empty()) return net::HttpResponse::text(204, "");
+    net::HttpResponse resp = script_.front();
+    script_.erase(script_.begin());
+    return resp;
+  }
+
+  std::mutex mu_;
+  std::vector<net::HttpResponse> script_;
+  std::vector<Request> requests_;
+  net::HttpServer server_;
+};
+
+Sample sample(std::string name, Labels extra, int64_t ts, double v) {
+  Labels l = {{"__name__", std::move(name)}};
+  for (auto& x : extra) l.push_back(std::move(x));
+  std::sort(l.begin(), l.end());
+  return Sample{std::move(l), ts, v};
+}
+
+std::string labelsOf(const ::prometheus::TimeSeries& ts) {
+  std::string out;
+  for (const auto& l : ts.labels()) strAppend(&out, l.name(), "=", l.value(), ",");
+  return out;
+}
+
+class RemoteWriteTest : public ::testing::Test {
+ protected:
+  EndpointBlock endpoint(std::chrono::milliseconds deadline = 50ms) {
+    EndpointBlock e;
+    e.url = receiver_.url();
+    e.queue_config.batch_send_deadline.value = deadline;
+    e.queue_config.min_backoff.value = 10ms;
+    e.queue_config.max_backoff.value = 40ms;
+    e.remote_timeout.value = 5s;
+    return e;
+  }
+  std::unique_ptr<Writer> writer(const Arguments& args) {
+    auto w = std::make_unique<Writer>(kId, registry_, log::Logger{{"component_id", kId}});
+    EXPECT_TRUE(w->configure(args).ok());
+    w->start();
+    return w;
+  }
+  double metric(const std::string& line_prefix) {
+    std::string text = registry_.exposition();
+    size_t p = text.find(line_prefix + " ");
+    if (p == std::string::npos) return 0;
+    return std::stod(text.substr(p + line_prefix.size() + 1));
+  }
+
+  static constexpr const char* kId = "prometheus.remote_write.t";
+  FakeReceiver receiver_;
+  metrics::Registry registry_;
+};
+
+TEST_F(RemoteWriteTest, SendsSnappyProtobufWithHeadersAndExternalLabels) {
+  Arguments args;
+  args.external_labels = {{"cluster", "c1"}, {"job", "from-external"}};
+  auto e = endpoint();
+  e.headers = {{"X-Custom", "yes"}, {"Content-Type", "text/plain"}};
+  e.bearer_token.value = "tok";
+  args.endpoint.push_back(e);
+  auto w = writer(args);
+
+  std::vector<Sample> in;
+  in.push_back(sample("up", {{"job", "app"}}, 1000, 1));
+  in.push_back(sample("up", {{"job", "app"}}, 2000, 0));
+  in.push_back(sample("requests_total", {{"method", "GET"}}, 1500, 42.5));
+  ASSERT_TRUE(w->append(std::move(in)).ok());
+  ASSERT_TRUE(receiver_.waitRequests(1));
+  auto r = receiver_.requests()[0];
+  EXPECT_EQ(r.headers["content-encoding"], "snappy");
+  EXPECT_EQ(r.headers["content-type"], "application/x-protobuf");
+  EXPECT_EQ(r.headers["x-prometheus-remote-write-version"], "0.1.0");
+  EXPECT_FALSE(r.headers["user-agent"].empty());
+  EXPECT_EQ(r.headers["authorization"], "Bearer tok");
+  EXPECT_EQ(r.headers["x-custom"], "yes");
+  EXPECT_EQ(r.headers.count("retry-attempt"), 0u);
+  ASSERT_TRUE(r.decoded);
+  ASSERT_EQ(r.message.timeseries_size(), 2);
+  // One series per label set; the sample's own job wins over the external one.
+  EXPECT_EQ(labelsOf(r.message.timeseries(0)), "__name__=up,cluster=c1,job=app,");
+  ASSERT_EQ(r.message.timeseries(0).samples_size(), 2);
+  EXPECT_EQ(r.message.timeseries(0).samples(0).timestamp(), 1000);
+  EXPECT_EQ(r.message.timeseries(0).samples(1).value(), 0);
+  EXPECT_EQ(labelsOf(r.message.timeseries(1)),
+            "__name__=requests_total,cluster=c1,job=from-external,method=GET,");
+  EXPECT_EQ(r.message.timeseries(1).samples(0).value(), 42.5);
+  w->shutdown(Clock::now() + 1s);
+  EXPECT_EQ(
+      metric("telegate_remote_write_sent_samples_total{component_id=\"" + std::string(kId) + "\"}"),
+      3);
+}
+
+TEST_F(RemoteWriteTest, BasicAuth) {
+  Arguments args;
+  auto e = endpoint();
+  e.basic_auth.emplace();
+  e.basic_auth->username = "user";
+  e.basic_auth->password.value = "pass";
+  args.endpoint.push_back(e);
+  auto w = writer(args);
+  ASSERT_TRUE(w->append({sample("x", {}, 1, 1)}).ok());
+  ASSERT_TRUE(receiver_.waitRequests(1));
+  EXPECT_EQ(receiver_.requests()[0].headers["authorization"], "Basic dXNlcjpwYXNz");
+}
+
+TEST_F(RemoteWriteTest, BatchesByMaxSamplesPerSend) {
+  Arguments args;
+  auto e = endpoint(300ms);
+  e.queue_config.max_samples_per_send = 2;
+  args.endpoint.push_back(e);
+  auto w = writer(args);
+  std::vector<Sample> in;
+  for (int i = 0; i < 5; ++i) in.push_back(sample("s", {}, 1000 + i, i));
+  auto t0 = Clock::now();
+  ASSERT_TRUE(w->append(std::move(in)).ok());
+  ASSERT_TRUE(receiver_.waitRequests(3));
+  auto reqs = receiver_.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(reqs[0].samples(), 2u);
+  EXPECT_EQ(reqs[1].samples(), 2u);
+  EXPECT_EQ(reqs[2].samples(), 1u);
+  // Full batches go at once; the remainder waits for batch_send_deadline.
+  EXPECT_LT(reqs[1].at - t0, 250ms);
+  EXPECT_GE(reqs[2].at - t0, 250ms);
+}
+
+TEST_F(RemoteWriteTest, RetriesOn503WithRetryAttempt) {
+  receiver_.script({net::HttpResponse::text(503, "busy"), net::HttpResponse::text(500, "oops")});
+  Arguments args;
+  args.endpoint.push_back(endpoint());
+  auto w = writer(args);
+  ASSERT_TRUE(w->append({sample("x", {}, 1, 1), sample("y", {}, 1, 2)}).ok());
+  ASSERT_TRUE(receiver_.waitRequests(3));
+  auto reqs = receiver_.requests();
+  EXPECT_EQ(reqs[0].headers.count("retry-attempt"), 0u);
+  EXPECT_EQ(reqs[1].headers["retry-attempt"], "1");
+  EXPECT_EQ(reqs[2].headers["retry-attempt"], "2");
+  for (const auto& r : reqs) EXPECT_EQ(r.samples(), 2u);
+  w->shutdown(Clock::now() + 1s);
+  std::string id = strCat("{component_id=\"", kId, "\"}");
+  EXPECT_EQ(metric("telegate_remote_write_sent_samples_total" + id), 2);
+  EXPECT_EQ(metric("telegate_remote_write_retried_samples_total" + id), 4);
+  EXPECT_EQ(metric("telegate_remote_write_failed_requests_total" + id), 2);
+}
+
+TEST_F(RemoteWriteTest, RetriesOn429HonouringRetryAfter) {
+  auto busy = net::HttpResponse::text(429, "slow down");
+  busy.headers.emplace_back("Retry-After", "1");
+  receiver_.script({busy});
+  Arguments args;
+  args.endpoint.push_back(endpoint());
+  auto w = writer(args);
+  ASSERT_TRUE(w->append({sample("x", {}, 1, 1)}).ok());
+  ASSERT_TRUE(receiver_.waitRequests(2, 5s));
+  auto reqs = receiver_.requests();
+  EXPECT_GE(reqs[1].at - reqs[0].at, 900ms);
+  EXPECT_EQ(reqs[1].headers["retry-attempt"], "1");
+}
+
+TEST_F(RemoteWriteTest, Drops429WhenRetryDisabledAnd400) {
+  receiver_.script({net::HttpResponse::text(429, "no"), net::HttpResponse::text(400, "bad")});
+  Arguments args;
+  auto e = endpoint();
+  e.queue_config.retry_on_http_429 = false;
+  args.endpoint.push_back(e);
+  auto w = writer(args);
+  ASSERT_TRUE(w->append({sample("x", {}, 1, 1)}).ok());
+  ASSERT_TRUE(receiver_.waitRequests(1));
+  ASSERT_TRUE(w->append({sample("x", {}, 2, 1), sample("x", {}, 3, 1)}).ok());
+  ASSERT_TRUE(receiver_.waitRequests(2));
+  ASSERT_TRUE(w->append({sample("x", {}, 4, 1)}).ok());
+  ASSERT_TRUE(receiver_.waitRequests(3));
+  w->shutdown(Clock::now() + 1s);
+  EXPECT_EQ(receiver_.requests().size(), 3u);  // never retried
+  std::string p =
+      strCat("telegate_remote_write_dropped_samples_total{component_id=\"", kId, "\",reason=");
+  EXPECT_EQ(metric(p + "\"rate_limited\"}"), 1);
+  EXPECT_EQ(metric(p + "\"http_400\"}"), 2);
+  EXPECT_EQ(metric(strCat("telegate_remote_write_sent_samples_total{component_id=\"", kId, "\"}")),
+            1);
+}
+
+TEST_F(RemoteWriteTest, FullQueueRefusesWholeCallAndShutdownCountsTheRest) {
+  // Every request fails: the first batch is retried forever and holds its room.
+  std::vector<net::HttpResponse> fail(1000, net::HttpResponse::text(503, "down"));
+  receiver_.script(fail);
+  Arguments args;
+  auto e = endpoint(10ms);
+  e.queue_config.capacity = 3;
+  args.endpoint.push_back(e);
+  auto w = writer(args);
+  ASSERT_TRUE(w->append({sample("a", {}, 1, 1), sample("b", {}, 1, 1)}).ok());
+  auto st = w->append({sample("c", {}, 1, 1), sample("d", {}, 1, 1)});
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+  EXPECT_EQ(w->queued(), 2);  // nothing of the refused call was kept
+  ASSERT_TRUE(w->append({sample("e", {}, 1, 1)}).ok());
+  EXPECT_EQ(w->append({sample("f", {}, 1, 1)}).code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(receiver_.waitRequests(2));
+  auto t0 = Clock::now();
+  w->shutdown(Clock::now() + 300ms);
+  EXPECT_LT(Clock::now() - t0, 2s);
+  EXPECT_EQ(w->append({sample("g", {}, 1, 1)}).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(metric(strCat("telegate_remote_write_dropped_samples_total{component_id=\"", kId,
+                          "\",reason=\"shutdown\"}")),
+            3);
+  EXPECT_EQ(
+      metric(strCat("telegate_remote_write_refused_samples_total{component_id=\"", kId, "\"}")), 3);
+  EXPECT_EQ(metric(strCat("telegate_remote_write_queued_samples{component_id=\"", kId, "\"}")), 0);
+}
+
+TEST_F(RemoteWriteTest, ShutdownFlushesWaitingSamples) {
+  Arguments args;
+  args.endpoint.push_back(endpoint(60s));  // the deadline would never fire
+  auto w = writer(args);
+  ASSERT_TRUE(w->append({sample("a", {}, 1, 1), sample("b", {}, 2, 2)}).ok());
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(receiver_.requests().size(), 0u);
+  w->shutdown(Clock::now() + 5s);
+  EXPECT_EQ(receiver_.samples(), 2u);
+}
+
+TEST_F(RemoteWriteTest, ShardsKeepSeriesOrderAndEveryEndpointGetsEverything) {
+  FakeReceiver second;
+  Arguments args;
+  auto e = endpoint(20ms);
+  e.queue_config.min_shards = 4;
+  e.queue_config.max_samples_per_send = 7;
+  args.endpoint.push_back(e);
+  auto e2 = e;
+  e2.url = second.url();
+  args.endpoint.push_back(e2);
+  auto w = writer(args);
+  for (int i = 0; i < 50; ++i) {
+    std::vector<Sample> in;
+    for (int s = 0; s < 10; ++s) in.push_back(sample("m", {{"s", std::to_string(s)}}, i, i));
+    ASSERT_TRUE(w->append(std::move(in)).ok());
+  }
+  w->shutdown(Clock::now() + 5s);
+  EXPECT_EQ(receiver_.samples(), 500u);
+  EXPECT_EQ(second.samples(), 500u);
+  std::map<std::string, int64_t> last;
+  for (const auto& r : receiver_.requests()) {
+    for (const auto& ts : r.message.timeseries()) {
+      for (const auto& s : ts.samples()) {
+        auto [it, fresh] = last.emplace(labelsOf(ts), s.timestamp());
+        if (!fresh) {
+          EXPECT_GT(s.timestamp(), it->second);
+          it->second = s.timestamp();
+        }
+      }
+    }
+  }
+  EXPECT_EQ(last.size(), 10u);
+}
+
+TEST_F(RemoteWriteTest, UpdateKeepsUnchangedEndpointsAndNoEndpointDiscards) {
+  Arguments args;
+  args.endpoint.push_back(endpoint(60s));
+  auto w = writer(args);
+  ASSERT_TRUE(w->append({sample("a", {}, 1, 1)}).ok());
+  args.external_labels = {{"x", "y"}};
+  ASSERT_TRUE(w->configure(args).ok());  // same endpoint: the queued sample stays
+  EXPECT_EQ(w->queued(), 1);
+  EXPECT_EQ(receiver_.requests().size(), 0u);
+  ASSERT_TRUE(w->configure(Arguments{}).ok());  // removed: flushed
+  EXPECT_EQ(receiver_.samples(), 1u);
+  EXPECT_TRUE(w->append({sample("b", {}, 1, 1)}).ok());
+  EXPECT_EQ(w->queued(), 0);
+}
+
+}  // namespace
+}  // namespace telegate::prometheus::remote_write
