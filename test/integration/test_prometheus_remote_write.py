@@ -86,7 +86,7 @@ def metrics_json(now_ns):
 class Prometheus:
     """A private Prometheus with the remote-write receiver enabled."""
 
-    def __init__(self):
+    def __init__(self, port=None):
         binary = shutil.which("prometheus")
         assert binary, "prometheus is not on PATH (scripts/setup.sh installs Debian's package)"
         self.dir = tempfile.mkdtemp(prefix="telegate-prom-")
@@ -94,7 +94,7 @@ class Prometheus:
         with open(cfg, "w") as f:
             f.write("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n"
                     "scrape_configs: []\n")
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
@@ -131,19 +131,26 @@ class Prometheus:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class PrometheusRemoteWriteTest(unittest.TestCase):
     def setUp(self):
-        self.prom = Prometheus()
+        self.prom = None
+        self.otlp_port = free_port()
+
+    def start_prometheus(self, port=None):
+        self.prom = Prometheus(port)
         self.addCleanup(self.prom.close)
         self.prom.wait_ready()
-        self.otlp_port = free_port()
+
+    def start_telegate(self, prom_port):
         d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d, True)
         path = os.path.join(d, "config.alloy")
         with open(path, "w") as f:
-            f.write(config(self.otlp_port, self.prom.port))
+            f.write(config(self.otlp_port, prom_port))
         self.t = Telegate(path)
         self.addCleanup(self.t.close)
         self.t.wait_ready()
@@ -167,6 +174,8 @@ class PrometheusRemoteWriteTest(unittest.TestCase):
         return found
 
     def test_otlp_metrics_reach_prometheus(self):
+        self.start_prometheus()
+        self.start_telegate(self.prom.port)
         self.send()
         counter = self.wait_series('http_requests_total{job="e2e-svc"}')
         self.assertEqual(len(counter), 1)
@@ -200,6 +209,21 @@ class PrometheusRemoteWriteTest(unittest.TestCase):
                 if l.startswith("telegate_remote_write_sent_samples_total{")]
         self.assertTrue(sent and float(sent[0].split()[-1]) >= 8, sent)
         self.assertNotIn("telegate_remote_write_dropped_samples_total{", text)
+
+    def test_samples_wait_for_prometheus_to_come_up(self):
+        # Prometheus is not running yet: the request is accepted (queued) and retried on
+        # connection errors until Prometheus starts on that port.
+        port = free_port()
+        self.start_telegate(port)
+        self.send()
+        time.sleep(1.5)
+        self.start_prometheus(port)
+        counter = self.wait_series('http_requests_total{job="e2e-svc"}')
+        self.assertEqual(float(counter[0]["value"][1]), 42)
+        status, _, text = self.t.get("/metrics")
+        failed = [l for l in text.splitlines()
+                  if l.startswith("telegate_remote_write_failed_requests_total{")]
+        self.assertTrue(failed and float(failed[0].split()[-1]) >= 1, failed)
 
 
 if __name__ == "__main__":

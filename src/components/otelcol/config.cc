@@ -70,6 +70,10 @@ void QueueBlock::describe(Schema<QueueBlock>& s) {
   s.attr("block_on_overflow", &QueueBlock::block_on_overflow);
   s.attr("sizer", &QueueBlock::sizer);
   s.attr("wait_for_result", &QueueBlock::wait_for_result);
+  s.attr("storage", &QueueBlock::storage)
+      .doc("telegate extension: memory (default) or disk (durable, survives restarts)");
+  s.attr("max_size", &QueueBlock::max_size).doc("storage = disk: bound in bytes on disk");
+  s.attr("fsync", &QueueBlock::fsync).doc("storage = disk: never, interval (default) or always");
 }
 
 absl::Status QueueBlock::validate() const {
@@ -82,6 +86,17 @@ absl::Status QueueBlock::validate() const {
   if (sizer != "requests" && sizer != "items" && sizer != "bytes") {
     return absl::InvalidArgumentError(
         strCat("sizer must be one of requests, items, bytes; got \"", sizer, "\""));
+  }
+  if (storage != "memory" && storage != "disk") {
+    return absl::InvalidArgumentError(
+        strCat("storage must be \"memory\" or \"disk\", got \"", storage, "\""));
+  }
+  if (fsync != "never" && fsync != "interval" && fsync != "always") {
+    return absl::InvalidArgumentError(
+        strCat("fsync must be one of never, interval, always; got \"", fsync, "\""));
+  }
+  if (storage == "disk" && max_size.bytes < (16u << 10)) {
+    return absl::InvalidArgumentError("max_size must be at least 16KiB with storage = \"disk\"");
   }
   return absl::OkStatus();
 }

@@ -79,6 +79,12 @@ struct QueueBlock {
   bool block_on_overflow = false;
   std::string sizer = "requests";
   bool wait_for_result = false;
+  // telegate extension: "memory" (Alloy's behaviour) or "disk" (a durable queue in
+  // <storage.path>/<component id>/queue, bounded by max_size bytes, synced per fsync:
+  // "never" | "interval" | "always"). queue_size does not apply to "disk".
+  std::string storage = "memory";
+  ByteSize max_size{1ull << 30};
+  std::string fsync = "interval";
   static void describe(Schema<QueueBlock>& s);
   absl::Status validate() const;
 };

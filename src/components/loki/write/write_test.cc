@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "loki/push.pb.h"
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "src/components/otelcol/exporter/loki/loki.h"
 #include "src/net/http_server.h"
 
 namespace telegate::loki::write {
@@ -434,6 +436,124 @@ TEST(LokiWriteTest, ConnectionErrorsAreRetried) {
   ASSERT_TRUE(probe.waitFor([&] { return dropped(reg, "retries_exhausted") == 1; }));
   EXPECT_EQ(metric(reg, R"(telegate_loki_write_batch_retries_total{component_id="w"})"), 1);
   w.shutdown(Clock::now() + 1s);
+}
+
+class FakeHost : public runtime::Host {
+ public:
+  explicit FakeHost(std::string id) : id_(std::move(id)), logger_({{"component_id", id_}}) {}
+  const std::string& id() const override { return id_; }
+  const std::string& dataPath() const override { return path_; }
+  const log::Logger& logger() const override { return logger_; }
+  metrics::Registry& metrics() const override { return registry_; }
+  void setExports(syntax::Object e) override {
+    std::lock_guard<std::mutex> l(mu_);
+    exports_ = std::move(e);
+  }
+  void setHealth(runtime::HealthState s, std::string) override { health_ = s; }
+  template <class C>
+  std::shared_ptr<C> exported(const std::string& name) {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::dynamic_pointer_cast<C>(exports_.at(name).asCapsule());
+  }
+  std::atomic<runtime::HealthState> health_{runtime::HealthState::kUnknown};
+  mutable metrics::Registry registry_;
+
+ private:
+  std::mutex mu_;
+  syntax::Object exports_;
+  std::string id_;
+  std::string path_ = "/nonexistent";
+  log::Logger logger_;
+};
+
+pdata::Batch otlpLogs(const std::string& service, const std::string& body,
+                      const std::string& tenant) {
+  ::opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest req;
+  auto* rl = req.add_resource_logs();
+  auto* kv = rl->mutable_resource()->add_attributes();
+  kv->set_key("service.name");
+  kv->mutable_value()->set_string_value(service);
+  auto* rec = rl->add_scope_logs()->add_log_records();
+  rec->set_time_unix_nano(1700000000000000000ULL);
+  rec->set_severity_number(::opentelemetry::proto::logs::v1::SEVERITY_NUMBER_WARN);
+  rec->mutable_body()->set_string_value(body);
+  pdata::Batch b;
+  b.signal = pdata::Signal::kLogs;
+  b.payload = req.SerializeAsString();
+  b.items = 1;
+  auto ci = std::make_shared<pdata::ClientInfo>();
+  ci->tenant = tenant;
+  b.client = ci;
+  return b;
+}
+
+// otelcol.exporter.loki -> loki.write -> fake Loki, through the components and their exports.
+TEST(LokiPipelineTest, ExporterToWriterToLoki) {
+  FakeLoki loki;
+  FakeHost write_host("loki.write.default");
+  Arguments wargs;
+  wargs.endpoint.push_back(endpoint(loki));
+  Component writer(write_host, wargs);
+  ASSERT_TRUE(writer.start().ok());
+  EXPECT_EQ(write_host.health_, runtime::HealthState::kHealthy);
+  auto receiver = write_host.exported<LogsReceiver>("receiver");
+  ASSERT_NE(receiver, nullptr);
+
+  FakeHost exp_host("otelcol.exporter.loki.default");
+  otelcol::exporter_loki::Arguments eargs;
+  eargs.forward_to.push_back({receiver});
+  otelcol::exporter_loki::Component exporter(exp_host, eargs);
+  ASSERT_TRUE(exporter.start().ok());
+  auto input = exp_host.exported<otelcol::Consumer>("input");
+  ASSERT_NE(input, nullptr);
+
+  ASSERT_TRUE(input->consume(otlpLogs("django-app", "boom", "team-a")).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return loki.delivered().size() == 1; }));
+  auto r = loki.delivered()[0];
+  EXPECT_EQ(r.header("X-Scope-OrgID"), "team-a");
+  ASSERT_EQ(r.push.streams_size(), 1);
+  EXPECT_EQ(r.push.streams(0).labels(),
+            R"({exporter="OTLP", job="django-app", level="WARN", service_name="django-app"})");
+  EXPECT_EQ(r.push.streams(0).entries(0).line(),
+            R"({"body":"boom","resources":{"service.name":"django-app"}})");
+
+  // Reconfiguration keeps the exported receiver object and flushes into the new endpoint.
+  wargs.external_labels = {{"cluster", "c1"}};
+  ASSERT_TRUE(writer.update(wargs).ok());
+  EXPECT_EQ(write_host.exported<LogsReceiver>("receiver"), receiver);
+  ASSERT_TRUE(input->consume(otlpLogs("django-app", "again", "")).ok());
+  ASSERT_TRUE(loki.waitFor([&] { return loki.delivered().size() == 2; }));
+  EXPECT_EQ(loki.delivered()[1].push.streams(0).labels(),
+            R"({cluster="c1", exporter="OTLP", job="django-app", level="WARN", )"
+            R"(service_name="django-app"})");
+  EXPECT_EQ(loki.delivered()[1].header("X-Scope-OrgID"), "");
+  writer.shutdown(Clock::now() + 1s);
+  // After shutdown the exporter's sender is told to retry instead of losing data.
+  EXPECT_EQ(input->consume(otlpLogs("django-app", "late", "")).code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST(LokiPipelineTest, FullQueueIsReturnedToTheSender) {
+  FakeLoki loki;
+  loki.byTenant([](const std::string&) { return 503; });
+  FakeHost write_host("loki.write.default");
+  Arguments wargs;
+  auto ep = endpoint(loki);
+  ep.max_backoff_retries = 0;
+  ep.queue_config.capacity = ByteSize(10);
+  ep.queue_config.block_on_overflow = false;
+  wargs.endpoint.push_back(ep);
+  Component writer(write_host, wargs);
+  ASSERT_TRUE(writer.start().ok());
+  FakeHost exp_host("otelcol.exporter.loki.default");
+  otelcol::exporter_loki::Arguments eargs;
+  eargs.forward_to.push_back({write_host.exported<LogsReceiver>("receiver")});
+  otelcol::exporter_loki::Component exporter(exp_host, eargs);
+  auto input = exp_host.exported<otelcol::Consumer>("input");
+  ASSERT_TRUE(input->consume(otlpLogs("svc", "first", "")).ok());
+  EXPECT_EQ(input->consume(otlpLogs("svc", "second", "")).code(),
+            absl::StatusCode::kResourceExhausted);
+  writer.shutdown(Clock::now() + 100ms);
 }
 
 }  // namespace

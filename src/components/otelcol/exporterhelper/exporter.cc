@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 #include "src/common/strings.h"
 #include "src/components/otelcol/exporterhelper/backoff.h"
+#include "src/components/otelcol/exporterhelper/disk_queue_adapter.h"
 
 namespace telegate::otelcol::exporterhelper {
 
@@ -24,6 +26,33 @@ std::string_view dropMessage(const std::string& reason) {
     if (reason == m[0]) return m[1];
   }
   return "dropping data";
+}
+std::unique_ptr<SendQueue> openDiskQueue(const Settings& s, metrics::Registry& metrics,
+                                         absl::Status* status) {
+  if (s.queue_dir.empty()) {
+    *status = absl::FailedPreconditionError("no data directory for the disk queue");
+    return std::make_unique<UnavailableQueue>(*status);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(s.queue_dir).parent_path(), ec);
+  if (ec) {
+    *status = absl::InternalError(strCat("cannot create ", s.queue_dir, ": ", ec.message()));
+    return std::make_unique<UnavailableQueue>(*status);
+  }
+  queue::DiskQueueOptions o;
+  o.dir = s.queue_dir;
+  o.max_bytes = s.queue.max_size.bytes;
+  o.sync = s.queue.fsync == "never"    ? queue::SyncPolicy::kNever
+           : s.queue.fsync == "always" ? queue::SyncPolicy::kEveryBatch
+                                       : queue::SyncPolicy::kInterval;
+  o.registry = &metrics;
+  auto q = DiskSendQueue::open(std::move(o));
+  if (!q.ok()) {
+    *status = q.status();
+    return std::make_unique<UnavailableQueue>(*status);
+  }
+  *status = absl::OkStatus();
+  return std::move(*q);
 }
 }  // namespace
 
@@ -55,6 +84,14 @@ Exporter::Exporter(std::string component_id, Settings settings, std::shared_ptr<
       queue_(std::move(queue)),
       settings_(std::move(settings)),
       sender_(std::move(sender)) {
+  if (queue_ == nullptr && settings_.queue.storage == "disk") {
+    queue_ = openDiskQueue(settings_, metrics_, &queue_status_);
+    if (!queue_status_.ok()) {
+      logger_.error(
+          "cannot open the sending queue on disk; refusing data until it is fixed",
+          {{"dir", settings_.queue_dir}, {"error", std::string(queue_status_.message())}});
+    }
+  }
   if (queue_ == nullptr) {
     queue_ = std::make_unique<MemoryQueue>(
         static_cast<size_t>(std::max<int64_t>(1, settings_.queue.queue_size)));
@@ -138,6 +175,16 @@ void Exporter::update(Settings settings, std::shared_ptr<Sender> sender) {
   int64_t n;
   {
     std::lock_guard<std::mutex> l(cfg_mu_);
+    const QueueBlock& was = settings_.queue;
+    if (settings.queue.storage != was.storage || settings.queue.max_size != was.max_size ||
+        settings.queue.fsync != was.fsync) {
+      logger_.warn(
+          "sending_queue storage, max_size and fsync changes take effect at the next restart",
+          {{"storage", was.storage}});
+    }
+    settings.queue.storage = was.storage;  // what is in use, for the next comparison
+    settings.queue.max_size = was.max_size;
+    settings.queue.fsync = was.fsync;
     settings_ = std::move(settings);
     sender_ = std::move(sender);
     n = settings_.queue.enabled ? std::max<int64_t>(1, settings_.queue.num_consumers) : 0;
@@ -185,8 +232,13 @@ syntax::Value Exporter::debugInfo() const {
 void Exporter::worker() {
   while (auto q = queue_->pop(true)) {
     queue_size_->sub(1);
-    process(q->batch).IgnoreError();  // counted and logged by process()
-    queue_->ack(q->id);
+    bool requeue = false;
+    process(q->batch, &requeue).IgnoreError();  // counted and logged by process()
+    if (requeue) {
+      queue_->nack(q->id);  // durable queue: delivered after the next start
+    } else {
+      queue_->ack(q->id);
+    }
   }
 }
 
@@ -201,7 +253,8 @@ bool Exporter::sleepFor(std::chrono::nanoseconds d) {
   return !stop_cv_.wait_for(l, d, [&] { return stopping_; });
 }
 
-absl::Status Exporter::process(pdata::Batch& batch) {
+absl::Status Exporter::process(pdata::Batch& batch, bool* requeue) {
+  const bool keep_on_shutdown = requeue != nullptr && queue_->durable();
   Settings s;
   std::shared_ptr<Sender> sender = currentSender(&s);
   const auto sig = std::min<size_t>(static_cast<size_t>(batch.signal), 2);
@@ -218,6 +271,10 @@ absl::Status Exporter::process(pdata::Batch& batch) {
     }
     auto now = Clock::now();
     if (stopping && now >= stop_deadline) {
+      if (keep_on_shutdown) {
+        *requeue = true;
+        return absl::UnavailableError(strCat(id_, " is shutting down"));
+      }
       drop(batch, batch.items, "shutdown", "");
       return absl::UnavailableError(strCat(id_, " is shutting down"));
     }
@@ -245,6 +302,10 @@ absl::Status Exporter::process(pdata::Batch& batch) {
       return r.status;
     }
     if (stopping) {
+      if (keep_on_shutdown) {
+        *requeue = true;
+        return absl::UnavailableError(detail);
+      }
       drop(batch, batch.items, "shutdown", detail);
       return absl::UnavailableError(detail);
     }

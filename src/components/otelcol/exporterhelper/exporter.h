@@ -57,11 +57,17 @@ struct Settings {
   RetryBlock retry;
   std::chrono::nanoseconds timeout{std::chrono::seconds(5)};        // per attempt
   std::chrono::nanoseconds overflow_wait{std::chrono::seconds(5)};  // block_on_overflow bound
+  // queue.storage = "disk": the queue directory (<host.dataPath()>/queue), used once, when the
+  // Exporter is constructed. Empty with storage = "disk": the queue is unavailable.
+  std::string queue_dir;
 };
 
 class Exporter final : public Consumer {
  public:
-  // `queue` null: a MemoryQueue of settings.queue.queue_size.
+  // `queue` null: a MemoryQueue of settings.queue.queue_size, or with queue.storage = "disk" a
+  // DiskSendQueue in settings.queue_dir. When the disk queue cannot be opened, queueStatus() is
+  // the error and consume() returns UNAVAILABLE (no fallback to memory: accepted data is never
+  // pretended durable). Storage settings changed by update() take effect at the next start.
   Exporter(std::string component_id, Settings settings, std::shared_ptr<Sender> sender,
            log::Logger logger, metrics::Registry& metrics,
            std::unique_ptr<SendQueue> queue = nullptr);
@@ -75,6 +81,8 @@ class Exporter final : public Consumer {
   void update(Settings settings, std::shared_ptr<Sender> sender);
   void shutdown(std::chrono::steady_clock::time_point deadline);
 
+  // OK, or why the disk queue could not be opened (the owner reports itself unhealthy).
+  const absl::Status& queueStatus() const { return queue_status_; }
   size_t queueSize() const { return queue_->size(); }
   size_t queueCapacity() const { return queue_->capacity(); }
   // {queue_size, queue_capacity} for the admin API.
@@ -91,7 +99,9 @@ class Exporter final : public Consumer {
   void worker();
   // Sends with retries until delivered or dropped; counts and logs the outcome. Returns what a
   // synchronous caller (queue disabled) is told.
-  absl::Status process(pdata::Batch& batch);
+  // `requeue` (may be null): set instead of dropping when shutdown stops delivery and the queue
+  // is durable; the caller then nacks the batch so it is sent after the next start.
+  absl::Status process(pdata::Batch& batch, bool* requeue = nullptr);
   void drop(const pdata::Batch& batch, uint64_t items, const std::string& reason,
             const std::string& detail);
   std::shared_ptr<Sender> currentSender(Settings* settings) const;
@@ -103,6 +113,7 @@ class Exporter final : public Consumer {
   const log::Logger logger_;
   metrics::Registry& metrics_;
   std::unique_ptr<SendQueue> queue_;
+  absl::Status queue_status_;
 
   mutable std::mutex cfg_mu_;  // guards settings_ and sender_
   Settings settings_;

@@ -47,6 +47,9 @@ class SendQueue {
   virtual size_t capacity() const = 0;
   // Changes the bound (a reload); batches beyond a smaller bound stay queued.
   virtual void setCapacity(size_t capacity) = 0;
+  // True when queued batches outlive the process (storage = "disk"): the exporter then nacks,
+  // instead of dropping, batches it could not deliver before a shutdown deadline.
+  virtual bool durable() const { return false; }
 };
 
 // A bounded FIFO of batches in memory (sizer "requests": one batch counts one).

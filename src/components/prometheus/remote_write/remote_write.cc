@@ -154,7 +154,8 @@ class Endpoint {
   bool reserve(int64_t n) {
     int64_t cur = queued_.load(std::memory_order_relaxed);
     while (true) {
-      if (cur + n > limit_) return false;
+      // An empty queue takes any call, so a call larger than the queue is not refused forever.
+      if (cur > 0 && cur + n > limit_) return false;
       if (queued_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) break;
     }
     m_.queued_samples->add(static_cast<double>(n));
@@ -397,11 +398,9 @@ void Endpoint::drop(uint64_t samples, const std::string& reason, std::string_vie
   if (samples == 0) return;
   m_.dropped->with({component_id_, reason}).inc(static_cast<double>(samples));
   if (drop_log_.shouldLog()) {
-    logger_.error("non-recoverable error sending samples, dropping them",
-                  {{"url", cfg_.url},
-                   {"reason", reason},
-                   {"samples", std::to_string(samples)},
-                   {"err", std::string(detail)}});
+    logger_.error(
+        "non-recoverable error sending samples, dropping them",
+        {{"reason", reason}, {"samples", std::to_string(samples)}, {"err", std::string(detail)}});
   }
 }
 
@@ -495,7 +494,7 @@ void Endpoint::send(std::vector<Sample>& batch, Shard& shard) {
     m_.retried_samples->inc(static_cast<double>(count));
     if (retry_log_.shouldLog()) {
       logger_.warn("failed to send samples, will retry",
-                   {{"url", cfg_.url}, {"status", std::to_string(status)}, {"err", detail}});
+                   {{"status", std::to_string(status)}, {"err", detail}});
     }
     std::chrono::nanoseconds wait = delay;
     if (resp.ok()) {

@@ -10,9 +10,10 @@
 //    shutdown() append() returns UNAVAILABLE. Without any endpoint, samples are accepted and
 //    discarded (Alloy would keep them in its WAL).
 //  * Queues: one per endpoint, bounded at queue_config.capacity x shards samples, counting
-//    samples queued and in flight. The shard count is fixed at queue_config.min_shards (telegate
-//    does not reshard dynamically; raise min_shards for throughput). A sample goes to the shard
-//    chosen by the hash of its labels, so one series is always sent in order by one shard.
+//    samples queued and in flight (an empty queue accepts one call of any size, so a call larger
+//    than the bound is not refused forever). The shard count is fixed at queue_config.min_shards
+//    (telegate does not reshard dynamically; raise min_shards for throughput). A sample goes to the
+//    shard chosen by the hash of its labels, so one series is always sent in order by one shard.
 //  * Each shard sends a request when max_samples_per_send samples are waiting or the oldest has
 //    waited batch_send_deadline: POST url, body = snappy block compression of a protobuf
 //    prometheus.WriteRequest (samples of one series grouped in one TimeSeries, labels sorted),
@@ -26,6 +27,11 @@
 //    telegate_remote_write_dropped_samples_total{component_id,reason} and logged at most once a
 //    minute. sample_age_limit > 0 drops samples older than that when a request is built
 //    (reason "too_old").
+//  * Metrics (label component_id): telegate_remote_write_sent_samples_total,
+//    _sent_bytes_total, _failed_requests_total (non-2xx answers and transport errors),
+//    _retried_samples_total, _refused_samples_total (append() refusals), _queued_samples (gauge)
+//    and _dropped_samples_total{reason}: http_<status>, rate_limited, too_old, shutdown,
+//    encode_failed.
 //  * Not implemented (documented gaps): the WAL (the queue is memory only and lossy on a crash),
 //    metadata requests (metadata_config is accepted and ignored), exemplars and native
 //    histograms (Sample carries neither), dynamic resharding.

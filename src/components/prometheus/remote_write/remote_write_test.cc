@@ -289,6 +289,45 @@ TEST_F(RemoteWriteTest, FullQueueRefusesWholeCallAndShutdownCountsTheRest) {
   EXPECT_EQ(metric(strCat("telegate_remote_write_queued_samples{component_id=\"", kId, "\"}")), 0);
 }
 
+TEST_F(RemoteWriteTest, EmptyQueueTakesACallLargerThanItsCapacity) {
+  Arguments args;
+  auto e = endpoint(10ms);
+  e.queue_config.capacity = 2;
+  args.endpoint.push_back(e);
+  auto w = writer(args);
+  std::vector<Sample> big;
+  for (int i = 0; i < 5; ++i) big.push_back(sample("m", {}, i, i));
+  ASSERT_TRUE(w->append(std::move(big)).ok());
+  w->shutdown(Clock::now() + 5s);
+  EXPECT_EQ(receiver_.samples(), 5u);
+}
+
+TEST_F(RemoteWriteTest, ConcurrentAppendersLoseNothing) {
+  Arguments args;
+  auto e = endpoint(5ms);
+  e.queue_config.min_shards = 3;
+  e.queue_config.max_samples_per_send = 100;
+  e.queue_config.capacity = 1000000;
+  args.endpoint.push_back(e);
+  auto w = writer(args);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::vector<Sample> in;
+        for (int s = 0; s < 5; ++s) {
+          in.push_back(sample("m", {{"t", std::to_string(t)}, {"s", std::to_string(s)}}, i, i));
+        }
+        EXPECT_TRUE(w->append(std::move(in)).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  w->shutdown(Clock::now() + 10s);
+  EXPECT_EQ(receiver_.samples(), 4000u);
+  EXPECT_EQ(w->queued(), 0);
+}
+
 TEST_F(RemoteWriteTest, ShutdownFlushesWaitingSamples) {
   Arguments args;
   args.endpoint.push_back(endpoint(60s));  // the deadline would never fire

@@ -127,7 +127,12 @@ std::string formatFloatV(double f) {
   if (f == 0) return std::signbit(f) ? "-0" : "0";
   std::string e = formatFloatE(f);  // d[.ddd]e±XX
   size_t epos = e.find('e');
-  int exp = std::stoi(e.substr(epos + 1));
+  int exp = 0;
+  const char* p = e.data() + epos + 1;
+  bool neg = *p == '-';
+  if (*p == '-' || *p == '+') ++p;
+  std::from_chars(p, e.data() + e.size(), exp);
+  if (neg) exp = -exp;
   if (exp < -4 || exp >= 6) return e;
   return formatFloatF(f);
 }

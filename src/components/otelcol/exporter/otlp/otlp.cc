@@ -254,6 +254,14 @@ SendResult GrpcSender::send(const pdata::Batch& batch, Clock::time_point deadlin
   return r;
 }
 
+namespace {
+// The disk queue of this component lives in <storage.path>/<component id>/queue.
+exporterhelper::Settings withQueueDir(exporterhelper::Settings s, const runtime::Host& host) {
+  s.queue_dir = strCat(host.dataPath(), "/queue");
+  return s;
+}
+}  // namespace
+
 exporterhelper::Settings Component::settingsOf(const Arguments& args) {
   exporterhelper::Settings s;
   s.queue = args.sending_queue;
@@ -266,8 +274,9 @@ exporterhelper::Settings Component::settingsOf(const Arguments& args) {
 Component::Component(runtime::Host& host, const Arguments& args)
     : host_(host),
       exporter_(std::make_shared<exporterhelper::Exporter>(
-          host.id(), settingsOf(args), std::make_shared<GrpcSender>(args.client, host.logger()),
-          host.logger(), host.metrics())) {
+          host.id(), withQueueDir(settingsOf(args), host),
+          std::make_shared<GrpcSender>(args.client, host.logger()), host.logger(),
+          host.metrics())) {
   host_.setExports({{"input", syntax::Value::capsule(exporter_)}});
 }
 
@@ -277,6 +286,12 @@ Component::~Component() {
 
 absl::Status Component::start() {
   exporter_->start();
+  if (!exporter_->queueStatus().ok()) {  // storage = "disk" could not be opened: refusing data
+    host_.setHealth(runtime::HealthState::kUnhealthy,
+                    strCat("sending queue on disk unavailable: ",
+                           std::string(exporter_->queueStatus().message())));
+    return absl::OkStatus();
+  }
   host_.setHealth(runtime::HealthState::kHealthy, "started");
   return absl::OkStatus();
 }

@@ -230,6 +230,7 @@ std::string asString(const AnyValue& v) {
 // A Prometheus labels.Builder: Set with an empty value deletes.
 using LabelMap = std::map<std::string, std::string>;
 void setLabel(LabelMap& m, std::string name, std::string value) {
+  if (name.empty()) return;  // an attribute with an empty key: no valid label name
   if (value.empty()) {
     m.erase(name);
   } else {
@@ -249,8 +250,10 @@ struct ResourceInfo {
 ResourceInfo resourceInfo(const KeyValues& attrs) {
   ResourceInfo r;
   std::string name, ns;
+  bool has_name = false;
   for (const auto& kv : attrs) {
     if (kv.key() == "service.name") {
+      has_name = true;
       name = asString(kv.value());
     } else if (kv.key() == "service.namespace") {
       ns = asString(kv.value());
@@ -260,9 +263,9 @@ ResourceInfo resourceInfo(const KeyValues& attrs) {
       setLabel(r.attrs, normalizeLabel(kv.key()), asString(kv.value()));
     }
   }
-  if (!ns.empty()) {
+  if (has_name && !ns.empty()) {
     r.job = strCat(ns, "/", name);
-  } else {
+  } else if (has_name) {
     r.job = std::move(name);
   }
   return r;
@@ -345,8 +348,30 @@ class Converter {
     }
   }
 
+  static uint64_t pointCount(const otlp_metrics::Metric& m) {
+    switch (m.data_case()) {
+      case otlp_metrics::Metric::kGauge:
+        return m.gauge().data_points_size();
+      case otlp_metrics::Metric::kSum:
+        return m.sum().data_points_size();
+      case otlp_metrics::Metric::kHistogram:
+        return m.histogram().data_points_size();
+      case otlp_metrics::Metric::kSummary:
+        return m.summary().data_points_size();
+      case otlp_metrics::Metric::kExponentialHistogram:
+        return m.exponential_histogram().data_points_size();
+      default:
+        return 0;
+    }
+  }
+
   void metric(const otlp_metrics::Metric& metric) {
     const bool sfx = opts_.add_metric_suffixes;
+    // A name with no valid character would make the receiver refuse the whole request.
+    if (buildMetricName(metric.name(), "", NameKind::kOther, false).empty()) {
+      out_->dropped_invalid += pointCount(metric);
+      return;
+    }
     switch (metric.data_case()) {
       case otlp_metrics::Metric::kGauge:
         numberPoints(metric.gauge().data_points(),
@@ -528,6 +553,7 @@ PrometheusConsumer::PrometheusConsumer(std::string id, metrics::Registry& metric
                       "OTLP data points not converted, by reason.", {"component_id", "reason"});
   dropped_delta_ = &dropped.with({id_, "delta_temporality"});
   dropped_exponential_ = &dropped.with({id_, "exponential_histogram"});
+  dropped_invalid_ = &dropped.with({id_, "invalid_name"});
   malformed_ = &dropped.with({id_, "malformed_payload"});
 }
 
@@ -560,13 +586,16 @@ absl::Status PrometheusConsumer::consume(pdata::Batch&& batch) {
     malformed_->inc(static_cast<double>(batch.items));
     return converted.status();
   }
-  if (converted->dropped_delta > 0 || converted->dropped_exponential > 0) {
+  if (converted->dropped_delta > 0 || converted->dropped_exponential > 0 ||
+      converted->dropped_invalid > 0) {
     dropped_delta_->inc(static_cast<double>(converted->dropped_delta));
     dropped_exponential_->inc(static_cast<double>(converted->dropped_exponential));
+    dropped_invalid_->inc(static_cast<double>(converted->dropped_invalid));
     if (drop_log_.shouldLog()) {
       logger_.warn("dropped data points that cannot be converted to Prometheus samples",
                    {{"delta_temporality", std::to_string(converted->dropped_delta)},
-                    {"exponential_histogram", std::to_string(converted->dropped_exponential)}});
+                    {"exponential_histogram", std::to_string(converted->dropped_exponential)},
+                    {"invalid_name", std::to_string(converted->dropped_invalid)}});
     }
   }
   std::vector<prometheus::Sample>& samples = converted->samples;

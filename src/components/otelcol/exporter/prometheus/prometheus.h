@@ -32,6 +32,9 @@
 //              otel_scope_version, <scope attributes>} = 1 per scope (include_scope_info), both
 //              stamped with the current time.
 //      time    time_unix_nano in ms; 0 -> the current time (telegate; Alloy would send 0).
+//      invalid metrics whose name has no valid character are dropped and counted (reason
+//              "invalid_name"), and attributes with an empty key are skipped: either would make
+//              the receiver refuse the whole request.
 //    gc_frequency and honor_metadata are accepted and have no effect (telegate keeps no series
 //    cache and sends no metadata).
 //  * The samples are appended to every forward_to receiver in order; consume() returns the first
@@ -95,14 +98,15 @@ struct ConvertResult {
   std::vector<prometheus::Sample> samples;
   uint64_t dropped_delta = 0;        // data points of delta sums/histograms
   uint64_t dropped_exponential = 0;  // exponential histogram data points
+  uint64_t dropped_invalid = 0;      // data points of metrics whose name has no valid character
 };
 
 // Converts the protobuf encoding of an ExportMetricsServiceRequest. INVALID_ARGUMENT when the
 // payload does not parse.
 absl::StatusOr<ConvertResult> convertMetrics(std::string_view payload, const ConvertOptions& opts);
 
-// Naming helpers, exposed for tests. `type`: 0 gauge, 1 monotonic sum, 2 other (non-monotonic
-// sum, histogram, summary).
+// Naming helpers, exposed for tests. NameKind: a gauge (may get "_ratio"), a monotonic sum (gets
+// "_total"), or anything else (non-monotonic sum, histogram, summary).
 enum class NameKind { kGauge, kMonotonicSum, kOther };
 std::string buildMetricName(std::string_view name, std::string_view unit, NameKind kind,
                             bool add_suffixes);
@@ -131,6 +135,7 @@ class PrometheusConsumer : public Consumer {
   metrics::Counter* refused_;
   metrics::Counter* dropped_delta_;
   metrics::Counter* dropped_exponential_;
+  metrics::Counter* dropped_invalid_;
   metrics::Counter* malformed_;
   log::OnceEvery drop_log_{std::chrono::seconds(60)};
   log::OnceEvery refuse_log_{std::chrono::seconds(60)};

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
+#include "src/common/strings.h"
 
 namespace telegate::otelcol::exporter_prometheus {
 namespace {
@@ -238,6 +239,37 @@ TEST(PrometheusConvert, JobWithoutNamespaceStaleMarkerAndMissingTimestamp) {
   EXPECT_EQ(render(r)[0], "{__name__=\"target_info\",job=\"svc\"} 1 @" + std::to_string(kNow));
   EXPECT_EQ(render(r)[1], "{__name__=\"g\",job=\"svc\"} 1 @" + std::to_string(kNow));
   EXPECT_EQ(std::bit_cast<uint64_t>(r.samples[2].value), 0x7ff0000000000002ull);
+}
+
+TEST(PrometheusConvert, NamespaceWithoutServiceNameGivesNoJob) {
+  col::ExportMetricsServiceRequest req;
+  auto* rm = req.add_resource_metrics();
+  kv(rm->mutable_resource()->mutable_attributes(), "service.namespace", "ns");
+  auto* m = rm->add_scope_metrics()->add_metrics();
+  m->set_name("g");
+  m->mutable_gauge()->add_data_points()->set_time_unix_nano(kTs);
+  ConvertOptions o;
+  o.include_target_info = false;
+  EXPECT_EQ(render(convert(req, o)), std::vector<std::string>{"{__name__=\"g\"} 0 @1700000000123"});
+}
+
+TEST(PrometheusConvert, InvalidNamesAndEmptyKeysAreNotSent) {
+  col::ExportMetricsServiceRequest req;
+  auto* sm = req.add_resource_metrics()->add_scope_metrics();
+  auto* bad = sm->add_metrics();
+  bad->set_name("...");
+  bad->mutable_gauge()->add_data_points()->set_as_int(1);
+  bad->mutable_gauge()->add_data_points()->set_as_int(2);
+  auto* ok = sm->add_metrics();
+  ok->set_name("ok");
+  auto* p = ok->mutable_gauge()->add_data_points();
+  p->set_time_unix_nano(kTs);
+  kv(p->mutable_attributes(), "", "v");
+  ConvertOptions o;
+  o.include_target_info = false;
+  auto r = convert(req, o);
+  EXPECT_EQ(render(r), std::vector<std::string>{"{__name__=\"ok\"} 0 @1700000000123"});
+  EXPECT_EQ(r.dropped_invalid, 2u);
 }
 
 TEST(PrometheusConvert, Malformed) {

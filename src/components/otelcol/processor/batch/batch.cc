@@ -77,6 +77,7 @@ constexpr std::array<Signal, 3> kSignals = {Signal::kTraces, Signal::kMetrics, S
 constexpr auto kInitialBackoff = std::chrono::milliseconds(200);
 constexpr auto kMaxBackoff = std::chrono::seconds(5);
 constexpr uint64_t kPendingBoundFactor = 10;
+constexpr uint64_t kHealthyBoundFactor = 10;  // on top of max_pending while sends succeed
 constexpr int kMaxSendRounds = 4;  // a producer sends at most this many rounds for others
 
 size_t idx(Signal s) {
@@ -206,18 +207,23 @@ class Core : public std::enable_shared_from_this<Core> {
     {
       std::lock_guard<std::mutex> l(b->mu);
       if (stopped_.load()) return absl::UnavailableError(id_ + " is shut down");
+      // While sends fail, the batcher may hold max_pending items; while they succeed (a burst
+      // that the single sender has not caught up with yet) ten times as many.
+      const bool failing = b->backoff != Clock::duration::zero();
+      const uint64_t limit = failing ? live->max_pending : live->max_pending * kHealthyBoundFactor;
       uint64_t held = b->pending_items + b->held_items;
-      if (held > 0 && held + batch.items > live->max_pending) {
+      if (held > 0 && held + batch.items > limit) {
         refuse(s, "pending_limit", batch.items);
         if (refused_log_.shouldLog()) {
-          logger_.warn("refusing data: too much is pending while the outputs fail",
+          logger_.warn(failing ? "refusing data: too much is pending while the outputs fail"
+                               : "refusing data: the outputs do not keep up with the producers",
                        {{"signal", std::string(pdata::signalName(s))},
                         {"tenant", std::string(tenant)},
                         {"pending_items", std::to_string(held)}});
         }
         return absl::ResourceExhaustedError(
-            strCat(id_, ": ", held, " items of tenant \"", tenant,
-                   "\" are pending while the outputs refuse data; retry later"));
+            strCat(id_, ": ", held, " items of tenant \"", tenant, "\" are pending",
+                   failing ? " while the outputs refuse data" : "", "; retry later"));
       }
       auto now = Clock::now();
       if (b->pending_items == 0) {

@@ -19,8 +19,10 @@
 //   * Unlike Alloy, a failed send does not lose data: on RESOURCE_EXHAUSTED/UNAVAILABLE from an
 //     output the piece is kept (with the set of outputs that already accepted it) and retried by
 //     the timer with backoff (200ms doubling to 5s); meanwhile data accumulates. When a batcher
-//     holds more than 10 × send_batch_max_size items (10 × send_batch_size, or 81920 when both are
-//     0) new data is refused with RESOURCE_EXHAUSTED, which receivers answer with 429/503.
+//     whose last send failed holds more than 10 × send_batch_max_size items (10 ×
+//     send_batch_size, or 81920 when both are 0) new data is refused with RESOURCE_EXHAUSTED,
+//     which receivers answer with 429/503. While sends succeed the bound is 10 times higher
+//     (producers outrunning the single sender of a batcher).
 //     Other codes from an output are permanent: the piece is dropped for that output, counted in
 //     telegate_processor_dropped_items_total{component_id,signal,reason} and logged at most once a
 //     minute per reason. Accepted data is never dropped without being counted.

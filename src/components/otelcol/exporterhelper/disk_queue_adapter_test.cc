@@ -1,0 +1,251 @@
+#include "src/components/otelcol/exporterhelper/disk_queue_adapter.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "src/common/log.h"
+#include "src/components/otelcol/exporterhelper/exporter.h"
+
+namespace telegate::otelcol::exporterhelper {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+pdata::Batch batch(uint64_t n, std::string tenant = "", pdata::Signal s = pdata::Signal::kLogs,
+                   size_t pad = 0) {
+  pdata::Batch b;
+  b.signal = s;
+  b.payload = "payload-" + std::to_string(n) + std::string(pad, 'x');
+  b.items = n;
+  if (!tenant.empty()) {
+    auto c = std::make_shared<pdata::ClientInfo>();
+    c->tenant = tenant;
+    b.client = c;
+  }
+  return b;
+}
+
+class DiskSendQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/telegate_dsq_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  queue::DiskQueueOptions opts(uint64_t max_bytes = 1 << 20) {
+    queue::DiskQueueOptions o;
+    o.dir = dir_ + "/queue";
+    o.max_bytes = max_bytes;
+    o.sync = queue::SyncPolicy::kNever;
+    o.registry = &reg_;
+    return o;
+  }
+  std::unique_ptr<DiskSendQueue> open(uint64_t max_bytes = 1 << 20) {
+    auto q = DiskSendQueue::open(opts(max_bytes));
+    EXPECT_TRUE(q.ok()) << q.status();
+    return q.ok() ? std::move(*q) : nullptr;
+  }
+
+  std::string dir_;
+  metrics::Registry reg_;
+};
+
+TEST_F(DiskSendQueueTest, RecordRoundTrip) {
+  pdata::Batch b = batch(0x0102030405060708ull, "tenant-a", pdata::Signal::kMetrics);
+  auto d = decodeBatchRecord(encodeBatchRecord(b), "tenant-a");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->signal, pdata::Signal::kMetrics);
+  EXPECT_EQ(d->items, 0x0102030405060708ull);
+  EXPECT_EQ(d->payload, b.payload);
+  ASSERT_NE(d->client, nullptr);
+  EXPECT_EQ(d->client->tenant, "tenant-a");
+
+  auto none = decodeBatchRecord(encodeBatchRecord(batch(1)), "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->client, nullptr);
+  EXPECT_FALSE(decodeBatchRecord("short", "").ok());
+  std::string bad = encodeBatchRecord(batch(1));
+  bad[0] = 7;
+  EXPECT_FALSE(decodeBatchRecord(bad, "").ok());
+}
+
+TEST_F(DiskSendQueueTest, PushPopAckInOrderWithTenants) {
+  auto q = open();
+  ASSERT_NE(q, nullptr);
+  EXPECT_TRUE(q->durable());
+  EXPECT_EQ(q->capacity(), 1u << 20);
+  for (uint64_t i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(q->push(batch(i, i % 2 ? "odd" : ""), Clock::time_point::min()).ok());
+  }
+  EXPECT_EQ(q->size(), 5u);
+  for (uint64_t i = 1; i <= 5; ++i) {
+    auto item = q->pop(true);
+    ASSERT_TRUE(item.has_value());
+    EXPECT_EQ(item->batch.items, i);
+    EXPECT_EQ(item->batch.payload, "payload-" + std::to_string(i));
+    if (i % 2) {
+      ASSERT_NE(item->batch.client, nullptr);
+      EXPECT_EQ(item->batch.client->tenant, "odd");
+    } else {
+      EXPECT_EQ(item->batch.client, nullptr);
+    }
+    q->ack(item->id);
+  }
+  EXPECT_EQ(q->size(), 0u);
+  EXPECT_FALSE(q->pop(false).has_value());
+}
+
+TEST_F(DiskSendQueueTest, BoundIsResourceExhaustedAndAckMakesRoom) {
+  auto q = open(64 << 10);  // segments of 16 KiB
+  ASSERT_NE(q, nullptr);
+  int accepted = 0;
+  absl::Status st;
+  for (int i = 0; i < 1000; ++i) {
+    st = q->push(batch(i, "t", pdata::Signal::kLogs, 1000), Clock::time_point::min());
+    if (!st.ok()) break;
+    ++accepted;
+  }
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+  EXPECT_GT(accepted, 30);
+  EXPECT_LT(accepted, 70);
+  EXPECT_LE(q->liveBytes(), 64u << 10);
+  // A batch larger than the whole bound can never fit.
+  EXPECT_EQ(q->push(batch(1, "", pdata::Signal::kLogs, 100 << 10), Clock::time_point::min()).code(),
+            absl::StatusCode::kInvalidArgument);
+  // block_on_overflow: a pusher waiting for room succeeds once consumers ack.
+  std::thread consumer([&] {
+    std::this_thread::sleep_for(50ms);
+    while (auto item = q->pop(false)) q->ack(item->id);
+  });
+  EXPECT_TRUE(q->push(batch(9999, "t", pdata::Signal::kLogs, 1000), Clock::now() + 5s).ok());
+  consumer.join();
+  q->close();
+  EXPECT_EQ(q->push(batch(1), Clock::time_point::min()).code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(q->pop(true).has_value());  // closed: returns at once
+}
+
+TEST_F(DiskSendQueueTest, ReopenRedeliversUnacked) {
+  {
+    auto q = open();
+    ASSERT_NE(q, nullptr);
+    for (uint64_t i = 1; i <= 6; ++i) {
+      ASSERT_TRUE(q->push(batch(i, "t" + std::to_string(i)), Clock::time_point::min()).ok());
+    }
+    auto a = q->pop(true);  // acked: gone after the restart
+    ASSERT_TRUE(a.has_value());
+    q->ack(a->id);
+    auto b = q->pop(true);  // nacked: redelivered
+    ASSERT_TRUE(b.has_value());
+    q->nack(b->id);
+    auto c = q->pop(true);  // popped (this is b again), never settled before the "crash"
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(c->batch.items, 2u);
+  }
+  auto q = open();
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->size(), 5u);
+  std::vector<uint64_t> got;
+  while (auto item = q->pop(false)) {
+    got.push_back(item->batch.items);
+    ASSERT_NE(item->batch.client, nullptr);
+    EXPECT_EQ(item->batch.client->tenant, "t" + std::to_string(item->batch.items));
+    q->ack(item->id);
+  }
+  EXPECT_EQ(got, (std::vector<uint64_t>{2, 3, 4, 5, 6}));
+}
+
+TEST_F(DiskSendQueueTest, SecondOpenOfSameDirectoryFails) {
+  auto q = open();
+  ASSERT_NE(q, nullptr);
+  auto second = DiskSendQueue::open(opts());
+  EXPECT_FALSE(second.ok());
+}
+
+TEST(UnavailableQueueTest, RefusesAndUnblocksOnClose) {
+  UnavailableQueue q(absl::InternalError("no disk"));
+  EXPECT_EQ(q.push(batch(1), Clock::time_point::min()).code(), absl::StatusCode::kUnavailable);
+  std::thread t([&] { EXPECT_FALSE(q.pop(true).has_value()); });
+  std::this_thread::sleep_for(10ms);
+  q.close();
+  t.join();
+}
+
+// A Sender that fails until told otherwise, recording delivered batches.
+class SwitchSender : public Sender {
+ public:
+  SendResult send(const pdata::Batch& b, Clock::time_point) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!up_) return SendResult{absl::UnavailableError("down")};
+    delivered_.insert(b.items);
+    return SendResult{};
+  }
+  void up() {
+    std::lock_guard<std::mutex> l(mu_);
+    up_ = true;
+  }
+  std::set<uint64_t> delivered() {
+    std::lock_guard<std::mutex> l(mu_);
+    return delivered_;
+  }
+
+ private:
+  std::mutex mu_;
+  bool up_ = false;
+  std::set<uint64_t> delivered_;
+};
+
+Settings diskSettings(const std::string& dir) {
+  Settings s;
+  s.queue.storage = "disk";
+  s.queue.num_consumers = 2;
+  s.queue.max_size = runtime::ByteSize(1 << 20);
+  s.queue.fsync = "never";
+  s.queue_dir = dir + "/queue";
+  s.retry.initial_interval = runtime::Duration(5ms);
+  s.retry.max_interval = runtime::Duration(20ms);
+  s.retry.max_elapsed_time = runtime::Duration(0s);
+  return s;
+}
+
+TEST_F(DiskSendQueueTest, ExporterKeepsUndeliveredBatchesAcrossShutdown) {
+  metrics::Registry reg;
+  {
+    auto down = std::make_shared<SwitchSender>();
+    Exporter e("otelcol.exporter.test", diskSettings(dir_), down, log::Logger(), reg);
+    ASSERT_TRUE(e.queueStatus().ok()) << e.queueStatus();
+    e.start();
+    for (uint64_t i = 1; i <= 20; ++i) ASSERT_TRUE(e.consume(batch(i, "t")).ok());
+    std::this_thread::sleep_for(30ms);
+    e.shutdown(Clock::now());  // backend still down: nothing dropped, all kept on disk
+  }
+  auto up = std::make_shared<SwitchSender>();
+  up->up();
+  Exporter e("otelcol.exporter.test", diskSettings(dir_), up, log::Logger(), reg);
+  ASSERT_TRUE(e.queueStatus().ok()) << e.queueStatus();
+  e.start();
+  auto until = Clock::now() + 5s;
+  while (up->delivered().size() < 20 && Clock::now() < until) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(up->delivered().size(), 20u);
+  e.shutdown(Clock::now() + 1s);
+}
+
+TEST_F(DiskSendQueueTest, ExporterRefusesWhenDiskQueueCannotOpen) {
+  metrics::Registry reg;
+  auto first = DiskSendQueue::open(opts());  // holds the directory lock
+  ASSERT_TRUE(first.ok());
+  auto s = diskSettings(dir_);
+  Exporter e("otelcol.exporter.test", s, std::make_shared<SwitchSender>(), log::Logger(), reg);
+  EXPECT_FALSE(e.queueStatus().ok());
+  e.start();
+  EXPECT_EQ(e.consume(batch(1)).code(), absl::StatusCode::kUnavailable);
+  e.shutdown(Clock::now());
+}
+
+}  // namespace
+}  // namespace telegate::otelcol::exporterhelper

@@ -1,0 +1,306 @@
+"""sending_queue { storage = "disk" } in the real binary: OTLP/HTTP (JSON) logs accepted with a 200
+survive a backend outage, a `kill -9` of telegate and a full queue (which is refused with
+429/503 + Retry-After instead of dropping). A fake OTLP/HTTP backend records every log body
+"rec-<n>" it receives; delivery is at-least-once, so duplicates are reported, not failed."""
+import collections
+import gzip
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import harness
+from harness import Telegate, free_port, http, wait_for
+
+TOKEN = "dq-token"
+
+
+class Backend:
+    """A fake OTLP/HTTP logs endpoint: 503 while down, records log bodies while up."""
+
+    def __init__(self):
+        self.up = False
+        self.mu = threading.Lock()
+        self.seen = collections.Counter()
+        self.requests_refused = 0
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if not backend.up:
+                    with backend.mu:
+                        backend.requests_refused += 1
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                doc = json.loads(body)
+                ids = []
+                for rl in doc.get("resourceLogs", []):
+                    for sl in rl.get("scopeLogs", []):
+                        for rec in sl.get("logRecords", []):
+                            ids.append(rec.get("body", {}).get("stringValue", ""))
+                with backend.mu:
+                    backend.seen.update(ids)
+                out = b"{}"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def delivered(self):
+        with self.mu:
+            return collections.Counter(self.seen)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def config(recv_port, backend_port, max_size):
+    return f'''
+otelcol.auth.bearer "t" {{
+  token = "{TOKEN}"
+}}
+
+otelcol.receiver.otlp "in" {{
+  http {{
+    endpoint = "127.0.0.1:{recv_port}"
+    auth     = otelcol.auth.bearer.t.handler
+  }}
+  output {{
+    logs = [otelcol.exporter.otlphttp.out.input]
+  }}
+}}
+
+otelcol.exporter.otlphttp "out" {{
+  client {{
+    endpoint = "http://127.0.0.1:{backend_port}"
+    timeout  = "2s"
+  }}
+  encoding = "json"
+  sending_queue {{
+    storage       = "disk"
+    max_size      = "{max_size}"
+    fsync         = "interval"
+    num_consumers = 4
+  }}
+  retry_on_failure {{
+    initial_interval = "100ms"
+    max_interval     = "300ms"
+    max_elapsed_time = "0s"
+  }}
+}}
+'''
+
+
+def launch(config_path, storage):
+    """A Telegate running `config_path` with a given --storage.path (kept across restarts)."""
+    t = Telegate.__new__(Telegate)
+    t.port = free_port()
+    t.storage = storage
+    t.base = f"http://127.0.0.1:{t.port}"
+    t.log = tempfile.TemporaryFile(mode="w+")
+    t.proc = subprocess.Popen(
+        [harness.ARGS.binary, "run", config_path, f"--server.http.listen-addr=127.0.0.1:{t.port}",
+         f"--storage.path={storage}"], stdout=t.log, stderr=subprocess.STDOUT)
+    t.wait_ready()
+    return t
+
+
+def logs_request(ids):
+    recs = [{"timeUnixNano": "1700000000000000000", "body": {"stringValue": f"rec-{i}"}}
+            for i in ids]
+    return json.dumps({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "dq"}}]},
+        "scopeLogs": [{"logRecords": recs}]}]}).encode()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class DiskQueueTest(unittest.TestCase):
+    max_size = "64MiB"
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="telegate-dq-")
+        self.storage = os.path.join(self.dir, "data")
+        self.backend = Backend()
+        self.recv_port = free_port()
+        self.url = f"http://127.0.0.1:{self.recv_port}/v1/logs"
+        self.config_path = os.path.join(self.dir, "config.alloy")
+        with open(self.config_path, "w") as f:
+            f.write(config(self.recv_port, self.backend.port, self.max_size))
+        self.t = launch(self.config_path, self.storage)
+        self.wait_receiver()
+
+    def tearDown(self):
+        try:
+            self.t.close()
+        finally:
+            self.t.log.close()
+            self.backend.close()
+
+    def wait_receiver(self):
+        def up():
+            try:
+                status, _, _ = self.send([])
+                return status == 200
+            except OSError:
+                return False
+        self.assertTrue(wait_for(up, timeout=15), self.t.output())
+
+    def send(self, ids):
+        return http("POST", self.url, body=logs_request(ids), timeout=10,
+                    headers={"Content-Type": "application/json",
+                             "Authorization": f"Bearer {TOKEN}"})
+
+    def assert_delivered(self, accepted, timeout=30):
+        want = {f"rec-{i}" for i in accepted}
+        ok = wait_for(lambda: want <= set(self.backend.delivered()), timeout=timeout,
+                      interval=0.2)
+        got = self.backend.delivered()
+        missing = sorted(want - set(got), key=lambda s: int(s[4:]))
+        self.assertTrue(ok, f"{len(missing)} accepted records never delivered, e.g. "
+                            f"{missing[:10]}\n{self.t.output()[-4000:]}")
+        dups = sum(c - 1 for c in got.values() if c > 1)
+        print(f"\n  accepted={len(want)} delivered_distinct={len(got)} duplicates={dups}",
+              flush=True)
+        return dups
+
+
+class OutageTest(DiskQueueTest):
+    def test_outage_then_recovery_delivers_everything(self):
+        start = time.time()
+        accepted = []
+        for n in range(0, 500, 10):
+            ids = list(range(n, n + 10))
+            status, _, body = self.send(ids)
+            self.assertEqual(status, 200, body)
+            accepted += ids
+            time.sleep(0.01)
+        remaining = 8 - (time.time() - start)  # keep the backend down ~8-10 s in total
+        if remaining > 0:
+            time.sleep(remaining)
+        self.assertGreater(self.backend.requests_refused, 0)
+        self.assertEqual(len(self.backend.delivered()), 0)
+        self.backend.up = True
+        self.assert_delivered(accepted)
+
+
+class CrashTest(DiskQueueTest):
+    def test_kill_9_mid_stream_then_restart_delivers_every_accepted_record(self):
+        accepted = []
+        stop = threading.Event()
+
+        def client():
+            n = 0
+            while not stop.is_set():
+                ids = list(range(n, n + 10))
+                n += 10
+                try:
+                    status, _, _ = self.send(ids)
+                except OSError:
+                    continue  # telegate is down: not accepted
+                if status == 200:
+                    accepted.extend(ids)
+
+        th = threading.Thread(target=client, daemon=True)
+        th.start()
+        self.assertTrue(wait_for(lambda: len(accepted) >= 300, timeout=20))
+        os.kill(self.t.proc.pid, signal.SIGKILL)  # mid-stream: requests are in flight
+        self.t.proc.wait()
+        time.sleep(0.3)
+        stop.set()
+        th.join(timeout=15)
+        self.assertEqual(len(self.backend.delivered()), 0)
+        accepted_before = list(accepted)
+        self.t.log.close()
+        self.t = launch(self.config_path, self.storage)  # same --storage.path
+        self.wait_receiver()
+        self.backend.up = True
+        self.assert_delivered(accepted_before)
+
+
+class BackpressureTest(DiskQueueTest):
+    max_size = "64KiB"
+
+    def test_full_queue_refuses_with_retry_after_then_delivers_accepted(self):
+        rss0 = rss_kib(self.t.proc.pid)
+        accepted, refused = [], 0
+        for n in range(0, 3000, 10):
+            ids = list(range(n, n + 10))
+            status, headers, body = self.send(ids)
+            if status == 200:
+                accepted += ids
+                continue
+            self.assertIn(status, (429, 503), body)
+            self.assertTrue(headers.get("Retry-After"), headers)
+            refused += 1
+            if refused >= 20:
+                break
+        self.assertGreater(refused, 0, "the queue never filled up")
+        self.assertGreater(len(accepted), 0)
+        rss1 = rss_kib(self.t.proc.pid)
+        print(f"\n  accepted={len(accepted)} refused_requests={refused} "
+              f"rss_kib={rss0}->{rss1}", flush=True)
+        self.assertLess(rss1 - rss0, 64 * 1024, "RSS grew by more than 64 MiB")
+        self.backend.up = True
+        self.assert_delivered(accepted)
+        # Once drained, the queue accepts again.
+        self.assertTrue(wait_for(lambda: self.send([99999])[0] == 200, timeout=10))
+
+
+class FailSafeTest(DiskQueueTest):
+    def test_unopenable_queue_is_unhealthy_and_refuses_with_503(self):
+        # A second telegate on the same --storage.path cannot lock the exporter's queue.
+        other_port = free_port()
+        path = os.path.join(self.dir, "other.alloy")
+        with open(path, "w") as f:
+            f.write(config(other_port, self.backend.port, self.max_size))
+        t2 = launch(path, self.storage)
+        try:
+            def health():
+                c = t2.components().get("otelcol.exporter.otlphttp.out", {})
+                return json.dumps(c.get("health", c))
+            self.assertTrue(wait_for(lambda: "unhealthy" in health().lower(), timeout=10),
+                            health())
+            url = f"http://127.0.0.1:{other_port}/v1/logs"
+            def refused():
+                try:
+                    return http("POST", url, body=logs_request([1]), timeout=5,
+                                headers={"Content-Type": "application/json",
+                                         "Authorization": f"Bearer {TOKEN}"})
+                except OSError:
+                    return (0, {}, "")
+            self.assertTrue(wait_for(lambda: refused()[0] == 503, timeout=10), refused())
+            self.assertIn("unavailable", t2.output())
+        finally:
+            t2.close()
+            t2.log.close()
+
+
+if __name__ == "__main__":
+    harness.main()
