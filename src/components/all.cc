@@ -11,6 +11,7 @@ void registerAll() {
     registerLokiSourceKubernetes();
     registerLokiWrite();
     registerOtelcolAuthBearer();
+    registerOtelcolExporterDebug();
     registerOtelcolExporterDiscard();
     registerOtelcolExporterFile();
     registerOtelcolExporterLoki();

@@ -16,6 +16,7 @@ void registerOtelcolExporterOtlp();
 void registerOtelcolExporterOtlphttp();
 void registerOtelcolExporterLoki();
 void registerOtelcolExporterFile();
+void registerOtelcolExporterDebug();
 void registerOtelcolExporterDiscard();
 void registerOtelcolExporterPrometheus();
 void registerLokiWrite();

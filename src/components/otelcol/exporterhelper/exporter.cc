@@ -168,6 +168,7 @@ void Exporter::start() {
     std::lock_guard<std::mutex> c(cfg_mu_);
     n = settings_.queue.enabled ? std::max<int64_t>(1, settings_.queue.num_consumers) : 0;
   }
+  if (n == 0 && queue_->size() > 0) n = 1;  // drain batches a disk queue kept from a past run
   for (int64_t i = 0; i < n; ++i) threads_.emplace_back([this] { worker(); });
 }
 

@@ -25,7 +25,9 @@
 //    still queued or waiting one more attempt (bounded by the deadline), and counts what is left
 //    at the deadline as dropped with reason "shutdown". Returns once the sender threads exited:
 //    attempts started after shutdown began end by the deadline; an attempt already in flight
-//    runs to its own timeout (it is not cancelled). Idempotent.
+//    runs to its own timeout (it is not cancelled). Idempotent. With a durable queue
+//    (sending_queue.storage = "disk") nothing is dropped at shutdown: batches not delivered by
+//    the deadline are nacked and stay on disk, and queued ones are left for the next start.
 //  * update() swaps the Sender and the settings for batches attempted afterwards; a larger
 //    num_consumers starts more threads (a smaller one takes effect at the next restart).
 // Thread-safety: consume() from any thread; start/update/shutdown from the controller thread.

@@ -257,7 +257,7 @@ SendResult GrpcSender::send(const pdata::Batch& batch, Clock::time_point deadlin
 namespace {
 // The disk queue of this component lives in <storage.path>/<component id>/queue.
 exporterhelper::Settings withQueueDir(exporterhelper::Settings s, const runtime::Host& host) {
-  s.queue_dir = strCat(host.dataPath(), "/queue");
+  if (!host.dataPath().empty()) s.queue_dir = strCat(host.dataPath(), "/queue");  // else refused
   return s;
 }
 }  // namespace
