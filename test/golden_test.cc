@@ -73,13 +73,20 @@ TEST(GoldenTest, FormatIsStable) {
   }
 }
 
-TEST(GoldenTest, ExampleIsCanonicallyFormatted) {
-  std::string text = readFile(kRoot / "examples/local.alloy");
-  auto src = std::make_shared<syntax::SourceFile>("local.alloy", text);
-  syntax::Diagnostics d;
-  auto f = syntax::parseFile(src, &d);
-  ASSERT_FALSE(d.hasErrors());
-  EXPECT_EQ(syntax::format(*f), text);
+TEST(GoldenTest, ExamplesAreValidAndCanonicallyFormatted) {
+  setenv("ALLOY_RECEIVER_TOKEN", "example-token", 1);
+  for (const auto& e : fs::directory_iterator(kRoot / "examples")) {
+    if (e.path().extension() != ".alloy") continue;
+    std::string name = e.path().filename().string();
+    std::string text = readFile(e.path());
+    auto src = std::make_shared<syntax::SourceFile>(name, text);
+    syntax::Diagnostics d;
+    auto f = syntax::parseFile(src, &d);
+    ASSERT_FALSE(d.hasErrors()) << name;
+    EXPECT_EQ(syntax::format(*f), text) << name << " is not in canonical format";
+    auto r = validate(name, text);
+    EXPECT_TRUE(r.ok) << r.formatted();
+  }
 }
 
 TEST(GoldenTest, BrokenConfigsYieldExpectedDiagnostics) {
