@@ -55,12 +55,12 @@ TEST(GoldenTest, SeedConfigWithoutTokenFailsClosed) {
   unsetenv("ALLOY_RECEIVER_TOKEN");
   auto r = validate("config.alloy", readFile(kRoot / "test/testdata/seed/config.alloy"));
   ASSERT_FALSE(r.ok);
-  EXPECT_NE(r.diags.summary().find("token must not be empty"), std::string::npos)
-      << r.formatted();
+  EXPECT_NE(r.diags.summary().find("token must not be empty"), std::string::npos) << r.formatted();
 }
 
 TEST(GoldenTest, FormatIsStable) {
-  for (const auto& p : {kRoot / "test/testdata/seed/config.alloy", kRoot / "examples/local.alloy"}) {
+  for (const auto& p :
+       {kRoot / "test/testdata/seed/config.alloy", kRoot / "examples/local.alloy"}) {
     auto src = std::make_shared<syntax::SourceFile>(p.filename().string(), readFile(p));
     syntax::Diagnostics d;
     auto f = syntax::parseFile(src, &d);

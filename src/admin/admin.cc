@@ -30,8 +30,8 @@ std::string componentJson(const runtime::ComponentStatus& s) {
       "{\"name\":", jsonString(s.name), ",\"type\":\"block\",\"localID\":", jsonString(s.id),
       ",\"moduleID\":\"\",\"label\":", jsonString(s.label),
       ",\"referencesTo\":", strList(s.references_to),
-      ",\"referencedBy\":", strList(s.referenced_by), ",\"health\":{\"state\":",
-      jsonString(runtime::healthStateName(s.health.state)),
+      ",\"referencedBy\":", strList(s.referenced_by),
+      ",\"health\":{\"state\":", jsonString(runtime::healthStateName(s.health.state)),
       ",\"message\":", jsonString(s.health.message),
       ",\"updatedTime\":", jsonString(timeString(s.health.updated)),
       "},\"arguments\":", syntax::toJson(s.arguments), ",\"exports\":", syntax::toJson(s.exports),
@@ -74,11 +74,19 @@ AdminServer::AdminServer(std::string listen_addr, runtime::Controller& controlle
       opts, [this](const net::HttpRequest& r) { return handle(r); });
 }
 
-AdminServer::~AdminServer() { stop(); }
+AdminServer::~AdminServer() {
+  stop();
+}
 
-absl::Status AdminServer::start() { return server_->start(); }
-void AdminServer::stop() { server_->stop(); }
-std::string AdminServer::boundAddress() const { return server_->boundAddress(); }
+absl::Status AdminServer::start() {
+  return server_->start();
+}
+void AdminServer::stop() {
+  server_->stop();
+}
+std::string AdminServer::boundAddress() const {
+  return server_->boundAddress();
+}
 
 net::HttpResponse AdminServer::healthy() {
   std::set<std::string> types;
@@ -121,11 +129,10 @@ net::HttpResponse AdminServer::indexPage() {
   r.content_type = "text/html; charset=utf-8";
   std::string rows;
   for (const auto& s : controller_.status()) {
-    strAppend(&rows, "<tr><td><a href=\"/api/v0/web/components/", htmlEscape(s.id),
-                    "\">", htmlEscape(s.id), "</a></td><td class=\"",
-                    runtime::healthStateName(s.health.state), "\">",
-                    runtime::healthStateName(s.health.state), "</td><td>",
-                    htmlEscape(s.health.message), "</td></tr>\n");
+    strAppend(&rows, "<tr><td><a href=\"/api/v0/web/components/", htmlEscape(s.id), "\">",
+              htmlEscape(s.id), "</a></td><td class=\"", runtime::healthStateName(s.health.state),
+              "\">", runtime::healthStateName(s.health.state), "</td><td>",
+              htmlEscape(s.health.message), "</td></tr>\n");
   }
   r.body = strCat(
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>telegate</title><style>"

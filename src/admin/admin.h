@@ -34,8 +34,8 @@ struct ReloadOutcome {
 
 class AdminServer {
  public:
-  AdminServer(std::string listen_addr, runtime::Controller& controller,
-              metrics::Registry& registry, std::function<ReloadOutcome()> reload);
+  AdminServer(std::string listen_addr, runtime::Controller& controller, metrics::Registry& registry,
+              std::function<ReloadOutcome()> reload);
   ~AdminServer();
   absl::Status start();
   void stop();

@@ -15,14 +15,24 @@
 namespace telegate {
 
 namespace strings_detail {
-inline void append(std::string& out, const std::string& s) { out.append(s); }
-inline void append(std::string& out, std::string_view s) { out.append(s.data(), s.size()); }
-inline void append(std::string& out, absl::string_view s) { out.append(s.data(), s.size()); }
-inline void append(std::string& out, const char* s) { out.append(s); }
-inline void append(std::string& out, char c) { out.push_back(c); }
+inline void append(std::string& out, const std::string& s) {
+  out.append(s);
+}
+inline void append(std::string& out, std::string_view s) {
+  out.append(s.data(), s.size());
+}
+inline void append(std::string& out, absl::string_view s) {
+  out.append(s.data(), s.size());
+}
+inline void append(std::string& out, const char* s) {
+  out.append(s);
+}
+inline void append(std::string& out, char c) {
+  out.push_back(c);
+}
 template <class T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, char> && !std::is_same_v<T, bool>)
-inline void append(std::string& out, T v) {
+requires(std::is_integral_v<T> && !std::is_same_v<T, char> &&
+         !std::is_same_v<T, bool>) inline void append(std::string& out, T v) {
   out += std::to_string(v);
 }
 }  // namespace strings_detail

@@ -233,17 +233,18 @@ int validateCommand(const std::string& path) {
 }  // namespace
 
 int appMain(int argc, char** argv) {
-  CLI::App app{"telegate: an authenticated telemetry gateway that runs Grafana Alloy "
-               "configurations"};
+  CLI::App app{
+      "telegate: an authenticated telemetry gateway that runs Grafana Alloy "
+      "configurations"};
   app.require_subcommand(0, 1);
   app.set_version_flag("--version,-v", std::string("telegate version v") + kVersion);
 
   RunFlags rf;
-  auto* run = app.add_subcommand("run", "Run telegate with a configuration file or directory "
-                                        "(the embedded default when omitted)");
+  auto* run = app.add_subcommand("run",
+                                 "Run telegate with a configuration file or directory "
+                                 "(the embedded default when omitted)");
   run->add_option("CONFIG_PATH", rf.config_path, "configuration file or directory of *.alloy");
-  run->add_option("--server.http.listen-addr", rf.listen_addr,
-                  "address of the admin HTTP server")
+  run->add_option("--server.http.listen-addr", rf.listen_addr, "address of the admin HTTP server")
       ->capture_default_str();
   run->add_option("--storage.path", rf.storage_path, "base directory for component data")
       ->capture_default_str();

@@ -26,9 +26,9 @@ struct HttpClientOptions {
   std::string cert_file;
   std::string key_file;
   bool insecure_skip_verify = false;
-  std::string proxy_url;             // empty: no proxy (the environment is ignored)
-  bool http2 = false;                // HTTP/1.1 by default
-  std::string user_agent;            // default "telegate/<version>"
+  std::string proxy_url;   // empty: no proxy (the environment is ignored)
+  bool http2 = false;      // HTTP/1.1 by default
+  std::string user_agent;  // default "telegate/<version>"
   size_t max_response_body = 64 << 10;
 };
 
@@ -66,8 +66,8 @@ class HttpClient {
 };
 
 // Parses a Retry-After header value: delay-seconds or an HTTP-date. nullopt when absent/invalid.
-std::optional<std::chrono::seconds> parseRetryAfter(std::string_view value,
-                                                    std::chrono::system_clock::time_point now =
-                                                        std::chrono::system_clock::now());
+std::optional<std::chrono::seconds> parseRetryAfter(
+    std::string_view value,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 }  // namespace telegate::net

@@ -21,8 +21,8 @@ enum class Signal : uint8_t { kTraces = 0, kMetrics = 1, kLogs = 2 };
 std::string_view signalName(Signal s);  // "traces", "metrics", "logs"
 
 struct ClientInfo {
-  std::string tenant;      // empty: no tenant bound
-  std::string auth_name;   // name of the credential that authenticated the request (not secret)
+  std::string tenant;     // empty: no tenant bound
+  std::string auth_name;  // name of the credential that authenticated the request (not secret)
 };
 
 struct Batch {

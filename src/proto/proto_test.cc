@@ -1,8 +1,8 @@
 // Wire-format checks for the telegate .proto definitions: hand-computed byte
 // strings, OTLP/JSON parsing, and gRPC service names.
-#include <gtest/gtest.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
 
 #include <string>
 
@@ -47,13 +47,14 @@ std::string Hex(const std::string& s) {
 // resource {service.name=django-app}, one log record {time=1, body "hi"}.
 std::string ExpectedLogsBytes() {
   std::string logrecord = Bytes({0x09, 1, 0, 0, 0, 0, 0, 0, 0,  // time_unix_nano fixed64
-                                 0x2A, 0x04, 0x0A, 0x02}) + "hi";  // body{string_value}
-  std::string scope_logs = Bytes({0x12, 0x0F}) + logrecord;        // log_records
+                                 0x2A, 0x04, 0x0A, 0x02}) +
+                          "hi";                              // body{string_value}
+  std::string scope_logs = Bytes({0x12, 0x0F}) + logrecord;  // log_records
   std::string any = Bytes({0x0A, 0x0A}) + "django-app";
   std::string kv = Bytes({0x0A, 0x0C}) + "service.name" + Bytes({0x12, 0x0C}) + any;
-  std::string resource = Bytes({0x0A, 0x1C}) + kv;                  // attributes
+  std::string resource = Bytes({0x0A, 0x1C}) + kv;  // attributes
   std::string rl = Bytes({0x0A, 0x1E}) + resource + Bytes({0x12, 0x11}) + scope_logs;
-  std::string req = Bytes({0x0A, 0x33}) + rl;                       // resource_logs
+  std::string req = Bytes({0x0A, 0x33}) + rl;  // resource_logs
   EXPECT_EQ(req.size(), 53u);
   return req;
 }
@@ -83,8 +84,8 @@ TEST(ProtoWire, ExportLogsServiceRequestHandEncoded) {
 
 TEST(ProtoWire, LogRecordEventNameAndFlags) {
   otlogs::LogRecord rec;
-  rec.set_flags(1);                // fixed32 field 8 -> tag 0x45
-  rec.set_event_name("e");         // string field 12 -> tag 0x62
+  rec.set_flags(1);                                       // fixed32 field 8 -> tag 0x45
+  rec.set_event_name("e");                                // string field 12 -> tag 0x62
   rec.set_severity_number(otlogs::SEVERITY_NUMBER_INFO);  // varint field 2
   EXPECT_EQ(Hex(rec.SerializeAsString()),
             Hex(Bytes({0x10, 0x09, 0x45, 1, 0, 0, 0, 0x62, 0x01, 'e'})));
@@ -108,13 +109,13 @@ TEST(ProtoWire, MetricsNumberAndHistogramPoints) {
             Hex(Bytes({0x31, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF})));
 
   otmetrics::HistogramDataPoint h;
-  h.set_sum(0);  // proto3 optional: explicit zero is serialized
+  h.set_sum(0);            // proto3 optional: explicit zero is serialized
   h.add_bucket_counts(2);  // packed fixed64 field 6
   EXPECT_EQ(Hex(h.SerializeAsString()),
             Hex(Bytes({0x29, 0, 0, 0, 0, 0, 0, 0, 0, 0x32, 0x08, 2, 0, 0, 0, 0, 0, 0, 0})));
 
   otmetrics::ExponentialHistogramDataPoint e;
-  e.set_scale(-1);  // sint32 zigzag -> 1
+  e.set_scale(-1);                       // sint32 zigzag -> 1
   e.mutable_positive()->set_offset(-2);  // zigzag -> 3
   EXPECT_EQ(Hex(e.SerializeAsString()), Hex(Bytes({0x30, 0x01, 0x42, 0x02, 0x08, 0x03})));
 
@@ -165,8 +166,9 @@ TEST(ProtoWire, PrometheusWriteRequestHandEncoded) {
   m->set_metric_family_name("f");
   m->set_help("h");
   m->set_unit("u");
-  EXPECT_EQ(Hex(md.SerializeAsString()),
-            Hex(Bytes({0x1A, 0x0B, 0x08, 0x01, 0x12, 0x01, 'f', 0x22, 0x01, 'h', 0x2A, 0x01, 'u'})));
+  EXPECT_EQ(
+      Hex(md.SerializeAsString()),
+      Hex(Bytes({0x1A, 0x0B, 0x08, 0x01, 0x12, 0x01, 'f', 0x22, 0x01, 'h', 0x2A, 0x01, 'u'})));
 }
 
 TEST(ProtoWire, PrometheusNativeHistogram) {
@@ -178,9 +180,8 @@ TEST(ProtoWire, PrometheusNativeHistogram) {
   auto* sp = h.add_positive_spans();
   sp->set_offset(-1);  // zigzag 1
   sp->set_length(2);
-  EXPECT_EQ(Hex(h.SerializeAsString()),
-            Hex(Bytes({0x08, 0x05, 0x20, 0x06, 0x5A, 0x04, 0x08, 0x01, 0x10, 0x02, 0x62, 0x02,
-                       0x02, 0x01})));
+  EXPECT_EQ(Hex(h.SerializeAsString()), Hex(Bytes({0x08, 0x05, 0x20, 0x06, 0x5A, 0x04, 0x08, 0x01,
+                                                   0x10, 0x02, 0x62, 0x02, 0x02, 0x01})));
   EXPECT_EQ(h.count_case(), prometheus::Histogram::kCountInt);
   h.set_count_float(2.5);
   EXPECT_EQ(h.count_case(), prometheus::Histogram::kCountFloat);
@@ -255,7 +256,8 @@ TEST(ProtoJson, JsonFieldNamesMatchOtlp) {
   EXPECT_EQ(logproto::EntryAdapter::descriptor()->FindFieldByNumber(3)->name(),
             "structuredMetadata");
   EXPECT_EQ(otmetrics::ExponentialHistogramDataPoint::descriptor()
-                ->FindFieldByName("zero_threshold")->json_name(),
+                ->FindFieldByName("zero_threshold")
+                ->json_name(),
             "zeroThreshold");
 }
 
@@ -267,8 +269,7 @@ TEST(ProtoGrpc, ServiceFullNames) {
       colmetrics::ExportMetricsServiceRequest::descriptor()->file()->FindServiceByName(
           "MetricsService");
   const google::protobuf::ServiceDescriptor* trace =
-      coltrace::ExportTraceServiceRequest::descriptor()->file()->FindServiceByName(
-          "TraceService");
+      coltrace::ExportTraceServiceRequest::descriptor()->file()->FindServiceByName("TraceService");
   ASSERT_NE(logs, nullptr);
   ASSERT_NE(metrics, nullptr);
   ASSERT_NE(trace, nullptr);

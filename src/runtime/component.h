@@ -41,11 +41,11 @@ struct Health {
 class Host {
  public:
   virtual ~Host() = default;
-  virtual const std::string& id() const = 0;            // e.g. "otelcol.receiver.otlp.default"
-  virtual const std::string& dataPath() const = 0;      // <storage.path>/<id>, created on demand
-  virtual const log::Logger& logger() const = 0;        // carries component_id
+  virtual const std::string& id() const = 0;        // e.g. "otelcol.receiver.otlp.default"
+  virtual const std::string& dataPath() const = 0;  // <storage.path>/<id>, created on demand
+  virtual const log::Logger& logger() const = 0;    // carries component_id
   virtual metrics::Registry& metrics() const = 0;
-  virtual void setExports(syntax::Object exports) = 0;  // thread-safe
+  virtual void setExports(syntax::Object exports) = 0;                 // thread-safe
   virtual void setHealth(HealthState state, std::string message) = 0;  // thread-safe
 };
 

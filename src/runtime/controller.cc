@@ -101,7 +101,8 @@ class Node : public Host {
   void defaultHealthy() {
     std::lock_guard<std::mutex> l(mu_);
     if (component_health_.state == HealthState::kUnknown) {
-      component_health_ = Health{HealthState::kHealthy, "started", std::chrono::system_clock::now()};
+      component_health_ =
+          Health{HealthState::kHealthy, "started", std::chrono::system_clock::now()};
     }
   }
   Health health() const {
@@ -181,8 +182,8 @@ syntax::Object buildRoot(const std::map<std::string, syntax::Object>& exports) {
     size_t start = 0;
     while (true) {
       size_t dot = id.find('.', start);
-      t = &t->children[id.substr(start, dot == std::string::npos ? std::string::npos
-                                                                  : dot - start)];
+      t = &t->children[id.substr(start,
+                                 dot == std::string::npos ? std::string::npos : dot - start)];
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
@@ -195,7 +196,9 @@ syntax::Object buildRoot(const std::map<std::string, syntax::Object>& exports) {
 
 }  // namespace
 
-std::string LoadResult::formatted() const { return syntax::formatDiagnostics(diags, files); }
+std::string LoadResult::formatted() const {
+  return syntax::formatDiagnostics(diags, files);
+}
 
 Controller::Controller(ControllerOptions opts)
     : opts_(std::move(opts)),
@@ -207,8 +210,7 @@ Controller::Controller(ControllerOptions opts)
         {"healthy", 0}, {"unhealthy", 0}, {"unknown", 0}, {"exited", 0}};
     for (const auto& s : status()) {
       by_state[std::string(healthStateName(s.health.state))]++;
-      w.gauge("telegate_component_health",
-              "Health of each component: 1 for the state it is in.",
+      w.gauge("telegate_component_health", "Health of each component: 1 for the state it is in.",
               {{"component_id", s.id},
                {"component_name", s.name},
                {"state", std::string(healthStateName(s.health.state))}},
@@ -234,8 +236,9 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
     metrics_.counter("telegate_config_load_failures_total", "Configuration loads that failed.")
         .with({})
         .inc();
-    metrics_.gauge("telegate_config_last_load_successful",
-                   "1 when the last configuration load succeeded.")
+    metrics_
+        .gauge("telegate_config_last_load_successful",
+               "1 when the last configuration load succeeded.")
         .with({})
         .set(0);
     res.ok = false;
@@ -273,7 +276,7 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
       if (stmt.attr) {
         diags.addError(fname, stmt.attr->name_range,
                        strCat("unrecognized attribute name \"", stmt.attr->name,
-                                    "\": only blocks are allowed at the top level"));
+                              "\": only blocks are allowed at the top level"));
         continue;
       }
       if (!stmt.block) continue;
@@ -282,7 +285,7 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
       if (auto it = declared.find(id); it != declared.end()) {
         diags.addError(fname, b.name_range,
                        strCat("block ", id, " already declared at ",
-                                    posString(it->second.first, it->second.second)));
+                              posString(it->second.first, it->second.second)));
         continue;
       }
       if (b.name == "logging") {
@@ -299,13 +302,11 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
       const Registration* reg = registry_.find(b.name);
       if (reg == nullptr) {
         diags.addError(fname, b.name_range,
-                       strCat("cannot find the definition of component name \"", b.name,
-                                    "\""));
+                       strCat("cannot find the definition of component name \"", b.name, "\""));
         continue;
       }
       if (!b.label) {
-        diags.addError(fname, b.name_range,
-                       strCat("component \"", b.name, "\" must have a label"));
+        diags.addError(fname, b.name_range, strCat("component \"", b.name, "\" must have a label"));
         continue;
       }
       declared[id] = {fname, b.name_range.begin};
@@ -341,9 +342,9 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
         }
       }
       if (!found && !t.parts.empty() && stdlib.count(t.parts[0]) == 0) {
-        diags.addError(decls[i].file, t.range,
-                       strCat("component \"", strJoin(t.parts, "."),
-                                    "\" does not exist or is out of scope"));
+        diags.addError(
+            decls[i].file, t.range,
+            strCat("component \"", strJoin(t.parts, "."), "\" does not exist or is out of scope"));
       }
     }
   }
@@ -433,8 +434,8 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
     ArgsHolder holder{args, d.reg->args_type};
     std::shared_ptr<Node> existing;
     if (graph_) {
-      if (auto it = graph_->by_id.find(d.id); it != graph_->by_id.end() &&
-                                              it->second->reg() == d.reg) {
+      if (auto it = graph_->by_id.find(d.id);
+          it != graph_->by_id.end() && it->second->reg() == d.reg) {
         existing = it->second;
       }
     }
@@ -534,17 +535,20 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   }
   loaded_ = true;
   double secs = std::chrono::duration<double>(Clock::now() - started_at).count();
-  metrics_.gauge("telegate_config_last_load_successful",
-                 "1 when the last configuration load succeeded.")
+  metrics_
+      .gauge("telegate_config_last_load_successful",
+             "1 when the last configuration load succeeded.")
       .with({})
       .set(1);
-  metrics_.gauge("telegate_config_last_load_success_timestamp_seconds",
-                 "Time of the last successful configuration load.")
+  metrics_
+      .gauge("telegate_config_last_load_success_timestamp_seconds",
+             "Time of the last successful configuration load.")
       .with({})
       .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
                .count());
-  metrics_.gauge("telegate_config_load_duration_seconds",
-                 "Duration of the last successful configuration load.")
+  metrics_
+      .gauge("telegate_config_load_duration_seconds",
+             "Duration of the last successful configuration load.")
       .with({})
       .set(secs);
   res.ok = true;

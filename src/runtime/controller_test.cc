@@ -135,7 +135,8 @@ TEST_F(ControllerTest, RejectsStructuralErrorsWithPositions) {
     std::string config, error;
   };
   std::vector<Case> cases = {
-      {"nope.thing \"a\" { }", "c.alloy:1:1: cannot find the definition of component name \"nope.thing\""},
+      {"nope.thing \"a\" { }",
+       "c.alloy:1:1: cannot find the definition of component name \"nope.thing\""},
       {"test.source { }", "c.alloy:1:1: component \"test.source\" must have a label"},
       {"test.source \"a\" { }\ntest.source \"a\" { }",
        "c.alloy:2:1: block test.source.a already declared at c.alloy:1:1"},
@@ -157,15 +158,17 @@ TEST_F(ControllerTest, RejectsStructuralErrorsWithPositions) {
 }
 
 TEST_F(ControllerTest, ReloadKeepsInstancesAndFailedReloadKeepsOldGraph) {
-  ASSERT_TRUE(load("test.source \"a\" { value = 1 }\ntest.sink \"s\" { input = test.source.a.out }").ok);
+  ASSERT_TRUE(
+      load("test.source \"a\" { value = 1 }\ntest.sink \"s\" { input = test.source.a.out }").ok);
   Source* first = Source::last.load();
   int sinks = Sink::instances.load();
   EXPECT_EQ(Sink::seen.load(), 1);
 
-  ASSERT_TRUE(load("test.source \"a\" { value = 2 }\ntest.sink \"s\" { input = test.source.a.out }").ok);
+  ASSERT_TRUE(
+      load("test.source \"a\" { value = 2 }\ntest.sink \"s\" { input = test.source.a.out }").ok);
   ctl_->waitIdleForTest();
-  EXPECT_EQ(Source::last.load(), first);        // same instance, updated in place
-  EXPECT_EQ(Sink::instances.load(), sinks);     // no rebuild
+  EXPECT_EQ(Source::last.load(), first);     // same instance, updated in place
+  EXPECT_EQ(Sink::instances.load(), sinks);  // no rebuild
   EXPECT_EQ(Sink::seen.load(), 2);
 
   auto bad = load("test.source \"a\" { value = 3 }\ntest.sink \"s\" { input = \"x\" + }");
@@ -188,7 +191,9 @@ TEST_F(ControllerTest, RemovedComponentsShutDown) {
 }
 
 TEST_F(ControllerTest, ExportChangesReevaluateDependents) {
-  ASSERT_TRUE(load("test.source \"a\" { value = 1 }\ntest.sink \"s\" { input = test.source.a.out * 10 }").ok);
+  ASSERT_TRUE(
+      load("test.source \"a\" { value = 1 }\ntest.sink \"s\" { input = test.source.a.out * 10 }")
+          .ok);
   EXPECT_EQ(Sink::seen.load(), 10);
   Source::last.load()->publish(7);
   ctl_->waitIdleForTest();
@@ -207,7 +212,8 @@ TEST_F(ControllerTest, ExportChangesReevaluateDependents) {
 }
 
 TEST_F(ControllerTest, FailedStartIsUnhealthyAndOthersRun) {
-  auto r = load("test.sink \"bad\" {\n input = 1\n fail_start = true\n}\ntest.sink \"good\" { input = 2 }");
+  auto r = load(
+      "test.sink \"bad\" {\n input = 1\n fail_start = true\n}\ntest.sink \"good\" { input = 2 }");
   ASSERT_TRUE(r.ok) << r.formatted();
   auto st = ctl_->status();
   EXPECT_EQ(find(st, "test.sink.bad")->health.state, HealthState::kUnhealthy);

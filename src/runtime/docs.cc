@@ -55,10 +55,9 @@ void renderBlock(const std::string& path, const SchemaBase& schema, std::string*
     if (f.kind == FieldDesc::Kind::kAttr) continue;
     std::string child = path.empty() ? f.name : strCat(path, " > ", f.name);
     const char* how = f.kind == FieldDesc::Kind::kBlockList ? "repeatable"
-                      : f.required                         ? "required"
-                                                           : "optional";
-    strAppend(out, "Block `", child, "` (", how, ")", f.doc.empty() ? "" : ": ", f.doc,
-              ".\n\n");
+                      : f.required                          ? "required"
+                                                            : "optional";
+    strAppend(out, "Block `", child, "` (", how, ")", f.doc.empty() ? "" : ": ", f.doc, ".\n\n");
     renderBlock(child, f.block_schema(), out);
   }
 }
@@ -68,8 +67,8 @@ void renderBlock(const std::string& path, const SchemaBase& schema, std::string*
 std::string componentReference(const Registry& registry) {
   std::string out;
   for (const Registration* r : registry.all()) {
-    strAppend(&out, "### ", r->name, "\n\n", r->summary, " Stability: ",
-              stabilityName(r->stability), ".\n\n");
+    strAppend(&out, "### ", r->name, "\n\n", r->summary,
+              " Stability: ", stabilityName(r->stability), ".\n\n");
     renderBlock("", *r->schema, &out);
     if (r->exports.empty()) {
       out += "Exports: none.\n\n";

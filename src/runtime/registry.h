@@ -65,8 +65,7 @@ void registerComponent(std::string name, std::string summary, std::vector<Export
   r.schema = &schemaOf<Args>();
   r.args_type = &typeid(Args);
   r.new_args = [] { return std::static_pointer_cast<void>(std::make_shared<Args>()); };
-  r.build = [](Host& host, const ArgsHolder& args)
-      -> absl::StatusOr<std::unique_ptr<Component>> {
+  r.build = [](Host& host, const ArgsHolder& args) -> absl::StatusOr<std::unique_ptr<Component>> {
     return std::unique_ptr<Component>(new C(host, args.as<Args>()));
   };
   Registry::global().add(std::move(r));

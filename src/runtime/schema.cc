@@ -232,8 +232,7 @@ bool walkBody(const syntax::ast::Body& body, const SchemaBase& schema, void* obj
       const auto& a = *stmt.attr;
       const FieldDesc* f = schema.find(a.name);
       if (f == nullptr) {
-        diags->addError(file, a.name_range, strCat("unrecognized attribute name \"", a.name,
-                                                         "\""));
+        diags->addError(file, a.name_range, strCat("unrecognized attribute name \"", a.name, "\""));
         ok = false;
         continue;
       }
@@ -260,8 +259,7 @@ bool walkBody(const syntax::ast::Body& body, const SchemaBase& schema, void* obj
       }
       auto st = f->decode(*v, obj);
       if (!st.ok()) {
-        diags->addError(file, a.value->range,
-                        strCat(shortExpr(*a.value), " ", st.message()));
+        diags->addError(file, a.value->range, strCat(shortExpr(*a.value), " ", st.message()));
         ok = false;
       }
       continue;
@@ -270,8 +268,7 @@ bool walkBody(const syntax::ast::Body& body, const SchemaBase& schema, void* obj
     const auto& b = *stmt.block;
     const FieldDesc* f = schema.find(b.name);
     if (f == nullptr) {
-      diags->addError(file, b.name_range,
-                      strCat("unrecognized block name \"", b.name, "\""));
+      diags->addError(file, b.name_range, strCat("unrecognized block name \"", b.name, "\""));
       ok = false;
       continue;
     }
@@ -313,8 +310,7 @@ bool walkBody(const syntax::ast::Body& body, const SchemaBase& schema, void* obj
   for (const auto& f : schema.fields()) {
     if (!f.required) continue;
     if (f.kind == FieldDesc::Kind::kAttr && seen_attrs.count(f.name) == 0) {
-      diags->addError(file, owner_range,
-                      strCat("missing required attribute \"", f.name, "\""));
+      diags->addError(file, owner_range, strCat("missing required attribute \"", f.name, "\""));
       ok = false;
     } else if (f.kind != FieldDesc::Kind::kAttr && seen_blocks.count(f.name) == 0) {
       diags->addError(file, owner_range, strCat("missing required block \"", f.name, "\""));

@@ -259,7 +259,7 @@ struct FieldDesc {
   std::function<syntax::Value(const void* args)> encode;
   // Blocks: the nested schema, and accessors into the parent object.
   std::function<const SchemaBase&()> block_schema;
-  std::function<void*(void* args)> block_enter;       // reset/emplace and return the block object
+  std::function<void*(void* args)> block_enter;  // reset/emplace and return the block object
   std::function<const void*(const void* args, size_t i)> block_get;  // i-th present block or null
 };
 
@@ -428,7 +428,6 @@ bool decodeBody(const syntax::ast::Body& body, const SchemaBase& schema, void* o
 // Checks statement names and block/attribute shapes without evaluating expressions (used by the
 // loader before the graph exists). Returns false when any error diagnostic was added.
 bool checkBodyShape(const syntax::ast::Body& body, const SchemaBase& schema,
-                    syntax::Range owner_range, const std::string& file,
-                    syntax::Diagnostics* diags);
+                    syntax::Range owner_range, const std::string& file, syntax::Diagnostics* diags);
 
 }  // namespace telegate::runtime

@@ -136,7 +136,8 @@ TEST(SchemaTest, ReportsPositionedErrors) {
   EXPECT_EQ(firstError(decode("url = true")), "t.alloy:2:7: true should be string, got bool");
   EXPECT_EQ(firstError(decode("url = \"u\"\ntimeout = 10")),
             "t.alloy:3:11: 10 time: missing unit in duration \"10\"");
-  EXPECT_EQ(firstError(decode("url = \"u\"\ncount = -1")), "t.alloy:1:1: count must not be negative");
+  EXPECT_EQ(firstError(decode("url = \"u\"\ncount = -1")),
+            "t.alloy:1:1: count must not be negative");
   EXPECT_EQ(firstError(decode("url = \"u\"\ntls { insecure = \"yes\" }")),
             "t.alloy:3:18: \"yes\" should be bool, got string");
 }

@@ -125,10 +125,20 @@ absl::StatusOr<ByteSize> parseByteSize(std::string_view s) {
     long double mult;
   };
   static constexpr U kUnits[] = {
-      {"", 1},       {"B", 1},           {"KiB", 1024.0L},         {"MiB", 1048576.0L},
-      {"GiB", 1073741824.0L}, {"TiB", 1099511627776.0L}, {"KB", 1e3L}, {"kB", 1e3L},
-      {"MB", 1e6L},  {"GB", 1e9L},       {"TB", 1e12L},            {"K", 1024.0L},
-      {"M", 1048576.0L}, {"G", 1073741824.0L},
+      {"", 1},
+      {"B", 1},
+      {"KiB", 1024.0L},
+      {"MiB", 1048576.0L},
+      {"GiB", 1073741824.0L},
+      {"TiB", 1099511627776.0L},
+      {"KB", 1e3L},
+      {"kB", 1e3L},
+      {"MB", 1e6L},
+      {"GB", 1e9L},
+      {"TB", 1e12L},
+      {"K", 1024.0L},
+      {"M", 1048576.0L},
+      {"G", 1073741824.0L},
   };
   for (const auto& u : kUnits) {
     if (u.name == unit) {

@@ -20,8 +20,7 @@ TEST(DurationTest, ParsesGoSyntax) {
 
 TEST(DurationTest, RejectsWithGoMessages) {
   EXPECT_EQ(parseDuration("10").status().message(), "time: missing unit in duration \"10\"");
-  EXPECT_EQ(parseDuration("1d").status().message(),
-            "time: unknown unit \"d\" in duration \"1d\"");
+  EXPECT_EQ(parseDuration("1d").status().message(), "time: unknown unit \"d\" in duration \"1d\"");
   EXPECT_EQ(parseDuration("").status().message(), "time: invalid duration \"\"");
   EXPECT_EQ(parseDuration("s").status().message(), "time: invalid duration \"s\"");
 }

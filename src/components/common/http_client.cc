@@ -1,5 +1,12 @@
 #include "src/components/common/http_client.h"
 
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "src/common/strings.h"
+
 namespace telegate::components {
 
 void BasicAuthBlock::describe(Schema<BasicAuthBlock>& s) {
@@ -42,6 +49,71 @@ absl::Status HttpClientConfig::validate() const {
         "at most one of basic_auth password and password_file may be configured");
   }
   return absl::OkStatus();
+}
+
+net::HttpClientOptions clientOptions(const HttpClientConfig& cfg) {
+  net::HttpClientOptions o;
+  if (cfg.tls_config) {
+    o.ca_file = cfg.tls_config->ca_file;
+    o.cert_file = cfg.tls_config->cert_file;
+    o.key_file = cfg.tls_config->key_file;
+    o.insecure_skip_verify = cfg.tls_config->insecure_skip_verify;
+  }
+  o.proxy_url = cfg.proxy_url;
+  o.http2 = cfg.enable_http2;
+  return o;
+}
+
+namespace {
+absl::StatusOr<std::string> readSecretFile(const std::string& what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(strCat("cannot read ", what, " ", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+}  // namespace
+
+absl::StatusOr<std::string> authorizationHeader(const HttpClientConfig& cfg) {
+  if (cfg.basic_auth) {
+    std::string pw = cfg.basic_auth->password.value;
+    if (!cfg.basic_auth->password_file.empty()) {
+      auto f = readSecretFile("basic_auth password_file", cfg.basic_auth->password_file);
+      if (!f.ok()) return f.status();
+      pw = *f;
+    }
+    return strCat("Basic ", absl::Base64Escape(strCat(cfg.basic_auth->username, ":", pw)));
+  }
+  if (!cfg.bearer_token.value.empty()) return strCat("Bearer ", cfg.bearer_token.value);
+  if (!cfg.bearer_token_file.empty()) {
+    auto f = readSecretFile("bearer_token_file", cfg.bearer_token_file);
+    if (!f.ok()) return f.status();
+    return strCat("Bearer ", *f);
+  }
+  if (cfg.authorization) {
+    std::string cred = cfg.authorization->credentials.value;
+    if (!cfg.authorization->credentials_file.empty()) {
+      auto f =
+          readSecretFile("authorization credentials_file", cfg.authorization->credentials_file);
+      if (!f.ok()) return f.status();
+      cred = *f;
+    }
+    return strCat(cfg.authorization->type.empty() ? "Bearer" : cfg.authorization->type, " ", cred);
+  }
+  return std::string();
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace telegate::components

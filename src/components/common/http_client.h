@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "src/net/http_client.h"
 #include "src/runtime/schema.h"
 
 namespace telegate::components {
@@ -69,6 +71,17 @@ void describeHttpClient(Schema<T>& s) {
   s.template attr<bool>("follow_redirects", &T::follow_redirects);
   s.template attr<bool>("enable_http2", &T::enable_http2);
 }
+
+// net::HttpClient options from the TLS and proxy settings of `cfg`.
+net::HttpClientOptions clientOptions(const HttpClientConfig& cfg);
+
+// The Authorization header value for the credentials of `cfg` (basic_auth, bearer_token,
+// bearer_token_file, authorization), "" when none is configured. Credential files are read now;
+// a file that cannot be read is an error naming it.
+absl::StatusOr<std::string> authorizationHeader(const HttpClientConfig& cfg);
+
+// ASCII case-insensitive comparison (HTTP header names).
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
 struct HttpClientBlock : HttpClientConfig {
   static void describe(Schema<HttpClientBlock>& s) { describeHttpClient(s); }

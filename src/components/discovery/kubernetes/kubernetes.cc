@@ -45,8 +45,8 @@ struct AttachMetadataBlock {
 };
 
 bool validRole(const std::string& r) {
-  return r == "pod" || r == "service" || r == "endpoints" || r == "endpointslice" ||
-         r == "node" || r == "ingress";
+  return r == "pod" || r == "service" || r == "endpoints" || r == "endpointslice" || r == "node" ||
+         r == "ingress";
 }
 
 struct Arguments : components::HttpClientConfig {
@@ -58,7 +58,9 @@ struct Arguments : components::HttpClientConfig {
   std::optional<AttachMetadataBlock> attach_metadata;
   static void describe(Schema<Arguments>& s) {
     s.attr("api_server", &Arguments::api_server).doc("URL of the API server; default in-cluster");
-    s.attr("role", &Arguments::role).required().doc("pod, service, endpoints, endpointslice, node or ingress");
+    s.attr("role", &Arguments::role)
+        .required()
+        .doc("pod, service, endpoints, endpointslice, node or ingress");
     s.attr("kubeconfig_file", &Arguments::kubeconfig_file);
     s.block("namespaces", &Arguments::namespaces);
     s.block("selectors", &Arguments::selectors);

@@ -122,50 +122,6 @@ uint64_t entryBytes(const Entry& e) {
   return n;
 }
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    for (int sh = 18; sh >= 0; sh -= 6) out += kAlphabet[(v >> sh) & 63];
-  }
-  size_t rest = in.size() - i;
-  if (rest > 0) {
-    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-absl::StatusOr<std::string> readSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(strCat("cannot read ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // A bounded class for the metric label; the text itself goes to the (rate-limited) log.
 std::string dropReason(int status, std::string_view first_line) {
   std::string l(first_line);
@@ -409,51 +365,14 @@ EndpointClient::EndpointClient(std::string component_id, const EndpointBlock& cf
       cfg_(cfg),
       m_(m),
       logger_(std::move(logger)),
-      client_([&] {
-        net::HttpClientOptions o;
-        if (cfg.tls_config) {
-          o.ca_file = cfg.tls_config->ca_file;
-          o.cert_file = cfg.tls_config->cert_file;
-          o.key_file = cfg.tls_config->key_file;
-          o.insecure_skip_verify = cfg.tls_config->insecure_skip_verify;
-        }
-        o.proxy_url = cfg.proxy_url;
-        o.http2 = cfg.enable_http2;
-        return o;
-      }()) {
-  std::string auth;
-  if (cfg.basic_auth) {
-    std::string pw = cfg.basic_auth->password.value;
-    if (!cfg.basic_auth->password_file.empty()) {
-      auto f = readSecretFile(cfg.basic_auth->password_file);
-      if (f.ok())
-        pw = *f;
-      else
-        logger_.error("cannot read basic_auth password_file",
-                      {{"err", std::string(f.status().message())}});
-    }
-    auth = strCat("Basic ", base64(strCat(cfg.basic_auth->username, ":", pw)));
-  } else if (!cfg.bearer_token.value.empty()) {
-    auth = strCat("Bearer ", cfg.bearer_token.value);
-  } else if (!cfg.bearer_token_file.empty()) {
-    auto f = readSecretFile(cfg.bearer_token_file);
-    if (f.ok())
-      auth = strCat("Bearer ", *f);
-    else
-      logger_.error("cannot read bearer_token_file", {{"err", std::string(f.status().message())}});
-  } else if (cfg.authorization) {
-    std::string cred = cfg.authorization->credentials.value;
-    if (!cfg.authorization->credentials_file.empty()) {
-      auto f = readSecretFile(cfg.authorization->credentials_file);
-      if (f.ok())
-        cred = *f;
-      else
-        logger_.error("cannot read authorization credentials_file",
-                      {{"err", std::string(f.status().message())}});
-    }
-    auth = strCat(cfg.authorization->type.empty() ? "Bearer" : cfg.authorization->type, " ", cred);
+      client_(components::clientOptions(cfg)) {
+  auto auth = components::authorizationHeader(cfg);
+  if (!auth.ok()) {
+    logger_.error("cannot build the Authorization header",
+                  {{"err", std::string(auth.status().message())}});
+  } else if (!auth->empty()) {
+    auth_headers_.emplace_back("Authorization", std::move(*auth));
   }
-  if (!auth.empty()) auth_headers_.emplace_back("Authorization", std::move(auth));
 }
 
 EndpointClient::~EndpointClient() {
@@ -526,8 +445,8 @@ void EndpointClient::send(PendingBatch& batch, const std::string& tenant, Tenant
   if (!tenant.empty()) req.headers.emplace_back("X-Scope-OrgID", tenant);
   for (const auto& h : auth_headers_) req.headers.push_back(h);
   for (const auto& [k, v] : cfg_.headers) {
-    bool present = iequals(k, "User-Agent");
-    for (const auto& h : req.headers) present = present || iequals(h.first, k);
+    bool present = components::equalsIgnoreCase(k, "User-Agent");
+    for (const auto& h : req.headers) present = present || components::equalsIgnoreCase(h.first, k);
     if (!present) req.headers.emplace_back(k, v);
   }
 

@@ -17,8 +17,8 @@ namespace telegate::otelcol {
 
 struct AuthResult {
   bool ok = false;
-  std::string reason;  // on failure: "missing", "bad_scheme", "invalid_token", "no_tokens"
-  std::string message; // on failure: text for the client (never contains the credential)
+  std::string reason;   // on failure: "missing", "bad_scheme", "invalid_token", "no_tokens"
+  std::string message;  // on failure: text for the client (never contains the credential)
   std::shared_ptr<const pdata::ClientInfo> client;  // on success
 };
 

@@ -17,9 +17,7 @@ using runtime::Schema;
 
 struct ClusteringBlock {
   bool enabled = false;
-  static void describe(Schema<ClusteringBlock>& s) {
-    s.attr("enabled", &ClusteringBlock::enabled);
-  }
+  static void describe(Schema<ClusteringBlock>& s) { s.attr("enabled", &ClusteringBlock::enabled); }
 };
 
 struct Arguments : components::HttpClientConfig {

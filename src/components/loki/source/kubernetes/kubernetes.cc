@@ -23,9 +23,7 @@ struct ClientBlock : components::HttpClientConfig {
 
 struct ClusteringBlock {
   bool enabled = false;
-  static void describe(Schema<ClusteringBlock>& s) {
-    s.attr("enabled", &ClusteringBlock::enabled);
-  }
+  static void describe(Schema<ClusteringBlock>& s) { s.attr("enabled", &ClusteringBlock::enabled); }
 };
 
 struct Arguments {

@@ -99,8 +99,8 @@ std::vector<Credential> parseTokenFile(std::string_view text, std::vector<std::s
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? text.size() - pos
-                                                                          : nl - pos);
+    std::string_view line =
+        text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     ++lineno;
     std::vector<std::string_view> fields;
@@ -131,8 +131,8 @@ std::vector<Credential> parseTokenFile(std::string_view text, std::vector<std::s
     }
     if (!ok) {
       if (errors != nullptr) {
-        errors->push_back(strCat("line ", lineno,
-                                 ": expected <token>|sha256:<hex> [tenant=<t>] [name=<n>]"));
+        errors->push_back(
+            strCat("line ", lineno, ": expected <token>|sha256:<hex> [tenant=<t>] [name=<n>]"));
       }
       continue;
     }
@@ -165,7 +165,9 @@ void BearerHandler::set(std::string header, std::string scheme, std::vector<Cred
   state_.store(std::move(st));
 }
 
-size_t BearerHandler::credentialCount() const { return state_.load()->creds.size(); }
+size_t BearerHandler::credentialCount() const {
+  return state_.load()->creds.size();
+}
 
 AuthResult BearerHandler::authenticate(const HeaderLookup& header) const {
   auto st = state_.load();
@@ -222,7 +224,9 @@ Component::Component(runtime::Host& host, const Arguments& args)
   host_.setExports({{"handler", syntax::Value::capsule(handler_)}});
 }
 
-Component::~Component() { shutdown(std::chrono::steady_clock::now()); }
+Component::~Component() {
+  shutdown(std::chrono::steady_clock::now());
+}
 
 bool Component::readFile() {
   std::ifstream in(args_.token_file, std::ios::binary);

@@ -41,7 +41,9 @@ FileConsumer::FileConsumer(std::string id, metrics::Registry& metrics) : id_(std
                              {"component_id", "signal", "reason"});
 }
 
-FileConsumer::~FileConsumer() { closeAll(); }
+FileConsumer::~FileConsumer() {
+  closeAll();
+}
 
 void FileConsumer::configure(const Arguments& args, const std::string& default_dir) {
   std::lock_guard<std::mutex> l(config_mu_);
@@ -106,9 +108,8 @@ absl::Status FileConsumer::consume(pdata::Batch&& batch) {
   }
   Sink& s = sinks_[static_cast<size_t>(batch.signal)];
   std::lock_guard<std::mutex> l(s.mu);
-  std::string path = (std::filesystem::path(dir) /
-                       (signal + (format == "json" ? ".jsonl" : ".binpb")))
-                         .string();
+  std::string path =
+      (std::filesystem::path(dir) / (signal + (format == "json" ? ".jsonl" : ".binpb"))).string();
   if (s.path != path && s.file != nullptr) {
     std::fclose(s.file);
     s.file = nullptr;
@@ -152,7 +153,9 @@ absl::Status Component::update(const Arguments& args) {
   return absl::OkStatus();
 }
 
-void Component::shutdown(std::chrono::steady_clock::time_point) { consumer_->closeAll(); }
+void Component::shutdown(std::chrono::steady_clock::time_point) {
+  consumer_->closeAll();
+}
 
 }  // namespace telegate::otelcol::exporter_file
 

@@ -27,7 +27,8 @@ pdata::Batch logsBatch(const std::string& body) {
   auto* rec = rl->add_scope_logs()->add_log_records();
   rec->set_time_unix_nano(1700000000000000000ULL);
   rec->mutable_body()->set_string_value(body);
-  rec->set_trace_id(std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16));
+  rec->set_trace_id(
+      std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16));
   pdata::Batch b;
   b.signal = pdata::Signal::kLogs;
   b.payload = req.SerializeAsString();
@@ -82,7 +83,8 @@ TEST(FileExporterTest, RotatesAtMaxSize) {
   a.directory = dir;
   a.max_file_size = runtime::ByteSize(1024);
   c.configure(a, "");
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.consume(logsBatch(std::string(100, 'a' + i % 26))).ok());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(c.consume(logsBatch(std::string(100, 'a' + i % 26))).ok());
   EXPECT_TRUE(std::filesystem::exists(dir + "/logs.jsonl.1"));
   EXPECT_LE(std::filesystem::file_size(dir + "/logs.jsonl"), 1024u);
 }

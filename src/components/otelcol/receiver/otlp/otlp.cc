@@ -87,8 +87,7 @@ absl::Status HttpServerBlock::validate() const {
 }
 
 void DebugMetricsBlock::describe(Schema<DebugMetricsBlock>& s) {
-  s.attr("disable_high_cardinality_metrics",
-         &DebugMetricsBlock::disable_high_cardinality_metrics);
+  s.attr("disable_high_cardinality_metrics", &DebugMetricsBlock::disable_high_cardinality_metrics);
 }
 
 void Arguments::describe(Schema<Arguments>& s) {
@@ -201,10 +200,9 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
     refused_requests_ = &m.counter("telegate_receiver_refused_requests_total",
                                    "Requests a receiver refused, by reason.",
                                    {"component_id", "signal", "protocol", "reason"});
-    request_bytes_ = &m.histogram("telegate_receiver_request_bytes",
-                                  "Decoded size of accepted OTLP requests.",
-                                  {"component_id", "signal", "protocol"},
-                                  metrics::exponentialBuckets(256, 4, 10));
+    request_bytes_ = &m.histogram(
+        "telegate_receiver_request_bytes", "Decoded size of accepted OTLP requests.",
+        {"component_id", "signal", "protocol"}, metrics::exponentialBuckets(256, 4, 10));
     latency_ = &m.histogram("telegate_receiver_dispatch_seconds",
                             "Time from a decoded request to the consumers' answer.",
                             {"component_id", "signal", "protocol"},

@@ -40,8 +40,8 @@ struct HttpServerBlock {
   std::string metrics_url_path = "/v1/metrics";
   std::string logs_url_path = "/v1/logs";
   ByteSize max_request_body_size;  // 0: 20 MiB
-  std::vector<std::string> compression_algorithms = {"",       "gzip", "zstd", "zlib",
-                                                     "snappy", "deflate"};
+  std::vector<std::string> compression_algorithms = {"",     "gzip",   "zstd",
+                                                     "zlib", "snappy", "deflate"};
   std::vector<std::string> path_prefixes = {"/observability"};
   bool include_metadata = false;
   std::optional<TlsServerBlock> tls;
