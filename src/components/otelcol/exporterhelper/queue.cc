@@ -10,10 +10,37 @@ absl::Status MemoryQueue::push(pdata::Batch&& batch,
   }
   if (closed_) return absl::UnavailableError("exporter is shutting down");
   if (items_.size() >= capacity_) return absl::ResourceExhaustedError("sending queue is full");
-  items_.push_back(QueuedBatch{next_id_++, std::move(batch)});
+  const size_t bytes = batch.payload.size();
+  if (!budget_->tryReserve(bytes)) {
+    return absl::ResourceExhaustedError("memory limit reached");
+  }
+  const uint64_t id = next_id_++;
+  if (bytes > 0) {
+    charged_.emplace(id, bytes);
+    charged_total_ += bytes;
+  }
+  items_.push_back(QueuedBatch{id, std::move(batch)});
   l.unlock();
   not_empty_.notify_one();
   return absl::OkStatus();
+}
+
+MemoryQueue::~MemoryQueue() {
+  budget_->release(charged_total_);
+}
+
+void MemoryQueue::settle(uint64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = charged_.find(id);
+  if (it == charged_.end()) return;  // settled already, or an empty payload
+  budget_->release(it->second);
+  charged_total_ -= it->second;
+  charged_.erase(it);
+}
+
+size_t MemoryQueue::chargedBytes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return charged_total_;
 }
 
 std::optional<QueuedBatch> MemoryQueue::pop(bool wait) {

@@ -13,6 +13,10 @@
 //    no-ops there; a disk queue (src/queue/DiskQueue: push(record, meta)/pop(wait)/ack/nack) can
 //    implement this interface by serialising the Batch (payload, signal, items, tenant).
 //  * size() counts batches waiting (not those being sent); capacity() is the bound.
+//  * MemoryQueue charges each batch's payload size to a MemoryBudget (the process-wide one by
+//    default) from push() until the popped item is settled (ack or nack); items never popped are
+//    released when the queue is destroyed. When the budget cannot take a batch, push() returns
+//    RESOURCE_EXHAUSTED "memory limit reached" at once (the caller keeps the batch).
 // Thread-safety: all methods may be called concurrently from any thread.
 #pragma once
 
@@ -22,8 +26,10 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 
 #include "absl/status/status.h"
+#include "src/common/memory_budget.h"
 #include "src/pdata/batch.h"
 
 namespace telegate::otelcol::exporterhelper {
@@ -55,21 +61,32 @@ class SendQueue {
 // A bounded FIFO of batches in memory (sizer "requests": one batch counts one).
 class MemoryQueue final : public SendQueue {
  public:
-  explicit MemoryQueue(size_t capacity) : capacity_(capacity) {}
+  explicit MemoryQueue(size_t capacity, MemoryBudget* budget = &globalMemoryBudget())
+      : capacity_(capacity), budget_(budget) {}
+  ~MemoryQueue() override;
   absl::Status push(pdata::Batch&& batch, std::chrono::steady_clock::time_point deadline) override;
   std::optional<QueuedBatch> pop(bool wait) override;
-  void ack(uint64_t) override {}
-  void nack(uint64_t) override {}
+  // Both release the item's memory charge; the in-memory queue has nothing else to settle.
+  void ack(uint64_t id) override { settle(id); }
+  void nack(uint64_t id) override { settle(id); }
   void close() override;
   size_t size() const override;
   size_t capacity() const override;
   void setCapacity(size_t capacity) override;
 
+  // Bytes this queue holds charged to its budget (queued and popped but not yet settled).
+  size_t chargedBytes() const;
+
  private:
+  void settle(uint64_t id);
+
   mutable std::mutex mu_;
   std::condition_variable not_empty_, not_full_;
   std::deque<QueuedBatch> items_;
   size_t capacity_;
+  MemoryBudget* const budget_;
+  std::unordered_map<uint64_t, size_t> charged_;  // id → bytes, from push() until settled
+  size_t charged_total_ = 0;
   uint64_t next_id_ = 1;
   bool closed_ = false;
 };

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "src/common/log.h"
+#include "src/common/memory_budget.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
 #include "src/pdata/otlp_split.h"
@@ -79,6 +80,9 @@ constexpr auto kMaxBackoff = std::chrono::seconds(5);
 constexpr uint64_t kPendingBoundFactor = 10;
 constexpr uint64_t kHealthyBoundFactor = 10;  // on top of max_pending while sends succeed
 constexpr int kMaxSendRounds = 4;  // a producer sends at most this many rounds for others
+// Share of the process memory budget pending data may take: the rest stays free for the
+// exporters' queues, so pieces can always move on and release what the batcher holds.
+constexpr unsigned kBudgetSharePercent = 75;
 
 size_t idx(Signal s) {
   return static_cast<size_t>(s);
@@ -138,6 +142,9 @@ struct Batcher {
   Clock::time_point oldest{};  // when pending became non-empty (or the last size send)
   std::shared_ptr<const pdata::ClientInfo> client;
   uint64_t held_items = 0;  // taken out of pending: in flight or in `retry`
+  // Bytes reserved in globalMemoryBudget() for pending and held data (approximate: splitting
+  // re-encodes; whatever is left when the batcher empties is released then).
+  size_t charged = 0;
   Clock::time_point retry_at{};
   Clock::duration backoff{};
 
@@ -225,6 +232,16 @@ class Core : public std::enable_shared_from_this<Core> {
             strCat(id_, ": ", held, " items of tenant \"", tenant, "\" are pending",
                    failing ? " while the outputs refuse data" : "", "; retry later"));
       }
+      if (!globalMemoryBudget().tryReserve(batch.payload.size(), kBudgetSharePercent)) {
+        refuse(s, "memory_limit", batch.items);
+        if (memory_log_.shouldLog()) {
+          logger_.warn("refusing data: memory limit reached",
+                       {{"signal", std::string(pdata::signalName(s))},
+                        {"limit_bytes", std::to_string(globalMemoryBudget().limit())}});
+        }
+        return absl::ResourceExhaustedError(strCat(id_, ": memory limit reached"));
+      }
+      b->charged += batch.payload.size();
       auto now = Clock::now();
       if (b->pending_items == 0) {
         b->oldest = now;
@@ -390,11 +407,21 @@ class Core : public std::enable_shared_from_this<Core> {
     timer_cv_.notify_all();
   }
 
-  void noteSuccess(Batcher& b, uint64_t items) {
+  void noteSuccess(Batcher& b, uint64_t items, size_t bytes) {
     std::lock_guard<std::mutex> l(b.mu);
     b.held_items -= items;
+    releaseLocked(b, bytes);
     b.backoff = Clock::duration::zero();
     b.retry_at = Clock::time_point{};
+  }
+
+  // Gives back the memory charge of `bytes` that left the batcher (all of it once the batcher
+  // holds nothing). b.mu held.
+  static void releaseLocked(Batcher& b, size_t bytes) {
+    size_t n = std::min(bytes, b.charged);
+    if (b.pending_items == 0 && b.held_items == 0) n = b.charged;
+    b.charged -= n;
+    globalMemoryBudget().release(n);
   }
 
   // Sends retries, then pending data. `all`: send everything pending; otherwise only while at
@@ -416,7 +443,7 @@ class Core : public std::enable_shared_from_this<Core> {
           noteFailure(b);
           return false;
         }
-        noteSuccess(b, e.batch.items);
+        noteSuccess(b, e.batch.items, e.batch.payload.size());
         b.retry.pop_front();
       }
       // Take what is ready out of the pending buffer.
@@ -442,6 +469,7 @@ class Core : public std::enable_shared_from_this<Core> {
           countDrop(b.signal, "malformed", items, std::string(split.status().message()));
           std::lock_guard<std::mutex> l(b.mu);
           b.held_items -= items;
+          releaseLocked(b, wire.size());
           continue;
         }
         pieces = std::move(*split);
@@ -494,7 +522,7 @@ class Core : public std::enable_shared_from_this<Core> {
           noteFailure(b);
           return false;
         }
-        noteSuccess(b, e.batch.items);
+        noteSuccess(b, e.batch.items, e.batch.payload.size());
         b.retry.pop_front();
       }
     }
@@ -512,6 +540,7 @@ class Core : public std::enable_shared_from_this<Core> {
       b.pending.clear();
       b.pending_items = 0;
       b.held_items = 0;
+      releaseLocked(b, b.charged);
     }
     countDrop(b.signal, reason, items, "the outputs did not accept the data before the deadline");
   }
@@ -586,6 +615,7 @@ class Core : public std::enable_shared_from_this<Core> {
   log::OnceEvery drop_log_{std::chrono::seconds(60)};
   log::OnceEvery retry_log_{std::chrono::seconds(60)};
   log::OnceEvery refused_log_{std::chrono::seconds(60)};
+  log::OnceEvery memory_log_{std::chrono::seconds(60)};
 };
 
 namespace {

@@ -26,6 +26,11 @@
 //     Other codes from an output are permanent: the piece is dropped for that output, counted in
 //     telegate_processor_dropped_items_total{component_id,signal,reason} and logged at most once a
 //     minute per reason. Accepted data is never dropped without being counted.
+//   * Pending and held payload bytes are charged to globalMemoryBudget() (at most 75 % of its
+//     limit, so the exporters' queues downstream keep room): consume() refuses a request the
+//     budget cannot take with RESOURCE_EXHAUSTED "memory limit reached" (counted as
+//     refused_items{reason="memory_limit"}); the charge is released when a piece is delivered or
+//     dropped, and entirely whenever the batcher holds nothing.
 //   * update() swaps settings and outputs atomically; pending data stays and goes to the new
 //     outputs (as Alloy), and when the outputs changed everything pending is flushed at once.
 //   * shutdown(deadline) refuses new data (UNAVAILABLE), sends everything pending, retrying until
