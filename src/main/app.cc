@@ -15,12 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "src/admin/admin.h"
 #include "src/common/log.h"
+#include "src/common/memory_budget.h"
 #include "src/common/metrics.h"
 #include "src/common/version.h"
 #include "src/components/all.h"
 #include "src/main/embedded_config.h"
 #include "src/runtime/controller.h"
 #include "src/runtime/docs.h"
+#include "src/runtime/types.h"
 #include "src/syntax/parser.h"
 #include "src/syntax/printer.h"
 
@@ -55,6 +57,7 @@ struct RunFlags {
   bool disable_reporting = false;
   bool enable_pprof = true;
   double shutdown_timeout_s = 20;
+  std::string memory_limit = "256MiB";  // 0: no limit
 };
 
 int runCommand(const RunFlags& f) {
@@ -68,9 +71,29 @@ int runCommand(const RunFlags& f) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  auto memory_limit = runtime::parseByteSize(f.memory_limit);
+  if (!memory_limit.ok()) {
+    std::fprintf(stderr, "Error: --memory.limit: %s\n",
+                 std::string(memory_limit.status().message()).c_str());
+    return 1;
+  }
+  globalMemoryBudget().setLimit(static_cast<size_t>(memory_limit->bytes));
+
   components::registerAll();
   auto& registry = metrics::defaultRegistry();
   metrics::registerProcessMetrics(registry);
+  registry.addCollector([](metrics::Writer& w) {
+    const MemoryBudget& b = globalMemoryBudget();
+    w.gauge("telegate_memory_budget_used_bytes",
+            "Bytes of telemetry held in memory between acceptance and delivery.", {},
+            static_cast<double>(b.used()));
+    w.gauge("telegate_memory_budget_limit_bytes",
+            "The --memory.limit cap on telegate_memory_budget_used_bytes (0: no limit).", {},
+            static_cast<double>(b.limit()));
+    w.counter("telegate_memory_budget_refusals_total",
+              "Reservations refused because the memory limit was reached.", {},
+              static_cast<double>(b.refusals()));
+  });
   registry.gauge("telegate_build_info", "Build information; the value is always 1.", {"version"})
       .with({kVersion})
       .set(1);
@@ -258,6 +281,10 @@ int appMain(int argc, char** argv) {
                   "accepted for Alloy compatibility; no profiling endpoints are served");
   run->add_option("--shutdown-timeout", rf.shutdown_timeout_s,
                   "seconds to flush and stop on SIGTERM")
+      ->capture_default_str();
+  run->add_option("--memory.limit", rf.memory_limit,
+                  "cap on telemetry held in memory (e.g. 256MiB, 1GiB; 0: no limit); data "
+                  "beyond it is refused with 429/503")
       ->capture_default_str();
 
   std::string fmt_path;

@@ -15,6 +15,7 @@
 
 #include "loki/push.pb.h"
 #include "src/common/decompress.h"
+#include "src/common/memory_budget.h"
 #include "src/components/all.h"
 #include "src/net/http_client.h"
 #include "src/runtime/registry.h"
@@ -250,8 +251,12 @@ class TenantQueue {
       stop(Clock::now());
       thread_.join();
     }
+    // The sender exits only when everything was sent or dropped; give back any remainder.
+    globalMemoryBudget().release(queued_);
   }
 
+  // `bytes` (line and structured metadata sizes) is also charged to globalMemoryBudget() until
+  // the batch holding the entries was sent or dropped; when it cannot be, RESOURCE_EXHAUSTED.
   absl::Status enqueue(std::vector<Prepared*>& items, uint64_t bytes, bool block,
                        std::chrono::milliseconds wait) {
     std::unique_lock<std::mutex> lk(mu_);
@@ -268,6 +273,11 @@ class TenantQueue {
       }
     }
     if (draining_) return absl::UnavailableError("loki.write is shutting down");
+    if (!globalMemoryBudget().tryReserve(bytes)) {
+      ep_->m_.refused->inc(static_cast<double>(items.size()));
+      return absl::ResourceExhaustedError(
+          strCat("loki.write queue for ", ep_->cfg_.url, ": memory limit reached"));
+    }
     const uint64_t limit = ep_->cfg_.batch_size.bytes;
     for (Prepared* p : items) {
       if (current_.entries > 0 && current_.bytes + p->size > limit) seal();
@@ -328,6 +338,7 @@ class TenantQueue {
         ep_->send(b, tenant_, *this);
         lk.lock();
         queued_ -= b.bytes;
+        globalMemoryBudget().release(b.bytes);
         ep_->m_.queued_bytes->sub(static_cast<double>(b.bytes));
         space_cv_.notify_all();
         continue;

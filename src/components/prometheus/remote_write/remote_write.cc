@@ -18,6 +18,7 @@
 
 #include "prometheus/remote.pb.h"
 #include "src/common/decompress.h"
+#include "src/common/memory_budget.h"
 #include "src/components/all.h"
 #include "src/net/http_client.h"
 #include "src/runtime/registry.h"
@@ -106,19 +107,30 @@ class Endpoint {
 
   const EndpointBlock& config() const { return cfg_; }
   void start();
-  // Reserves room for n samples; false when the queue cannot take them.
-  bool reserve(int64_t n) {
+  // An estimate of the memory one queued sample takes (labels included), charged to
+  // globalMemoryBudget() from reserve() until release().
+  static constexpr size_t kApproxSampleBytes = 512;
+  enum class Room { kOk, kFull, kMemory };
+  // Reserves room for n samples: kFull when the queue cannot take them, kMemory when the
+  // process memory budget cannot.
+  Room reserve(int64_t n) {
     int64_t cur = queued_.load(std::memory_order_relaxed);
     while (true) {
       // An empty queue takes any call, so a call larger than the queue is not refused forever.
-      if (cur > 0 && cur + n > limit_) return false;
+      if (cur > 0 && cur + n > limit_) return Room::kFull;
       if (queued_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) break;
     }
+    if (!globalMemoryBudget().tryReserve(static_cast<size_t>(n) * kApproxSampleBytes)) {
+      queued_.fetch_sub(n, std::memory_order_relaxed);
+      return Room::kMemory;
+    }
     m_.queued_samples->add(static_cast<double>(n));
-    return true;
+    return Room::kOk;
   }
+  // Gives back what reserve() took for n samples (sent, dropped, or never pushed).
   void release(int64_t n) {
     queued_.fetch_sub(n, std::memory_order_relaxed);
+    globalMemoryBudget().release(static_cast<size_t>(n) * kApproxSampleBytes);
     m_.queued_samples->sub(static_cast<double>(n));
   }
   int64_t queued() const { return queued_.load(std::memory_order_relaxed); }
@@ -536,9 +548,13 @@ absl::Status Writer::append(std::vector<Sample>&& samples) {
   if (endpoints_.empty()) return absl::OkStatus();
   const auto n = static_cast<int64_t>(samples.size());
   for (size_t i = 0; i < endpoints_.size(); ++i) {
-    if (!endpoints_[i]->reserve(n)) {
+    const Endpoint::Room room = endpoints_[i]->reserve(n);
+    if (room != Endpoint::Room::kOk) {
       for (size_t j = 0; j < i; ++j) endpoints_[j]->release(n);
       endpoints_[i]->refused(n);
+      if (room == Endpoint::Room::kMemory) {
+        return absl::ResourceExhaustedError(strCat(describe(), ": memory limit reached"));
+      }
       return absl::ResourceExhaustedError(
           strCat(describe(), ": the queue for ", endpoints_[i]->config().url, " is full (",
                  endpoints_[i]->queued(), " of ", endpoints_[i]->limit(), " samples)"));
