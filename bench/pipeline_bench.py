@@ -7,6 +7,7 @@ Cases (--cases, default all):
   tempo            traces  -> otelcol.exporter.otlp (gRPC, compression none) -> second telegate
   tempo-gzip       the same with the exporter's default gzip compression
   remote-write     metrics -> otelcol.exporter.prometheus -> prometheus.remote_write -> HTTP sink
+  remote-write-tuned  the same with queue_config { capacity = 100000, min_shards = 4 }
   tempo-disk       tempo with sending_queue { storage = "disk" }
   otlphttp-logs[-disk], otlphttp-metrics[-disk]
                    logs / metrics -> otelcol.exporter.otlphttp (compression none) -> HTTP sink, with
@@ -36,10 +37,10 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import receiver_bench as rb  # noqa: E402
 
-CASES = ["loki", "tempo", "tempo-gzip", "remote-write", "tempo-disk",
+CASES = ["loki", "tempo", "tempo-gzip", "remote-write", "remote-write-tuned", "tempo-disk",
          "otlphttp-logs", "otlphttp-logs-disk", "otlphttp-metrics", "otlphttp-metrics-disk"]
 SIGNAL = {"loki": "logs", "tempo": "traces", "tempo-gzip": "traces", "tempo-disk": "traces",
-          "remote-write": "metrics", "otlphttp-logs": "logs", "otlphttp-logs-disk": "logs",
+          "remote-write": "metrics", "remote-write-tuned": "metrics", "otlphttp-logs": "logs", "otlphttp-logs-disk": "logs",
           "otlphttp-metrics": "metrics", "otlphttp-metrics-disk": "metrics"}
 
 
@@ -82,7 +83,9 @@ loki.write "out" {{
   }}
 }}
 ''')
-    if case == "remote-write":
+    if case.startswith("remote-write"):
+        tuned = ("\n    queue_config {\n      capacity   = 100000\n      min_shards = 4\n    }\n"
+                 if case == "remote-write-tuned" else "")
         return ("otelcol.exporter.prometheus.out.input", f'''
 otelcol.exporter.prometheus "out" {{
   forward_to = [prometheus.remote_write.out.receiver]
@@ -90,7 +93,7 @@ otelcol.exporter.prometheus "out" {{
 
 prometheus.remote_write "out" {{
   endpoint {{
-    url = "{sink_url}/api/v1/push"
+    url = "{sink_url}/api/v1/push"{tuned}
   }}
 }}
 ''')
@@ -175,7 +178,7 @@ def delivered(case, m0, m1):
     d = lambda k: m1.get(k, 0.0) - m0.get(k, 0.0)  # noqa: E731
     if case == "loki":
         return d("telegate_loki_write_sent_entries_total"), None
-    if case == "remote-write":
+    if case.startswith("remote-write"):
         samples = d("telegate_remote_write_sent_samples_total")
         converted = d("telegate_otelcol_exporter_prometheus_samples_total")
         points_in = d("telegate_receiver_accepted_items_total")
@@ -234,13 +237,34 @@ def run_case(args, work, case, payloads):
 
         lua = os.path.join(work, "post.lua")
         rb.wrk_lua(lua, payloads[signal], "application/x-protobuf", "")
+        with open(lua, "a") as f:
+            # Back off like an OTLP client on 429/503 instead of re-sending at once: without this
+            # telegate spends its core validating requests that it then refuses, and the run
+            # measures refusals, not the pipeline.
+            f.write(f"""
+local backoff = 0
+function response(status, headers, body)
+  if status >= 300 then backoff = {args.backoff_ms} else backoff = 0 end
+end
+function delay()
+  return backoff
+end
+""")
         wrk = start(["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration + 3}s",
                      "-s", lua, f"http://127.0.0.1:{http_port}/v1/{signal}"], 1,
                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         time.sleep(1.0)  # warm-up: batches and queues fill, connections open
         m0, c0, s0, t0 = metrics(admin), rb.cpu_seconds(tg.pid), rb.cpu_seconds(sink_pid), time.time()
+        perf = None
+        if args.perf:
+            perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-p", str(tg.pid),
+                                     "-o", os.path.join(args.perf, f"{case}.perf.data"),
+                                     "--", "sleep", str(args.duration)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(args.duration)
         m1, c1, s1, t1 = metrics(admin), rb.cpu_seconds(tg.pid), rb.cpu_seconds(sink_pid), time.time()
+        if perf:
+            perf.wait(60)
         out = wrk.communicate(timeout=60)[0]
         _, non2xx = rb.parse_wrk(out)
         n, extra = delivered(case, m0, m1)
@@ -271,8 +295,11 @@ def main():
     p.add_argument("--duration", type=int, default=8)
     p.add_argument("--items", type=int, default=1000)
     p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--backoff-ms", type=int, default=20,
+                   help="pause of a wrk connection after a refused (429/503) request")
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--json")
+    p.add_argument("--perf", help="directory: record `perf record -g` of telegate per case")
     args = p.parse_args()
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):

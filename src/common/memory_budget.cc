@@ -24,8 +24,8 @@ bool MemoryBudget::tryReserve(size_t bytes, unsigned share_percent) {
 void MemoryBudget::release(size_t bytes) {
   if (bytes == 0) return;
   size_t cur = used_.load(std::memory_order_relaxed);
-  while (!used_.compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0,
-                                      std::memory_order_relaxed)) {
+  while (
+      !used_.compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0, std::memory_order_relaxed)) {
   }
 }
 

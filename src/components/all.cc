@@ -8,6 +8,7 @@ void registerAll() {
   static std::once_flag once;
   std::call_once(once, [] {
     registerDiscoveryKubernetes();
+    registerDiscoveryRelabel();
     registerLokiSourceKubernetes();
     registerLokiWrite();
     registerOtelcolAuthBearer();

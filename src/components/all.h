@@ -24,5 +24,6 @@ void registerLokiSourceKubernetes();
 void registerPrometheusScrape();
 void registerPrometheusRemoteWrite();
 void registerDiscoveryKubernetes();
+void registerDiscoveryRelabel();
 
 }  // namespace telegate::components

@@ -155,6 +155,45 @@ class ReloadTest(unittest.TestCase):
         self.assertIn("telegate stopped", self.t.output())
 
 
+RELABEL_CONFIG = '''
+discovery.relabel "pods" {
+  targets = [
+    { "__address__" = "10.0.0.1:8080", "__meta_kubernetes_pod_annotation_prometheus_io_scrape" = "true", "__meta_kubernetes_pod_label_app" = "cart" },
+    { "__address__" = "10.0.0.2:9090", "__meta_kubernetes_pod_label_app" = "db" },
+  ]
+
+  rule {
+    action        = "keep"
+    source_labels = ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
+    regex         = "true"
+  }
+
+  rule {
+    action = "labelmap"
+    regex  = "__meta_kubernetes_pod_label_(.+)"
+  }
+}
+'''
+
+
+class RelabelTest(unittest.TestCase):
+    def test_relabel_output_export(self):
+        path = os.path.join(tempfile.mkdtemp(), "config.alloy")
+        with open(path, "w") as f:
+            f.write(RELABEL_CONFIG)
+        t = Telegate(path)
+        try:
+            t.wait_ready()
+            comp = t.components()["discovery.relabel.pods"]
+            self.assertEqual(comp["health"]["state"], "healthy")
+            out = comp["exports"]["output"]
+            self.assertEqual(len(out), 1)
+            self.assertEqual(out[0]["app"], "cart")
+            self.assertEqual(out[0]["__address__"], "10.0.0.1:8080")
+        finally:
+            t.close()
+
+
 class EmbeddedDefaultTest(unittest.TestCase):
     def test_runs_without_config_path(self):
         t = Telegate(None)
