@@ -19,7 +19,7 @@ and the gRPC sink (a second telegate: otelcol.receiver.otlp -> otelcol.exporter.
 to CPU 1. Delivered items come from the telegate under test's own /metrics:
 telegate_loki_write_sent_entries_total, telegate_exporter_sent_items_total, and for remote write
 telegate_remote_write_sent_samples_total (converted back to points with the samples/point ratio of
-otelcol.exporter.prometheus over the same window). Counters are read after a warm-up second and
+otelcol.exporter.prometheus). Counters are read after a warm-up second and
 again `duration` seconds later, while the load is still running, so the window is steady state.
 
 Usage: bench/pipeline_bench.py --telegate BIN --payload-gen BIN --http-sink BIN [--duration 8]
@@ -180,8 +180,11 @@ def delivered(case, m0, m1):
         return d("telegate_loki_write_sent_entries_total"), None
     if case.startswith("remote-write"):
         samples = d("telegate_remote_write_sent_samples_total")
-        converted = d("telegate_otelcol_exporter_prometheus_samples_total")
-        points_in = d("telegate_receiver_accepted_items_total")
+        # Samples per point is fixed by the payload; take it from the cumulative counters (less
+        # affected by batches in flight at the window edges than the window deltas are).
+        converted = m1.get("telegate_otelcol_exporter_prometheus_samples_total", 0.0)
+        points_in = m1.get("telegate_receiver_accepted_items_total", 0.0) - \
+            m1.get("telegate_processor_batch_pending_items", 0.0)
         ratio = converted / points_in if points_in else 0
         return (samples / ratio if ratio else 0.0), samples
     return d("telegate_exporter_sent_items_total"), None
