@@ -22,7 +22,11 @@ telegate_remote_write_sent_samples_total (converted back to points with the samp
 otelcol.exporter.prometheus). Counters are read after a warm-up second and
 again `duration` seconds later, while the load is still running, so the window is steady state.
 
+wrk backs off --backoff-ms (default 20) on a connection after a 429/503, as an OTLP client would.
+--perf DIR records `perf record -g` of the telegate under test over each measured window.
+
 Usage: bench/pipeline_bench.py --telegate BIN --payload-gen BIN --http-sink BIN [--duration 8]
+       [--cases loki,tempo] [--perf DIR] [--json OUT]
 """
 import argparse
 import json
