@@ -13,6 +13,7 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
+#include "src/components/common/fanout.h"
 #include "src/runtime/registry.h"
 
 namespace telegate::otelcol::exporter_loki {
@@ -1031,23 +1032,19 @@ absl::Status LokiConsumer::consume(pdata::Batch&& batch) {
   std::vector<loki::Entry>& entries = converted->entries;
   if (entries.empty()) return absl::OkStatus();
   const size_t n = entries.size();
-  for (size_t i = 0; i < cfg->receivers.size(); ++i) {
-    absl::Status st;
-    if (i + 1 == cfg->receivers.size()) {
-      st = cfg->receivers[i]->push(std::move(entries));
-    } else {
-      std::vector<loki::Entry> copy = entries;
-      st = cfg->receivers[i]->push(std::move(copy));
+  size_t refused_by = 0;
+  absl::Status st = components::fanOut(
+      cfg->receivers, std::move(entries),
+      [](const auto& r, std::vector<loki::Entry>&& items) { return r->push(std::move(items)); },
+      &refused_by);
+  if (!st.ok()) {
+    refused_->inc(static_cast<double>(n));
+    if (refuse_log_.shouldLog()) {
+      logger_.warn("a forward_to receiver refused entries; returning the error to the sender",
+                   {{"receiver", cfg->receivers[refused_by]->describe()},
+                    {"err", std::string(st.message())}});
     }
-    if (!st.ok()) {
-      refused_->inc(static_cast<double>(n));
-      if (refuse_log_.shouldLog()) {
-        logger_.warn(
-            "a forward_to receiver refused entries; returning the error to the sender",
-            {{"receiver", cfg->receivers[i]->describe()}, {"err", std::string(st.message())}});
-      }
-      return st;
-    }
+    return st;
   }
   converted_->inc(static_cast<double>(n));
   return absl::OkStatus();

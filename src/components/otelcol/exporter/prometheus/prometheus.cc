@@ -14,6 +14,7 @@
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
+#include "src/components/common/fanout.h"
 #include "src/runtime/registry.h"
 
 namespace telegate::otelcol::exporter_prometheus {
@@ -601,23 +602,21 @@ absl::Status PrometheusConsumer::consume(pdata::Batch&& batch) {
   std::vector<prometheus::Sample>& samples = converted->samples;
   if (samples.empty()) return absl::OkStatus();
   const size_t n = samples.size();
-  for (size_t i = 0; i < cfg->receivers.size(); ++i) {
-    absl::Status st;
-    if (i + 1 == cfg->receivers.size()) {
-      st = cfg->receivers[i]->append(std::move(samples));
-    } else {
-      std::vector<prometheus::Sample> copy = samples;
-      st = cfg->receivers[i]->append(std::move(copy));
+  size_t refused_by = 0;
+  absl::Status st = components::fanOut(
+      cfg->receivers, std::move(samples),
+      [](const auto& r, std::vector<prometheus::Sample>&& items) {
+        return r->append(std::move(items));
+      },
+      &refused_by);
+  if (!st.ok()) {
+    refused_->inc(static_cast<double>(n));
+    if (refuse_log_.shouldLog()) {
+      logger_.warn("a forward_to receiver refused samples; returning the error to the sender",
+                   {{"receiver", cfg->receivers[refused_by]->describe()},
+                    {"err", std::string(st.message())}});
     }
-    if (!st.ok()) {
-      refused_->inc(static_cast<double>(n));
-      if (refuse_log_.shouldLog()) {
-        logger_.warn(
-            "a forward_to receiver refused samples; returning the error to the sender",
-            {{"receiver", cfg->receivers[i]->describe()}, {"err", std::string(st.message())}});
-      }
-      return st;
-    }
+    return st;
   }
   samples_->inc(static_cast<double>(n));
   return absl::OkStatus();
