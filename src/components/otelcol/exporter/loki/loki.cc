@@ -884,8 +884,16 @@ void appendJsonString(std::string* out, std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     auto b = static_cast<unsigned char>(s[i]);
     if (b < 0x80) {
-      if (b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&') {
-        out->push_back(static_cast<char>(b));
+      auto plain = [](unsigned char c) {
+        return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+      };
+      if (plain(b)) {
+        // Copy the whole run of characters that need no escaping at once.
+        size_t j = i + 1;
+        while (j < s.size() && plain(static_cast<unsigned char>(s[j]))) ++j;
+        out->append(s.data() + i, j - i);
+        i = j;
+        continue;
       } else {
         switch (b) {
           case '"':
