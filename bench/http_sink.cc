@@ -18,7 +18,9 @@
 
 namespace {
 std::atomic<bool> g_stop{false};
-void onSignal(int) { g_stop.store(true); }
+void onSignal(int) {
+  g_stop.store(true);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,9 +46,9 @@ int main(int argc, char** argv) {
   opts.max_body_bytes = 256u << 20;
   telegate::net::HttpServer server(opts, [&](const telegate::net::HttpRequest& req) {
     if (req.method == "GET" && req.path == "/stats") {
-      return telegate::net::HttpResponse::text(
-          200, "requests " + std::to_string(requests.load()) + "\nbytes " +
-                   std::to_string(bytes.load()) + "\n");
+      return telegate::net::HttpResponse::text(200, "requests " + std::to_string(requests.load()) +
+                                                        "\nbytes " + std::to_string(bytes.load()) +
+                                                        "\n");
     }
     requests.fetch_add(1, std::memory_order_relaxed);
     bytes.fetch_add(req.body.size(), std::memory_order_relaxed);
