@@ -207,6 +207,17 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
                             "Time from a decoded request to the consumers' answer.",
                             {"component_id", "signal", "protocol"},
                             metrics::exponentialBuckets(0.00005, 4, 10));
+    // Series for the common case (no tenant) are resolved once, so an accepted request touches
+    // only atomics: no family lock, no label vector.
+    for (auto sg : {pdata::Signal::kTraces, pdata::Signal::kMetrics, pdata::Signal::kLogs}) {
+      for (auto pr : {Protocol::kGrpc, Protocol::kHttpProtobuf, Protocol::kHttpJson}) {
+        const std::string sig(pdata::signalName(sg)), proto(protocolName(pr));
+        Series& se = series_[static_cast<size_t>(sg)][static_cast<size_t>(pr)];
+        se.accepted_no_tenant = &accepted_->with({host.id(), sig, proto, ""});
+        se.request_bytes = &request_bytes_->with({host.id(), sig, proto});
+        se.latency = &latency_->with({host.id(), sig, proto});
+      }
+    }
     collector_ = m.addCollector([this](metrics::Writer& w) {
       std::lock_guard<std::mutex> l(servers_mu_);
       if (http_) {
@@ -291,17 +302,20 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
       }
       if (!st.ok() && result.ok()) result = st;
     }
-    const std::string tenant = client ? client->tenant : "";
+    Series& se = series_[static_cast<size_t>(signal)][static_cast<size_t>(protocol)];
     if (result.ok()) {
-      accepted_->with({host_.id(), sig, proto, tenant}).inc(static_cast<double>(*count));
-      request_bytes_->with({host_.id(), sig, proto}).observe(static_cast<double>(bytes));
+      if (client && !client->tenant.empty()) {
+        accepted_->with({host_.id(), sig, proto, client->tenant}).inc(static_cast<double>(*count));
+      } else {
+        se.accepted_no_tenant->inc(static_cast<double>(*count));
+      }
+      se.request_bytes->observe(static_cast<double>(bytes));
     } else {
       refused_items_->with({host_.id(), sig, proto, codeReason(result.code())})
           .inc(static_cast<double>(*count));
       logOnce(refused_log_, "the pipeline refused a request", result);
     }
-    latency_->with({host_.id(), sig, proto})
-        .observe(std::chrono::duration<double>(Clock::now() - start).count());
+    se.latency->observe(std::chrono::duration<double>(Clock::now() - start).count());
     return result;
   }
 
@@ -387,6 +401,12 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
   metrics::Family<metrics::Counter>* refused_requests_;
   metrics::Family<metrics::Histogram>* request_bytes_;
   metrics::Family<metrics::Histogram>* latency_;
+  struct Series {
+    metrics::Counter* accepted_no_tenant = nullptr;
+    metrics::Histogram* request_bytes = nullptr;
+    metrics::Histogram* latency = nullptr;
+  };
+  std::array<std::array<Series, 3>, 3> series_{};  // [signal][protocol]
   uint64_t collector_ = 0;
   log::OnceEvery malformed_log_{std::chrono::seconds(60)};
   log::OnceEvery refused_log_{std::chrono::seconds(60)};
