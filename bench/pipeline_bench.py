@@ -4,15 +4,16 @@
 
 Cases (--cases, default all):
   loki             logs    -> otelcol.exporter.loki -> loki.write (snappy protobuf push) -> HTTP sink
+  loki-wal         the same with loki.write's wal { enabled = true } (disk queue, fsync interval)
   tempo            traces  -> otelcol.exporter.otlp (gRPC, compression none) -> second telegate
   tempo-gzip       the same with the exporter's default gzip compression
   remote-write     metrics -> otelcol.exporter.prometheus -> prometheus.remote_write -> HTTP sink
   remote-write-tuned  the same with queue_config { capacity = 100000, min_shards = 4 }
+  remote-write-wal    remote-write with its write-ahead queue on disk (wal { enabled = true })
   tempo-disk       tempo with sending_queue { storage = "disk" }
   otlphttp-logs[-disk], otlphttp-metrics[-disk]
                    logs / metrics -> otelcol.exporter.otlphttp (compression none) -> HTTP sink, with
-                   the memory and the disk sending_queue (loki.write and prometheus.remote_write
-                   have no disk queue, so the disk queue's cost is measured on the OTLP exporters).
+                   the memory and the disk sending_queue.
 
 The telegate under test is pinned to CPU 0; wrk, the HTTP sink (bench/http_sink.cc, 2 io threads)
 and the gRPC sink (a second telegate: otelcol.receiver.otlp -> otelcol.exporter.discard) are pinned
@@ -41,10 +42,12 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import receiver_bench as rb  # noqa: E402
 
-CASES = ["loki", "tempo", "tempo-gzip", "remote-write", "remote-write-tuned", "tempo-disk",
+CASES = ["loki", "loki-wal", "tempo", "tempo-gzip", "remote-write", "remote-write-tuned",
+         "remote-write-wal", "tempo-disk",
          "otlphttp-logs", "otlphttp-logs-disk", "otlphttp-metrics", "otlphttp-metrics-disk"]
-SIGNAL = {"loki": "logs", "tempo": "traces", "tempo-gzip": "traces", "tempo-disk": "traces",
-          "remote-write": "metrics", "remote-write-tuned": "metrics", "otlphttp-logs": "logs", "otlphttp-logs-disk": "logs",
+SIGNAL = {"loki": "logs", "loki-wal": "logs", "tempo": "traces", "tempo-gzip": "traces", "tempo-disk": "traces",
+          "remote-write": "metrics", "remote-write-tuned": "metrics",
+          "remote-write-wal": "metrics", "otlphttp-logs": "logs", "otlphttp-logs-disk": "logs",
           "otlphttp-metrics": "metrics", "otlphttp-metrics-disk": "metrics"}
 
 
@@ -75,7 +78,8 @@ def wait_ready(admin):
 def exporter_block(case, sink_url, grpc_sink):
     disk = case.endswith("-disk")
     queue = ('\n  sending_queue {\n    storage = "disk"\n  }\n' if disk else "")
-    if case == "loki":
+    if case in ("loki", "loki-wal"):
+        wal = '\n  wal {\n    enabled = true\n  }\n' if case == "loki-wal" else ""
         return ("otelcol.exporter.loki.out.input", f'''
 otelcol.exporter.loki "out" {{
   forward_to = [loki.write.out.receiver]
@@ -84,12 +88,13 @@ otelcol.exporter.loki "out" {{
 loki.write "out" {{
   endpoint {{
     url = "{sink_url}/loki/api/v1/push"
-  }}
+  }}{wal}
 }}
 ''')
     if case.startswith("remote-write"):
         tuned = ("\n    queue_config {\n      capacity   = 100000\n      min_shards = 4\n    }\n"
                  if case == "remote-write-tuned" else "")
+        wal = "\n  wal {\n    enabled = true\n  }\n" if case == "remote-write-wal" else ""
         return ("otelcol.exporter.prometheus.out.input", f'''
 otelcol.exporter.prometheus "out" {{
   forward_to = [prometheus.remote_write.out.receiver]
@@ -99,7 +104,7 @@ prometheus.remote_write "out" {{
   endpoint {{
     url = "{sink_url}/api/v1/push"{tuned}
   }}
-}}
+{wal}}}
 ''')
     if case.startswith("tempo"):
         comp = "gzip" if case == "tempo-gzip" else "none"
@@ -180,7 +185,7 @@ otelcol.exporter.discard "sink" {{ }}
 
 def delivered(case, m0, m1):
     d = lambda k: m1.get(k, 0.0) - m0.get(k, 0.0)  # noqa: E731
-    if case == "loki":
+    if case in ("loki", "loki-wal"):
         return d("telegate_loki_write_sent_entries_total"), None
     if case.startswith("remote-write"):
         samples = d("telegate_remote_write_sent_samples_total")

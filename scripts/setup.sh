@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.74-dev libboost-system1.74-dev libssl-dev zlib1g-dev libsnappy-dev libzstd-dev
-  libsimdjson-dev libcli11-dev libre2-dev libabsl-dev libcurl4-openssl-dev
+  libsimdjson-dev libcli11-dev libre2-dev libabsl-dev libcurl4-openssl-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 curl haproxy prometheus prometheus-node-exporter
@@ -16,6 +16,11 @@ PACKAGES=(
 # Node.js and npm run the end-to-end OpenTelemetry JS client (test/e2e/otel-js). A nodesource
 # nodejs already bundles npm and conflicts with Debian's npm package: ask only when npm is missing.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+# kubectl, with its built-in kustomize, renders the deployment bundle (scripts/check-deploy.sh).
+# Debian 12 itself has no kubectl package: install it when a configured repository offers one.
+if ! command -v kubectl >/dev/null 2>&1 && [[ "$(apt-cache policy kubectl 2>/dev/null)" == *"Candidate: "[0-9]* ]]; then
+  PACKAGES+=(kubectl)
+fi
 if [[ -n "${TELEGATE_EXTRA_PACKAGES:-}" ]]; then
   # shellcheck disable=SC2206
   PACKAGES+=(${TELEGATE_EXTRA_PACKAGES})

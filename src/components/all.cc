@@ -9,6 +9,8 @@ void registerAll() {
   std::call_once(once, [] {
     registerDiscoveryKubernetes();
     registerDiscoveryRelabel();
+    registerLokiProcess();
+    registerLokiSourceFile();
     registerLokiSourceKubernetes();
     registerLokiWrite();
     registerOtelcolAuthBearer();

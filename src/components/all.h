@@ -21,6 +21,8 @@ void registerOtelcolExporterDiscard();
 void registerOtelcolExporterPrometheus();
 void registerLokiWrite();
 void registerLokiSourceKubernetes();
+void registerLokiSourceFile();
+void registerLokiProcess();
 void registerPrometheusScrape();
 void registerPrometheusRemoteWrite();
 void registerDiscoveryKubernetes();

@@ -26,6 +26,9 @@
 //  * max_connections: a connection accepted while this many are open is closed immediately.
 //  * HEAD requests are passed to the handler like GET; the body it returns is not sent but its
 //    length is reported in Content-Length.
+//  * The handler gets the request by non-const reference and may move the body out of it (the
+//    server reads nothing but `path` and `remote_addr` after the handler returns); a handler
+//    taking `const HttpRequest&` works as well.
 //
 // Threading: `io_threads` threads run the event loop; each connection is bound to a strand, so its
 // handler calls are sequential. Handlers run on the I/O threads and must not block for long (a
@@ -76,7 +79,7 @@ struct HttpResponse {
   static HttpResponse text(int status, std::string body);
 };
 
-using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
 
 struct HttpServerOptions {
   // "host:port". Host may be an IPv4/IPv6 literal (IPv6 in brackets), a name such as localhost

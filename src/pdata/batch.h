@@ -7,7 +7,9 @@
 // two such payloads concatenated are again a valid request holding both (protobuf repeated-field
 // merge). `items` counts spans, metric data points or log records. `client` carries who sent it
 // (the tenant bound to the token that authenticated the request) and survives batching.
-// A Batch is moved, never shared: after handing it to a consumer the sender must not touch it.
+// A Batch is moved, never shared: after handing it to a consumer the sender must not touch it,
+// unless the consumer refused it with RESOURCE_EXHAUSTED or UNAVAILABLE (see
+// src/components/otelcol/consumer.h): then it is unchanged and may be retried.
 #pragma once
 
 #include <cstdint>

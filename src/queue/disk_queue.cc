@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -14,12 +15,14 @@
 
 #include "src/common/log.h"
 #include "src/common/strings.h"
+#include "src/queue/crc32c.h"
 
 namespace telegate::queue {
 
 namespace {
 
-constexpr uint32_t kMagic = 0x31514754;      // "TGQ1" little-endian
+constexpr uint32_t kMagic = 0x32514754;      // "TGQ2" little-endian: crc32c frames (written)
+constexpr uint32_t kMagicV1 = 0x31514754;    // "TGQ1": zlib crc32 frames (still read)
 constexpr uint32_t kCkptMagic = 0x41514754;  // "TGQA"
 constexpr size_t kHeader = 22;
 constexpr size_t kCkptSize = 16;
@@ -52,14 +55,25 @@ uint32_t crc(uint32_t c, const char* p, size_t n) {
   return c;
 }
 
-uint32_t frameCrc(const char* frame, size_t total) {
-  uint32_t c = crc(0, frame + 4, 4);
-  return crc(c, frame + 12, total - 12);
+// crc of a frame: over the length field, then id, meta length, meta and payload. `hdr` is the
+// kHeader bytes of the frame; `magic` selects the algorithm (kMagic: crc32c, kMagicV1: zlib).
+uint32_t frameCrc(uint32_t magic, const char* hdr, std::string_view meta, std::string_view record) {
+  if (magic == kMagic) {
+    uint32_t c = crc32c(0, hdr + 4, 4);
+    c = crc32c(c, hdr + 12, kHeader - 12);
+    c = crc32c(c, meta.data(), meta.size());
+    return crc32c(c, record.data(), record.size());
+  }
+  uint32_t c = crc(0, hdr + 4, 4);
+  c = crc(c, hdr + 12, kHeader - 12);
+  c = crc(c, meta.data(), meta.size());
+  return crc(c, record.data(), record.size());
 }
 
 struct Parsed {
   uint64_t id;
   size_t total;
+  uint16_t meta_len;
 };
 
 // Validates the frame at `pos`: magic, bounds, crc, min_id <= id < limit.
@@ -67,15 +81,20 @@ std::optional<Parsed> parseAt(const char* buf, size_t size, size_t pos, uint64_t
                               uint64_t limit) {
   if (size - pos < kHeader) return std::nullopt;
   const char* p = buf + pos;
-  if (get32(p) != kMagic) return std::nullopt;
+  const uint32_t magic = get32(p);
+  if (magic != kMagic && magic != kMagicV1) return std::nullopt;
   uint64_t len = get32(p + 4);
   uint64_t meta_len = static_cast<uint8_t>(p[20]) | (static_cast<uint8_t>(p[21]) << 8);
   uint64_t total = kHeader + meta_len + len;
   if (total > size - pos) return std::nullopt;
   uint64_t id = get64(p + 12);
   if (id < min_id || id >= limit) return std::nullopt;
-  if (frameCrc(p, total) != get32(p + 8)) return std::nullopt;
-  return Parsed{id, static_cast<size_t>(total)};
+  const char* m = p + kHeader;
+  if (frameCrc(magic, p, std::string_view(m, meta_len), std::string_view(m + meta_len, len)) !=
+      get32(p + 8)) {
+    return std::nullopt;
+  }
+  return Parsed{id, static_cast<size_t>(total), static_cast<uint16_t>(meta_len)};
 }
 
 std::string errnoMsg(std::string_view what, const std::string& path) {
@@ -111,6 +130,56 @@ bool readAll(int fd, char* p, size_t n, uint64_t off) {
   return true;
 }
 
+// Advances `iov`/`cnt` past `done` bytes.
+void skipIov(iovec** iov, int* cnt, size_t done) {
+  while (*cnt > 0 && done >= (*iov)->iov_len) {
+    done -= (*iov)->iov_len;
+    ++*iov;
+    --*cnt;
+  }
+  if (*cnt > 0) {
+    (*iov)->iov_base = static_cast<char*>((*iov)->iov_base) + done;
+    (*iov)->iov_len -= done;
+  }
+}
+
+// pwritev/preadv until every byte is transferred. The iovecs are modified.
+bool writevAll(int fd, iovec* iov, int cnt, uint64_t off) {
+  skipIov(&iov, &cnt, 0);
+  while (cnt > 0) {
+    ssize_t w = ::pwritev(fd, iov, cnt, static_cast<off_t>(off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (w == 0) {
+      errno = EIO;
+      return false;
+    }
+    off += static_cast<uint64_t>(w);
+    skipIov(&iov, &cnt, static_cast<size_t>(w));
+  }
+  return true;
+}
+
+bool readvAll(int fd, iovec* iov, int cnt, uint64_t off) {
+  skipIov(&iov, &cnt, 0);
+  while (cnt > 0) {
+    ssize_t r = ::preadv(fd, iov, cnt, static_cast<off_t>(off));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (r == 0) {
+      errno = EIO;  // the file is shorter than the index says
+      return false;
+    }
+    off += static_cast<uint64_t>(r);
+    skipIov(&iov, &cnt, static_cast<size_t>(r));
+  }
+  return true;
+}
+
 void fsyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
@@ -135,13 +204,23 @@ struct DiskQueue::Segment {
   uint64_t first_id = 0;
   std::string path;
   int fd = -1;
-  uint64_t size = 0;       // bytes in the file (mu_; the writer reads it under write_mu_)
+  uint64_t size = 0;  // bytes of frames (mu_; the writer reads it under write_mu_)
+  uint64_t phys = 0;  // a recycled file's size while larger than `size` (stale tail), else 0
+
   uint64_t remaining = 0;  // entries_ belonging to this segment (mu_)
   bool sealed = false;     // no more appends (mu_)
+  bool reclaimed = false;  // fully acknowledged and unlinked (mu_)
   ~Segment() {
     if (fd >= 0) ::close(fd);
   }
+  // Bytes of the file on disk.
+  uint64_t fileBytes() const { return std::max(size, phys); }
 };
+
+namespace {
+constexpr size_t kMaxSpares = 2;  // recycled segment files kept for reuse
+constexpr std::string_view kSparePrefix = "spare.";
+}  // namespace
 
 DiskQueue::DiskQueue(DiskQueueOptions opts) : opts_(std::move(opts)) {}
 
@@ -193,6 +272,7 @@ absl::StatusOr<std::unique_ptr<DiskQueue>> DiskQueue::open(DiskQueueOptions opts
 
 DiskQueue::~DiskQueue() {
   close();
+  dropSpares(0);  // one recycled after close() by a late ack
 }
 
 void DiskQueue::countCorrupt(uint64_t n) {
@@ -230,6 +310,10 @@ absl::Status DiskQueue::recover() {
   std::vector<uint64_t> ids;
   while (dirent* e = ::readdir(d)) {
     std::string_view n(e->d_name);
+    if (n.substr(0, kSparePrefix.size()) == kSparePrefix) {
+      ::unlink((dir + "/" + std::string(n)).c_str());  // a recycled file of an earlier run
+      continue;
+    }
     if (n.size() != 20 || n.substr(16) != ".seg") continue;
     if (!std::all_of(n.begin(), n.begin() + 16, [](char c) { return c >= '0' && c <= '9'; })) {
       continue;
@@ -257,6 +341,8 @@ absl::Status DiskQueue::recover() {
       continue;
     }
     live_bytes_ += seg->size;
+    // Its last appends may be in the page cache only (a process crash): sync in the background.
+    if (opts_.sync == SyncPolicy::kInterval) unsynced_.push_back(seg);
     segments_.push_back(std::move(seg));
   }
   next_id_ = std::max({uint64_t{1}, floor, max_id + 1});
@@ -336,7 +422,8 @@ absl::Status DiskQueue::recoverSegment(const std::shared_ptr<Segment>& seg, bool
       break;
     }
     if (r->id >= floor) {
-      entries_.push_back(Entry{r->id, seg, pos, static_cast<uint32_t>(r->total), State::kReady});
+      entries_.push_back(
+          Entry{r->id, seg, pos, static_cast<uint32_t>(r->total), r->meta_len, State::kReady});
       ++seg->remaining;
     }
     *max_id = std::max(*max_id, r->id);
@@ -349,22 +436,108 @@ absl::Status DiskQueue::recoverSegment(const std::shared_ptr<Segment>& seg, bool
 // write_mu_ held. Seals the active segment (synced unless kNever) and reclaims it if empty.
 absl::Status DiskQueue::rollLocked() {
   if (!active_) return absl::OkStatus();
-  if (opts_.sync != SyncPolicy::kNever && ::fdatasync(active_->fd) != 0) {
+  trimStaleTailLocked();
+  // kEveryBatch: already synced by the pushes' group commits, this is cheap. kInterval: the
+  // background thread syncs it within sync_interval, unless it is fully acknowledged and deleted
+  // before (then its pages are dropped without ever being written).
+  if (opts_.sync == SyncPolicy::kEveryBatch && ::fdatasync(active_->fd) != 0) {
     return absl::InternalError(errnoMsg("disk queue: fdatasync", active_->path));
   }
+  if (opts_.sync == SyncPolicy::kInterval) unsynced_.push_back(active_);
   std::vector<std::shared_ptr<Segment>> doomed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     active_->sealed = true;
     active_.reset();
     while (!segments_.empty() && segments_.front()->sealed && segments_.front()->remaining == 0) {
-      live_bytes_ -= segments_.front()->size;
+      live_bytes_ -= segments_.front()->fileBytes();
+      segments_.front()->reclaimed = true;
       doomed.push_back(std::move(segments_.front()));
       segments_.pop_front();
     }
   }
-  for (auto& s : doomed) ::unlink(s->path.c_str());
+  dispose(doomed);
   return absl::OkStatus();
+}
+
+// write_mu_ held. Cuts the stale bytes after the last frame of a recycled active segment.
+void DiskQueue::trimStaleTailLocked() {
+  uint64_t size, phys;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    size = active_->size;
+    phys = active_->phys;
+  }
+  if (phys <= size || ::ftruncate(active_->fd, static_cast<off_t>(size)) != 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  live_bytes_ -= phys - size;
+  active_->phys = 0;
+}
+
+void DiskQueue::dispose(std::vector<std::shared_ptr<Segment>>& doomed) {
+  for (auto& seg : doomed) {
+    uint64_t bytes;
+    bool keep;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      bytes = seg->fileBytes();
+      keep = !closed_ && seg->size > 0 && bytes <= opts_.segment_bytes &&
+             live_bytes_ + spare_bytes_.load() + bytes <= opts_.max_bytes;
+    }
+    if (keep) {
+      std::lock_guard<std::mutex> slock(spare_mu_);
+      if (spares_.size() < kMaxSpares) {
+        Spare sp;
+        sp.path = strCat(opts_.dir, "/", kSparePrefix, ++spare_seq_);
+        sp.bytes = bytes;
+        sp.fd = ::dup(seg->fd);  // keeps the file and its cached pages after `seg` closes its fd
+        if (sp.fd >= 0 && ::rename(seg->path.c_str(), sp.path.c_str()) == 0) {
+          spares_.push_back(std::move(sp));
+          spare_bytes_ += bytes;
+          continue;
+        }
+        if (sp.fd >= 0) ::close(sp.fd);
+      }
+    }
+    ::unlink(seg->path.c_str());
+  }
+  doomed.clear();
+}
+
+void DiskQueue::dropSpares(uint64_t need) {
+  std::lock_guard<std::mutex> slock(spare_mu_);
+  while (!spares_.empty() && spare_bytes_.load() > need) {
+    ::unlink(spares_.back().path.c_str());
+    ::close(spares_.back().fd);
+    spare_bytes_ -= spares_.back().bytes;
+    spares_.pop_back();
+  }
+}
+
+// write_mu_ held. Gives `seg` (path set, no file yet) a recycled file when one is spare and the
+// bound allows its size; its pages are in the page cache, so overwriting them is much cheaper
+// than filling new ones.
+void DiskQueue::reuseSpare(Segment* seg, uint64_t total) {
+  Spare sp;
+  {
+    std::lock_guard<std::mutex> slock(spare_mu_);
+    if (spares_.empty()) return;
+    sp = std::move(spares_.back());
+    spares_.pop_back();
+    spare_bytes_ -= sp.bytes;
+  }
+  bool fits;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fits = live_bytes_ + std::max(total, sp.bytes) <= opts_.max_bytes;
+  }
+  if (fits && ::rename(sp.path.c_str(), seg->path.c_str()) == 0) {
+    seg->fd = sp.fd;
+    seg->phys = sp.bytes;
+    return;
+  }
+  ::unlink(sp.path.c_str());
+  ::close(sp.fd);
 }
 
 absl::Status DiskQueue::push(std::string_view record, std::string_view meta) {
@@ -383,25 +556,37 @@ absl::Status DiskQueue::push(std::string_view record, std::string_view meta) {
     std::unique_lock<std::mutex> wlock(write_mu_);
     bool roll = false;
     uint64_t id;
+    uint64_t spare_need = UINT64_MAX;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) return absl::FailedPreconditionError("disk queue: closed");
       uint64_t live = live_bytes_;
+      // Growth of the files on disk: appending over a recycled file's stale tail adds nothing.
+      auto growth = [&] {
+        return std::max(active_->size + total, active_->phys) - active_->fileBytes();
+      };
       if (active_ && active_->size > 0) {
         roll = active_->size + total > opts_.segment_bytes;
         // A fully acknowledged active segment is reclaimed by rolling over, but only when the
         // space is needed (rolling on every push of a drained queue would cost a file creation).
-        if (live + total > opts_.max_bytes && active_->remaining == 0 && segments_.size() == 1) {
-          live -= active_->size;
+        if (live + (roll ? total : growth()) > opts_.max_bytes && active_->remaining == 0 &&
+            segments_.size() == 1) {
+          live -= active_->fileBytes();
           roll = true;
         }
       }
-      if (live + total > opts_.max_bytes) {
+      const uint64_t grow = active_ && !roll ? growth() : total;
+      if (live + grow > opts_.max_bytes) {
         return absl::ResourceExhaustedError(
             strCat("disk queue: full (", live_bytes_, " of ", opts_.max_bytes, " bytes)"));
       }
+      // Spare files count against the bound too: give them up when the space is needed.
+      if (live + grow + spare_bytes_.load() > opts_.max_bytes) {
+        spare_need = opts_.max_bytes - live - grow;
+      }
       id = next_id_;
     }
+    if (spare_need != UINT64_MAX) dropSpares(spare_need);
     if (roll) {
       absl::Status st = rollLocked();
       if (!st.ok()) return st;
@@ -410,28 +595,38 @@ absl::Status DiskQueue::push(std::string_view record, std::string_view meta) {
       auto seg = std::make_shared<Segment>();
       seg->first_id = id;
       seg->path = opts_.dir + "/" + segName(id);
-      seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      reuseSpare(seg.get(), total);
+      if (seg->fd < 0) {
+        seg->fd = ::open(seg->path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      }
       if (seg->fd < 0) return absl::InternalError(errnoMsg("disk queue: create", seg->path));
-      if (opts_.sync != SyncPolicy::kNever) fsyncDir(opts_.dir);
+      if (opts_.sync == SyncPolicy::kEveryBatch) fsyncDir(opts_.dir);
+      if (opts_.sync == SyncPolicy::kInterval) dir_unsynced_ = true;  // background syncs it
       std::lock_guard<std::mutex> lock(mu_);
+      live_bytes_ += seg->phys;
       segments_.push_back(seg);
       active_ = std::move(seg);
     }
-    std::string frame(total, '\0');
-    char* p = frame.data();
-    put32(p, kMagic);
-    put32(p + 4, static_cast<uint32_t>(record.size()));
-    put64(p + 12, id);
-    p[20] = static_cast<char>(meta.size() & 0xff);
-    p[21] = static_cast<char>(meta.size() >> 8);
-    if (!meta.empty()) memcpy(p + kHeader, meta.data(), meta.size());
-    if (!record.empty()) memcpy(p + kHeader + meta.size(), record.data(), record.size());
-    put32(p + 8, frameCrc(p, total));
+    // Header, meta and record go to the file with one pwritev: no combined frame buffer.
+    char hdr[kHeader];
+    put32(hdr, kMagic);
+    put32(hdr + 4, static_cast<uint32_t>(record.size()));
+    put64(hdr + 12, id);
+    hdr[20] = static_cast<char>(meta.size() & 0xff);
+    hdr[21] = static_cast<char>(meta.size() >> 8);
+    put32(hdr + 8, frameCrc(kMagic, hdr, meta, record));
+    iovec iov[3] = {{hdr, kHeader},
+                    {const_cast<char*>(meta.data()), meta.size()},
+                    {const_cast<char*>(record.data()), record.size()}};
 
     const uint64_t off = active_->size;
-    if (!writeAll(active_->fd, frame.data(), frame.size(), off)) {
+    if (!writevAll(active_->fd, iov, 3, off)) {
       absl::Status st = absl::InternalError(errnoMsg("disk queue: write", active_->path));
-      if (::ftruncate(active_->fd, static_cast<off_t>(off)) != 0) {
+      if (::ftruncate(active_->fd, static_cast<off_t>(off)) == 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        live_bytes_ -= active_->fileBytes() - off;  // a recycled file's stale tail went too
+        active_->phys = 0;
+      } else {
         // Garbage may remain at the tail: never append after it again. Earlier records in it may
         // still be waiting for groupSync(), which only syncs the active segment: sync it here.
         if (opts_.sync != SyncPolicy::kNever) ::fdatasync(active_->fd);
@@ -443,12 +638,14 @@ absl::Status DiskQueue::push(std::string_view record, std::string_view meta) {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
+      const uint64_t before = active_->fileBytes();
       active_->size += total;
       ++active_->remaining;
-      live_bytes_ += total;
+      live_bytes_ += active_->fileBytes() - before;
       ++unacked_;
       next_id_ = id + 1;
-      entries_.push_back(Entry{id, active_, off, static_cast<uint32_t>(total), State::kReady});
+      entries_.push_back(Entry{id, active_, off, static_cast<uint32_t>(total),
+                               static_cast<uint16_t>(meta.size()), State::kReady});
     }
     cv_.notify_one();
     seq = ++written_seq_;
@@ -475,6 +672,30 @@ absl::Status DiskQueue::groupSync(uint64_t seq) {
   return absl::OkStatus();
 }
 
+absl::Status DiskQueue::syncSealed() {
+  std::vector<std::shared_ptr<Segment>> sealed;
+  bool dir;
+  {
+    std::lock_guard<std::mutex> wlock(write_mu_);
+    sealed.swap(unsynced_);
+    dir = dir_unsynced_;
+    dir_unsynced_ = false;
+  }
+  absl::Status st;
+  for (const auto& seg : sealed) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (seg->reclaimed) continue;  // deleted: nothing left worth keeping
+    }
+    if (::fdatasync(seg->fd) != 0 && st.ok()) {
+      st = absl::InternalError(errnoMsg("disk queue: fdatasync", seg->path));
+    }
+  }
+  sealed.clear();  // closes the files of segments deleted meanwhile
+  if (dir) fsyncDir(opts_.dir);
+  return st;
+}
+
 int64_t DiskQueue::findLocked(uint64_t id) const {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
                              [](const Entry& e, uint64_t v) { return e.id < v; });
@@ -495,7 +716,8 @@ void DiskQueue::ackLocked(size_t idx, std::vector<std::shared_ptr<Segment>>* doo
     if (cursor_ > 0) --cursor_;
   }
   while (!segments_.empty() && segments_.front()->sealed && segments_.front()->remaining == 0) {
-    live_bytes_ -= segments_.front()->size;
+    live_bytes_ -= segments_.front()->fileBytes();
+    segments_.front()->reclaimed = true;
     doomed->push_back(std::move(segments_.front()));
     segments_.pop_front();
   }
@@ -526,19 +748,26 @@ std::optional<DiskQueue::Item> DiskQueue::pop(std::chrono::milliseconds wait) {
     std::shared_ptr<Segment> seg = e.seg;
     const uint64_t id = e.id, off = e.offset;
     const uint32_t size = e.size;
+    const uint16_t meta_len = e.meta_len;
     lock.unlock();
 
-    std::string buf(size, '\0');
-    bool ok = readAll(seg->fd, buf.data(), size, off);
-    std::optional<Parsed> parsed;
-    if (ok) parsed = parseAt(buf.data(), size, 0, id, id + 1);
-    if (parsed && parsed->total == size) {
-      Item item;
-      item.id = id;
-      size_t meta_len = static_cast<uint8_t>(buf[20]) | (static_cast<uint8_t>(buf[21]) << 8);
-      item.meta.assign(buf.data() + kHeader, meta_len);
-      item.record.assign(buf.data() + kHeader + meta_len, size - kHeader - meta_len);
-      return item;
+    // Read straight into the strings handed out: header on the stack, meta, record.
+    Item item;
+    item.id = id;
+    char hdr[kHeader];
+    const size_t rec_len = size - kHeader - meta_len;
+    item.meta.resize(meta_len);
+    item.record.resize(rec_len);
+    iovec iov[3] = {{hdr, kHeader}, {item.meta.data(), meta_len}, {item.record.data(), rec_len}};
+    bool ok = readvAll(seg->fd, iov, 3, off);
+    if (ok) {
+      const uint32_t magic = get32(hdr);
+      const size_t hdr_meta = static_cast<uint8_t>(hdr[20]) | (static_cast<uint8_t>(hdr[21]) << 8);
+      if ((magic == kMagic || magic == kMagicV1) && get32(hdr + 4) == rec_len &&
+          get64(hdr + 12) == id && hdr_meta == meta_len &&
+          frameCrc(magic, hdr, item.meta, item.record) == get32(hdr + 8)) {
+        return item;
+      }
     }
     qlog().error("disk queue: record unreadable, dropped",
                  {{"segment", seg->path},
@@ -551,7 +780,7 @@ std::optional<DiskQueue::Item> DiskQueue::pop(std::chrono::milliseconds wait) {
     idx = findLocked(id);
     if (idx >= 0 && entries_[idx].state == State::kInflight) ackLocked(idx, &doomed);
     lock.unlock();
-    for (auto& s : doomed) ::unlink(s->path.c_str());
+    dispose(doomed);
     lock.lock();
   }
 }
@@ -564,7 +793,7 @@ void DiskQueue::ack(uint64_t id) {
     if (idx < 0 || entries_[idx].state != State::kInflight) return;
     ackLocked(static_cast<size_t>(idx), &doomed);
   }
-  for (auto& s : doomed) ::unlink(s->path.c_str());
+  dispose(doomed);
 }
 
 void DiskQueue::nack(uint64_t id) {
@@ -635,7 +864,9 @@ void DiskQueue::background() {
         std::lock_guard<std::mutex> wlock(write_mu_);
         seq = written_seq_;
       }
-      absl::Status st = groupSync(seq);
+      absl::Status st = syncSealed();
+      absl::Status active = groupSync(seq);
+      if (st.ok()) st = active;
       static log::OnceEvery every(std::chrono::seconds(60));
       if (!st.ok() && every.shouldLog()) qlog().error(std::string(st.message()));
     }
@@ -663,10 +894,13 @@ void DiskQueue::close() {
     collector_id_ = 0;
   }
   if (lock_fd_ < 0) return;  // open() failed before taking the lock
+  if (opts_.sync == SyncPolicy::kInterval) syncSealed().IgnoreError();
   {
     std::lock_guard<std::mutex> wlock(write_mu_);
+    if (active_) trimStaleTailLocked();  // so that the next open() finds no torn-looking tail
     if (active_ && opts_.sync != SyncPolicy::kNever) ::fdatasync(active_->fd);
   }
+  dropSpares(0);
   writeCheckpoint();
   ::close(lock_fd_);
   lock_fd_ = -1;

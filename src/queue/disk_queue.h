@@ -3,12 +3,19 @@
 // Contract:
 //  * Layout: `<dir>/LOCK` (flock'ed for the lifetime of the open queue: one queue per
 //    directory, a second open() fails with FAILED_PRECONDITION), append-only segment files
-//    `<dir>/<16-digit id of the first record>.seg`, and the checkpoint `<dir>/acked`.
+//    `<dir>/<16-digit id of the first record>.seg`, the checkpoint `<dir>/acked`, and up to two
+//    recycled segment files `<dir>/spare.<n>` (below; removed by open() and close()).
 //  * Record frame (all integers little-endian), 22 bytes of header then the bytes:
-//      [magic u32 "TGQ1"][length u32 (payload)][crc u32][id u64][meta_len u16][meta][payload]
-//    crc is zlib crc32 over the length field followed by everything after the crc field (id, meta
-//    length, meta, payload). Ids are assigned by push(), start at 1, increase by one per record
-//    and are never reused, also across restarts.
+//      [magic u32 "TGQ2"][length u32 (payload)][crc u32][id u64][meta_len u16][meta][payload]
+//    crc is CRC-32C (src/queue/crc32c.h) over the length field followed by everything after the
+//    crc field (id, meta length, meta, payload). Frames of the first format, magic "TGQ1", are
+//    identical except that crc is zlib crc32; they are still read (recovery and pop()) so that a
+//    queue written by an older version drains after an upgrade, but never written. An older
+//    version reading a "TGQ2" frame treats it as damage (skipped and counted as corrupt, or a torn
+//    tail), so downgrading with records on disk loses them. Ids are assigned by push(), start at
+//    1, increase by one per record and are never reused, also across restarts.
+//    push() writes header, meta and record with one pwritev (no frame buffer is built); pop()
+//    reads with one preadv straight into the strings it returns and checks the crc.
 //  * Checkpoint `acked` (16 bytes: magic "TGQA", floor u64, crc32 of the first 12 bytes): every
 //    record with id < floor has been acknowledged. It is written as `acked.tmp` + rename (+ fsync
 //    of file and directory unless SyncPolicy::kNever) by a background thread every
@@ -30,7 +37,15 @@
 //    push() returns RESOURCE_EXHAUSTED, writing nothing, when liveBytes() + frame size would
 //    exceed max_bytes; a frame larger than max_bytes is INVALID_ARGUMENT (it can never fit).
 //    Space is reclaimed a whole segment at a time, oldest first, once every record in it and in
-//    all older segments is acknowledged (the file is unlinked). segment_bytes is therefore
+//    all older segments is acknowledged. The file is then recycled: renamed to spare.<n> (at most
+//    two spares, only files of at most segment_bytes, and only while liveBytes() plus the spares
+//    stay within max_bytes; a push that needs the room deletes spares first) and renamed again to
+//    become the next new segment, so that appends overwrite pages already in the page cache
+//    (several times cheaper than filling new ones); otherwise it is unlinked. A reused file's
+//    stale frames after the new ones (ids below the segment's first id) are never valid: a
+//    segment is truncated after its last frame when it is rolled over and on close(), and after
+//    a crash recovery treats them as a torn tail. liveBytes() counts the reused file's full size
+//    until then. segment_bytes is therefore
 //    clamped to max_bytes / 4 (minimum 4 KiB; max_bytes is at least 16 KiB) so that at least ~3/4
 //    of the bound is usable as a sliding window. A record larger than segment_bytes gets a segment
 //    of its own. The segment being appended to is kept even when fully acknowledged, until it
@@ -42,25 +57,32 @@
 //                  cache once push() returns) but not a power loss / kernel crash.
 //      kEveryBatch push() returns after fdatasync of the segment (group commit: concurrent
 //                  pushes share one fdatasync); a new segment file is followed by an fsync of the
-//                  directory. Survives power loss once push() returned OK.
-//      kInterval   a background thread fdatasyncs every sync_interval; a power loss loses at
-//                  most ~sync_interval of acknowledged-to-client data. Survives a process crash.
-//    With every policy except kNever, a segment is fdatasync'ed when it is rolled over and on
-//    close().
+//                  directory, a rolled-over segment by a final fdatasync. Survives power loss
+//                  once push() returned OK.
+//      kInterval   a background thread fdatasyncs, every sync_interval, the active segment and
+//                  every segment rolled over since its last pass, then fsyncs the directory if a
+//                  segment was created. A power loss loses at most ~sync_interval of
+//                  acknowledged-to-client data. Survives a process crash. Nothing is synced on
+//                  the push() path, and a segment fully acknowledged (and deleted) before the
+//                  background pass is not synced at all: when consumers keep up, records are
+//                  deleted from the page cache without being written to the device.
+//    With every policy except kNever, close() syncs whatever is not synced yet.
 //  * Delivery: pop() hands out records oldest first; nacked records are handed out again before
 //    any never-delivered one (lowest id first). A record is with at most one consumer at a time.
 //    ack()/nack() of an id that is not currently popped is ignored. A record whose bytes fail
 //    the crc when read back by pop() is logged, counted in the corrupt metric and skipped.
-//  * Memory: ~48 bytes of index per live record (1 GiB of 1 KiB records ~ 50 MB).
+//  * Memory: ~48 bytes of index per live record (1 GiB of 1 KiB records ~ 50 MB). Records are
+//    not cached: each pop() allocates the returned strings and reads them from the page cache.
 //
 // Thread-safety: all public methods may be called concurrently. Locks: sync_mu_ (group commit)
 // -> write_mu_ (appends, serialised) -> mu_ (index; short critical sections without I/O).
-// pop() reads with pread outside every lock and unlinking happens after mu_ is released, so
+// pop() reads with preadv outside every lock and unlinking happens after mu_ is released, so
 // consumers and producers do not block each other on I/O. close() wakes blocked pop() calls (they
 // return nullopt) and makes push() return FAILED_PRECONDITION; it is idempotent and called by the
 // destructor.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -140,7 +162,8 @@ class DiskQueue {
     uint64_t id;
     std::shared_ptr<Segment> seg;
     uint64_t offset;
-    uint32_t size;
+    uint32_t size;      // whole frame
+    uint16_t meta_len;  // so that pop() can read meta and record into their own strings
     State state;
   };
 
@@ -150,9 +173,17 @@ class DiskQueue {
                               uint64_t floor, uint64_t* max_id);
   absl::Status rollLocked();  // write_mu_ held
   absl::Status groupSync(uint64_t seq);
+  // kInterval: fdatasyncs the segments rolled over since the last call (skipping deleted ones)
+  // and the directory when a segment was created.
+  absl::Status syncSealed();
   void writeCheckpoint();
   void background();
   void countCorrupt(uint64_t n);
+  void trimStaleTailLocked();                     // write_mu_ held, active_ set
+  void reuseSpare(Segment* seg, uint64_t total);  // write_mu_ held
+  // Recycles (as spares) or unlinks reclaimed segments; no lock held. Clears `doomed`.
+  void dispose(std::vector<std::shared_ptr<Segment>>& doomed);
+  void dropSpares(uint64_t need);  // unlinks spares until at most `need` bytes are left
   // mu_ held. Index of the entry with this id, or -1.
   int64_t findLocked(uint64_t id) const;
   // mu_ held. Marks an entry acked and advances the floor; returns segments to unlink.
@@ -169,8 +200,10 @@ class DiskQueue {
   uint64_t synced_seq_ = 0;  // guarded by sync_mu_
 
   std::mutex write_mu_;
-  uint64_t written_seq_ = 0;         // guarded by write_mu_
-  std::shared_ptr<Segment> active_;  // written under write_mu_ + mu_
+  uint64_t written_seq_ = 0;                        // guarded by write_mu_
+  std::shared_ptr<Segment> active_;                 // written under write_mu_ + mu_
+  std::vector<std::shared_ptr<Segment>> unsynced_;  // kInterval: rolled over, not synced yet
+  bool dir_unsynced_ = false;                       // kInterval: a segment was created
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -184,6 +217,17 @@ class DiskQueue {
   uint64_t corrupt_ = 0;
   bool closed_ = false;
   bool recovered_ = false;  // set once open() succeeded; gates checkpoint writes
+
+  // Recycled segment files (renamed to spare.<n>, still open): reused by the next new segment.
+  struct Spare {
+    std::string path;
+    int fd = -1;
+    uint64_t bytes = 0;
+  };
+  std::mutex spare_mu_;  // guards spares_ and spare_seq_; taken without mu_ held
+  std::vector<Spare> spares_;
+  uint64_t spare_seq_ = 0;
+  std::atomic<uint64_t> spare_bytes_{0};
 
   std::mutex ckpt_mu_;
   uint64_t ckpt_floor_ = 0;  // last written, guarded by ckpt_mu_

@@ -277,6 +277,18 @@ class SchemaBase {
   std::vector<FieldDesc> fields_;
 };
 
+// Ordered repeatable blocks: when an Arguments type has `size_t block_seq` and a repeatable
+// block's type has `size_t order`, every decoded block gets order = block_seq++ of its parent, so
+// blocks of different names keep their relative order (loki.process stages).
+template <class T>
+concept HasBlockSeq = requires(T& t) {
+  t.block_seq = size_t{0};
+};
+template <class B>
+concept HasBlockOrder = requires(B& b) {
+  b.order = size_t{0};
+};
+
 template <class T>
 concept HasValidate = requires(const T& t) {
   { t.validate() } -> std::convertible_to<absl::Status>;
@@ -378,6 +390,9 @@ class Schema : public SchemaBase {
     d.block_enter = [member](void* obj) -> void* {
       auto& v = static_cast<T*>(obj)->*member;
       v.emplace_back();
+      if constexpr (HasBlockSeq<T> && HasBlockOrder<B>) {
+        v.back().order = static_cast<T*>(obj)->block_seq++;
+      }
       return &v.back();
     };
     d.block_get = [member](const void* obj, size_t i) -> const void* {

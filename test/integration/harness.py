@@ -51,9 +51,9 @@ def run_cli(*args, env=None, stdin=None, timeout=60):
 class Telegate:
     """A running telegate process; stops it (SIGTERM, then SIGKILL) on close()."""
 
-    def __init__(self, config_path=None, env=None, extra_args=()):
+    def __init__(self, config_path=None, env=None, extra_args=(), storage=None):
         self.port = free_port()
-        self.storage = tempfile.mkdtemp(prefix="telegate-it-")
+        self.storage = storage or tempfile.mkdtemp(prefix="telegate-it-")
         self.base = f"http://127.0.0.1:{self.port}"
         args = [ARGS.binary, "run"]
         if config_path:

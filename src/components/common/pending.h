@@ -52,7 +52,7 @@ class RefusingConsumer : public otelcol::Consumer {
 class RefusingLogsReceiver : public loki::LogsReceiver {
  public:
   explicit RefusingLogsReceiver(std::string who) : who_(std::move(who)) {}
-  absl::Status push(std::vector<loki::Entry>&&) override {
+  absl::Status pushBatch(loki::EntryBatch&&) override {
     return absl::UnavailableError(who_ + " cannot accept data in this build");
   }
   std::string describe() const override { return who_; }
@@ -64,7 +64,7 @@ class RefusingLogsReceiver : public loki::LogsReceiver {
 class RefusingAppendable : public prometheus::Appendable {
  public:
   explicit RefusingAppendable(std::string who) : who_(std::move(who)) {}
-  absl::Status append(std::vector<prometheus::Sample>&&) override {
+  absl::Status append(prometheus::SeriesBatch&&) override {
     return absl::UnavailableError(who_ + " cannot accept data in this build");
   }
   std::string describe() const override { return who_; }

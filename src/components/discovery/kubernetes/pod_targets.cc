@@ -21,12 +21,12 @@ std::string str(const element& e, std::string_view key) {
   return "";
 }
 
+}  // namespace
+
 std::string joinHostPort(const std::string& host, std::string_view port) {
   if (host.find(':') != std::string::npos) return strCat("[", host, "]:", port);
   return strCat(host, ":", port);
 }
-
-}  // namespace
 
 std::string sanitizeLabelName(std::string_view name) {
   std::string out(name);
@@ -34,6 +34,79 @@ std::string sanitizeLabelName(std::string_view name) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) c = '_';
   }
   return out;
+}
+
+namespace {
+
+// The pod-level labels (shared by all targets of the pod).
+// `spec` and `status` are read only when has_spec / has_status (a default element has no
+// document behind it).
+runtime::Target podLevelLabels(element meta, bool has_spec, element spec, bool has_status,
+                               element status, const std::string& pod_ip) {
+  runtime::Target base;
+  base[strCat(kMeta, "namespace")] = str(meta, "namespace");
+  base[strCat(kMeta, "pod_name")] = str(meta, "name");
+  base[strCat(kMeta, "pod_ip")] = pod_ip;
+  base[strCat(kMeta, "pod_uid")] = str(meta, "uid");
+  base[strCat(kMeta, "pod_phase")] = has_status ? str(status, "phase") : "";
+  base[strCat(kMeta, "pod_host_ip")] = has_status ? str(status, "hostIP") : "";
+  base[strCat(kMeta, "pod_node_name")] = has_spec ? str(spec, "nodeName") : "";
+  std::string ready = "unknown";
+  simdjson::dom::array conditions;
+  if (has_status && status["conditions"].get(conditions) == simdjson::SUCCESS) {
+    for (element c : conditions) {
+      if (str(c, "type") == "Ready") {
+        ready = str(c, "status");
+        for (auto& ch : ready) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      }
+    }
+  }
+  base[strCat(kMeta, "pod_ready")] = ready;
+  addObjectMetaLabels(meta, "pod", &base);
+  simdjson::dom::array owners;
+  if (meta["ownerReferences"].get(owners) == simdjson::SUCCESS) {
+    for (element o : owners) {
+      bool controller = false;
+      if (o["controller"].get(controller) == simdjson::SUCCESS && controller) {
+        base[strCat(kMeta, "pod_controller_kind")] = str(o, "kind");
+        base[strCat(kMeta, "pod_controller_name")] = str(o, "name");
+      }
+    }
+  }
+  return base;
+}
+
+}  // namespace
+
+void addObjectMetaLabels(simdjson::dom::element meta, std::string_view role, runtime::Target* out) {
+  for (auto [key, kind] : {std::pair<std::string_view, std::string_view>{"labels", "label"},
+                           {"annotations", "annotation"}}) {
+    object kv;
+    if (meta[key].get(kv) != simdjson::SUCCESS) continue;
+    for (auto field : kv) {
+      std::string_view v;
+      if (field.value.get(v) != simdjson::SUCCESS) continue;
+      std::string name = sanitizeLabelName(field.key);
+      (*out)[strCat(kMeta, role, "_", kind, "_", name)] = std::string(v);
+      (*out)[strCat(kMeta, role, "_", kind, "present_", name)] = "true";
+    }
+  }
+}
+
+absl::StatusOr<runtime::Target> podLabels(std::string_view pod_json) {
+  thread_local simdjson::dom::parser parser;
+  element pod;
+  if (auto err = parser.parse(pod_json.data(), pod_json.size()).get(pod); err) {
+    return absl::InvalidArgumentError(strCat("pod JSON: ", simdjson::error_message(err)));
+  }
+  element meta, spec, status;
+  if (!pod.is_object() || pod["metadata"].get(meta) != simdjson::SUCCESS || !meta.is_object()) {
+    return absl::InvalidArgumentError("pod JSON: no metadata");
+  }
+  bool has_spec = pod["spec"].get(spec) == simdjson::SUCCESS && spec.is_object();
+  bool has_status = pod["status"].get(status) == simdjson::SUCCESS && status.is_object();
+  return podLevelLabels(meta, has_spec, spec, has_status, status,
+                        has_status ? str(status, "podIP") : "");
 }
 
 absl::StatusOr<std::vector<runtime::Target>> podTargets(std::string_view pod_json) {
@@ -52,48 +125,7 @@ absl::StatusOr<std::vector<runtime::Target>> podTargets(std::string_view pod_jso
   std::vector<runtime::Target> out;
   std::string pod_ip = has_status ? str(status, "podIP") : "";
   if (pod_ip.empty()) return out;
-
-  runtime::Target base;
-  base[strCat(kMeta, "namespace")] = str(meta, "namespace");
-  base[strCat(kMeta, "pod_name")] = str(meta, "name");
-  base[strCat(kMeta, "pod_ip")] = pod_ip;
-  base[strCat(kMeta, "pod_uid")] = str(meta, "uid");
-  base[strCat(kMeta, "pod_phase")] = str(status, "phase");
-  base[strCat(kMeta, "pod_host_ip")] = str(status, "hostIP");
-  base[strCat(kMeta, "pod_node_name")] = has_spec ? str(spec, "nodeName") : "";
-  std::string ready = "unknown";
-  simdjson::dom::array conditions;
-  if (status["conditions"].get(conditions) == simdjson::SUCCESS) {
-    for (element c : conditions) {
-      if (str(c, "type") == "Ready") {
-        ready = str(c, "status");
-        for (auto& ch : ready) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      }
-    }
-  }
-  base[strCat(kMeta, "pod_ready")] = ready;
-  for (auto [key, prefix] : {std::pair<std::string_view, std::string_view>{"labels", "pod_label"},
-                             {"annotations", "pod_annotation"}}) {
-    object kv;
-    if (meta[key].get(kv) != simdjson::SUCCESS) continue;
-    for (auto field : kv) {
-      std::string_view v;
-      if (field.value.get(v) != simdjson::SUCCESS) continue;
-      std::string name = sanitizeLabelName(field.key);
-      base[strCat(kMeta, prefix, "_", name)] = std::string(v);
-      base[strCat(kMeta, prefix, "present_", name)] = "true";
-    }
-  }
-  simdjson::dom::array owners;
-  if (meta["ownerReferences"].get(owners) == simdjson::SUCCESS) {
-    for (element o : owners) {
-      bool controller = false;
-      if (o["controller"].get(controller) == simdjson::SUCCESS && controller) {
-        base[strCat(kMeta, "pod_controller_kind")] = str(o, "kind");
-        base[strCat(kMeta, "pod_controller_name")] = str(o, "name");
-      }
-    }
-  }
+  runtime::Target base = podLevelLabels(meta, has_spec, spec, has_status, status, pod_ip);
   if (!has_spec) return out;
 
   auto containerId = [&](std::string_view statuses_key, const std::string& name) {

@@ -85,5 +85,15 @@ TEST(PodTargetsTest, MalformedInput) {
   EXPECT_FALSE(podTargets("{}").ok());
 }
 
+TEST(PodTargetsTest, PodLabelsWithoutSpecOrStatus) {
+  auto l = podLabels(R"({"metadata":{"name":"p","namespace":"n","labels":{"a.b":"c"}}})");
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->at("__meta_kubernetes_pod_name"), "p");
+  EXPECT_EQ(l->at("__meta_kubernetes_pod_phase"), "");
+  EXPECT_EQ(l->at("__meta_kubernetes_pod_ready"), "unknown");
+  EXPECT_EQ(l->at("__meta_kubernetes_pod_label_a_b"), "c");
+  EXPECT_FALSE(podLabels("{}").ok());
+}
+
 }  // namespace
 }  // namespace telegate::discovery::kubernetes

@@ -1,17 +1,21 @@
 // loki.write: sends log entries to Loki's push API.
 //
 // Contract:
-//  * Exports `receiver` (capsule loki.LogsReceiver). push() renders each entry's stream labels
-//    (external_labels merged under the entry's labels, names starting with "__" removed, sorted,
-//    `{a="x", b="y"}` with Go-quoted values), picks its tenant (label __tenant_id__, else the
-//    endpoint's tenant_id) and appends it, for every endpoint, to that endpoint's queue for that
-//    tenant. OK means every endpoint queued the entries. When a queue holds queue_config.capacity
-//    bytes (line + structured metadata bytes), push() returns RESOURCE_EXHAUSTED at once, or with
+//  * Exports `receiver` (capsule loki.LogsReceiver). pushBatch() renders each stream's labels
+//    once per call (external_labels merged under the stream's labels, names starting with "__"
+//    removed, sorted, `{a="x", b="y"}` with Go-quoted values), picks its tenant (label
+//    __tenant_id__, else the endpoint's tenant_id) and appends the entries, for every endpoint,
+//    to that endpoint's queue for that tenant. It only reads the batch (never moves from it).
+//    Entries are queued already encoded as logproto EntryAdapter bytes in per-stream buffers, so
+//    a queued batch is compact bytes and a request is the concatenation of its streams.
+//    OK means every endpoint queued the entries. When a queue holds queue_config.capacity bytes
+//    (line + structured metadata bytes), push returns RESOURCE_EXHAUSTED at once, or with
 //    block_on_overflow after waiting up to a bounded time (2 s) for room. Nothing is dropped
 //    silently. With several endpoints or tenants a refusal can follow a partial acceptance; the
 //    caller's retry may then duplicate entries on the queues that accepted.
-//  * Isolation: every (endpoint, tenant) pair has its own queue, capacity and sender thread, so
-//    one tenant's outage (retries, full queue) never delays another tenant or endpoint.
+//  * Isolation (memory queue): every (endpoint, tenant) pair has its own queue, capacity and
+//    sender thread, so one tenant's outage (retries, full queue) never delays another tenant or
+//    endpoint.
 //  * Batching: a tenant's open batch is sealed when adding an entry would exceed batch_size (the
 //    first entry is always accepted) or when it is batch_wait old. One sealed batch = one request:
 //    POST url, body = snappy block of logproto.PushRequest (streams grouped by labels string,
@@ -24,16 +28,36 @@
 //    max_backoff_retries attempts (0 = no limit), then dropped. Other statuses are dropped at
 //    once. Drops are counted in telegate_loki_write_dropped_entries_total{component_id,reason}
 //    (reason: a bounded class: out_of_order, too_old, too_new, line_too_long, stream_limit,
-//    rate_limited, invalid_labels, http_<status>, retries_exhausted, shutdown, encode_failed)
-//    and logged at most once per minute per endpoint with the first line of the response body.
-//  * shutdown(deadline) / reconfiguration: open batches are sealed and sent (retries included)
-//    until the deadline (update() uses the old endpoint's queue_config.drain_timeout); what
-//    remains is dropped and counted with reason "shutdown".
-//  * Not implemented: the WAL (wal.enabled is accepted and warned about: entries stay in memory),
-//    max_streams, tls_config ca_pem/cert_pem/key_pem (files only), no_proxy. Credential files
-//    are read when the endpoint is (re)built.
-// Thread-safety: push() may be called concurrently; it takes the component's reader lock and the
-// per-tenant queue mutex only.
+//    rate_limited, invalid_labels, http_<status>, retries_exhausted, shutdown, encode_failed,
+//    corrupt) and logged at most once per minute per endpoint with the first line of the
+//    response body.
+//  * shutdown(deadline) / reconfiguration (memory queue): open batches are sealed and sent
+//    (retries included) until the deadline (update() uses the old endpoint's
+//    queue_config.drain_timeout); what remains is dropped and counted with reason "shutdown".
+//  * WAL (wal.enabled): each endpoint has a durable queue::DiskQueue in
+//    <data dir>/wal/<endpoint name, unsafe bytes replaced by '_', or its index>, bounded by
+//    wal.max_size bytes (telegate extension, default 1 GiB) and synced per wal.fsync (telegate
+//    extension: "interval" (default) | "always" | "never", see src/queue/disk_queue.h). push
+//    returns OK only once the entries are written to it: one record per tenant and batch_size
+//    worth of entries = [version u8 = 1][entries u32][bytes u64] + the PushRequest encoding of
+//    the entries, meta = the effective tenant. When the WAL is full push returns
+//    RESOURCE_EXHAUSTED (after waiting up to 2 s for room with block_on_overflow), nothing
+//    accepted is dropped; INVALID_ARGUMENT for entries larger than the whole bound; UNAVAILABLE
+//    when the WAL could not be opened (component unhealthy) or on an I/O error. One sender
+//    thread per endpoint reads the WAL oldest first, joins consecutive records of one tenant up
+//    to batch_size (waiting up to batch_wait for more) into one request, and acknowledges them
+//    after a 2xx or a counted drop (same rules as above). At-least-once: records not
+//    acknowledged before a crash or shutdown are sent again after the next start (duplicates
+//    possible). At shutdown the sender keeps sending until wal.drain_timeout (bounded by the
+//    controller's deadline); what is unsent stays on disk, nothing is dropped. Reconfiguration
+//    stops the old senders at once (their entries are on disk) and reopens the WALs; push()
+//    answers UNAVAILABLE meanwhile. wal.max_read_frequency bounds a sender's idle wait;
+//    max_segment_age and min_read_frequency are accepted with no effect. The WAL gives up
+//    per-tenant isolation within an endpoint (one sender, FIFO).
+//  * Not implemented: max_streams, tls_config ca_pem/cert_pem/key_pem (files only), no_proxy.
+//    Credential files are read when the endpoint is (re)built.
+// Thread-safety: push may be called concurrently; it takes the component's reader lock and the
+// per-tenant queue mutex (memory) or the DiskQueue's append lock (WAL) only.
 #pragma once
 
 #include <chrono>
@@ -113,12 +137,30 @@ struct WalBlock {
   Duration min_read_frequency{250ms};
   Duration max_read_frequency{1s};
   Duration drain_timeout{15s};
+  ByteSize max_size{1ull << 30};
+  std::string fsync = "interval";
   static void describe(Schema<WalBlock>& s) {
-    s.attr("enabled", &WalBlock::enabled);
-    s.attr("max_segment_age", &WalBlock::max_segment_age);
-    s.attr("min_read_frequency", &WalBlock::min_read_frequency);
-    s.attr("max_read_frequency", &WalBlock::max_read_frequency);
-    s.attr("drain_timeout", &WalBlock::drain_timeout);
+    s.attr("enabled", &WalBlock::enabled)
+        .doc("keep the queue on disk: push() succeeds once entries are written (survives a crash)");
+    s.attr("max_segment_age", &WalBlock::max_segment_age).doc("accepted; no effect");
+    s.attr("min_read_frequency", &WalBlock::min_read_frequency).doc("accepted; no effect");
+    s.attr("max_read_frequency", &WalBlock::max_read_frequency)
+        .doc("longest wait of a sender for new entries");
+    s.attr("drain_timeout", &WalBlock::drain_timeout)
+        .doc("at shutdown, how long senders keep sending; the rest stays on disk");
+    s.attr("max_size", &WalBlock::max_size)
+        .doc("telegate: bound of each endpoint's WAL; when full, push() is refused");
+    s.attr("fsync", &WalBlock::fsync).doc("telegate: \"interval\", \"always\" or \"never\"");
+  }
+  absl::Status validate() const {
+    if (fsync != "interval" && fsync != "always" && fsync != "never") {
+      return absl::InvalidArgumentError(
+          strCat("wal fsync must be \"interval\", \"always\" or \"never\", got \"", fsync, "\""));
+    }
+    if (enabled && max_size.bytes < (64u << 10)) {
+      return absl::InvalidArgumentError("wal max_size must be at least 64KiB");
+    }
+    return absl::OkStatus();
   }
 };
 
@@ -145,12 +187,18 @@ class EndpointClient;
 // The exported receiver. Holds the endpoints of the current configuration.
 class Writer : public LogsReceiver {
  public:
-  Writer(std::string id, metrics::Registry& metrics, const log::Logger& logger);
+  // `data_dir`: where the WAL lives (<data_dir>/wal/<endpoint name or index>); empty: no WAL
+  // can be opened (wal.enabled then makes push() return UNAVAILABLE).
+  Writer(std::string id, metrics::Registry& metrics, const log::Logger& logger,
+         std::string data_dir = "");
   ~Writer() override;
 
-  // Replaces the endpoints. The previous ones flush until their drain_timeout (blocking).
+  // Replaces the endpoints. The previous ones flush until their drain_timeout (blocking); with
+  // the WAL involved they stop at once (their entries are on disk) and push() answers
+  // UNAVAILABLE meanwhile. Returns the first WAL that could not be opened (the endpoints are
+  // installed anyway; pushes for that endpoint are refused).
   absl::Status configure(const Arguments& args);
-  absl::Status push(std::vector<Entry>&& entries) override;
+  absl::Status pushBatch(EntryBatch&& batch) override;  // reads the batch, never moves from it
   std::string describe() const override { return id_ + ".receiver"; }
   // Flushes and stops every endpoint by `deadline`.
   void shutdown(std::chrono::steady_clock::time_point deadline);
@@ -161,11 +209,14 @@ class Writer : public LogsReceiver {
   std::string id_;
   metrics::Registry& metrics_;
   log::Logger logger_;
+  const std::string data_dir_;
   std::chrono::milliseconds overflow_wait_{2000};
-  mutable std::shared_mutex mu_;  // guards endpoints_ and external_labels_ (writers: configure)
+  mutable std::shared_mutex mu_;  // guards the fields below (writers: configure, shutdown)
   std::vector<std::shared_ptr<EndpointClient>> endpoints_;
   LabelSet external_labels_;
-  bool active_ = false;  // configured and not shut down
+  bool active_ = false;         // configured and not shut down
+  bool reconfiguring_ = false;  // old WAL endpoints stopped, new ones not installed yet
+  bool wal_ = false;            // the current endpoints use the WAL
 };
 
 class Component : public runtime::TypedComponent<Arguments> {
@@ -179,6 +230,7 @@ class Component : public runtime::TypedComponent<Arguments> {
   runtime::Host& host_;
   std::shared_ptr<Writer> writer_;
   Arguments args_;
+  absl::Status configure_status_;
 };
 
 }  // namespace telegate::loki::write

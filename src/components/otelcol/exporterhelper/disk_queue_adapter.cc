@@ -10,38 +10,70 @@ namespace telegate::otelcol::exporterhelper {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-constexpr size_t kHeader = 1 + 8;                    // signal u8 + items u64
+constexpr size_t kV1Header = 1 + 8;                  // first format: signal u8 + items u64
+constexpr char kMetaTag = '\xff';                    // current format: meta starts with 0xFF
+constexpr size_t kMetaHeader = 1 + 1 + 8;            // tag + signal u8 + items u64
+constexpr size_t kMaxMeta = 65535;                   // DiskQueue's meta limit
 constexpr std::chrono::milliseconds kPollWait{100};  // pop(): how often close() is noticed
-}  // namespace
 
-std::string encodeBatchRecord(const pdata::Batch& batch) {
-  std::string out;
-  out.reserve(kHeader + batch.payload.size());
-  out.push_back(static_cast<char>(batch.signal));
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((batch.items >> (8 * i)) & 0xff));
-  out.append(batch.payload);
-  return out;
+uint64_t getItems(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
 }
 
-absl::StatusOr<pdata::Batch> decodeBatchRecord(std::string_view record, std::string_view meta) {
-  if (record.size() < kHeader) {
-    return absl::InvalidArgumentError(strCat("queued record too short: ", record.size(), " bytes"));
-  }
-  const auto sig = static_cast<uint8_t>(record[0]);
+absl::Status checkSignal(uint8_t sig) {
   if (sig > static_cast<uint8_t>(pdata::Signal::kLogs)) {
     return absl::InvalidArgumentError(strCat("queued record has unknown signal ", sig));
   }
+  return absl::OkStatus();
+}
+
+void setTenant(pdata::Batch* b, std::string_view tenant) {
+  if (tenant.empty()) return;
+  auto c = std::make_shared<pdata::ClientInfo>();
+  c->tenant.assign(tenant);
+  b->client = std::move(c);
+}
+}  // namespace
+
+std::string encodeBatchMeta(const pdata::Batch& batch) {
+  const std::string_view tenant =
+      batch.client != nullptr ? std::string_view(batch.client->tenant) : std::string_view();
+  std::string out;
+  out.reserve(kMetaHeader + tenant.size());
+  out.push_back(kMetaTag);
+  out.push_back(static_cast<char>(batch.signal));
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((batch.items >> (8 * i)) & 0xff));
+  out.append(tenant);
+  return out;
+}
+
+absl::StatusOr<pdata::Batch> decodeBatchRecord(std::string record, std::string_view meta) {
   pdata::Batch b;
+  if (!meta.empty() && meta[0] == kMetaTag) {
+    if (meta.size() < kMetaHeader) {
+      return absl::InvalidArgumentError(strCat("queued record meta too short: ", meta.size()));
+    }
+    const auto sig = static_cast<uint8_t>(meta[1]);
+    if (auto st = checkSignal(sig); !st.ok()) return st;
+    b.signal = static_cast<pdata::Signal>(sig);
+    b.items = getItems(meta.data() + 2);
+    b.payload = std::move(record);
+    setTenant(&b, meta.substr(kMetaHeader));
+    return b;
+  }
+  // First format: the header is in the record, meta is the tenant.
+  if (record.size() < kV1Header) {
+    return absl::InvalidArgumentError(strCat("queued record too short: ", record.size(), " bytes"));
+  }
+  const auto sig = static_cast<uint8_t>(record[0]);
+  if (auto st = checkSignal(sig); !st.ok()) return st;
   b.signal = static_cast<pdata::Signal>(sig);
-  for (int i = 0; i < 8; ++i) {
-    b.items |= static_cast<uint64_t>(static_cast<uint8_t>(record[1 + i])) << (8 * i);
-  }
-  b.payload.assign(record.substr(kHeader));
-  if (!meta.empty()) {
-    auto c = std::make_shared<pdata::ClientInfo>();
-    c->tenant.assign(meta);
-    b.client = std::move(c);
-  }
+  b.items = getItems(record.data() + 1);
+  record.erase(0, kV1Header);
+  b.payload = std::move(record);
+  setTenant(&b, meta);
   return b;
 }
 
@@ -62,20 +94,19 @@ DiskSendQueue::~DiskSendQueue() {
 
 absl::Status DiskSendQueue::push(pdata::Batch&& batch, Clock::time_point deadline) {
   if (closed_.load()) return absl::UnavailableError("exporter is shutting down");
-  const std::string record = encodeBatchRecord(batch);
-  const std::string_view tenant =
-      batch.client != nullptr ? std::string_view(batch.client->tenant) : std::string_view();
-  // DiskQueue meta is limited to 65535 bytes; a longer tenant cannot be stored faithfully.
-  if (tenant.size() > 65535) return absl::InvalidArgumentError("tenant id too long to queue");
+  if (batch.client != nullptr && batch.client->tenant.size() > kMaxMeta - kMetaHeader) {
+    return absl::InvalidArgumentError("tenant id too long to queue");
+  }
+  const std::string meta = encodeBatchMeta(batch);
   for (;;) {
-    absl::Status st = q_->push(record, tenant);
+    absl::Status st = q_->push(batch.payload, meta);
     if (st.ok()) return st;
     switch (st.code()) {
       case absl::StatusCode::kResourceExhausted:
         break;  // full: maybe wait below
       case absl::StatusCode::kInvalidArgument:
-        return absl::InvalidArgumentError(
-            strCat("batch of ", record.size(), " bytes is larger than sending_queue.max_size"));
+        return absl::InvalidArgumentError(strCat("batch of ", batch.payload.size(),
+                                                 " bytes is larger than sending_queue.max_size"));
       case absl::StatusCode::kFailedPrecondition:
         return absl::UnavailableError("exporter is shutting down");
       default:
@@ -98,7 +129,7 @@ std::optional<QueuedBatch> DiskSendQueue::pop(bool wait) {
       if (!wait) return std::nullopt;
       continue;
     }
-    auto b = decodeBatchRecord(item->record, item->meta);
+    auto b = decodeBatchRecord(std::move(item->record), item->meta);
     if (!b.ok()) {
       corrupt_.fetch_add(1);
       q_->ack(item->id);  // undecodable: can never be delivered

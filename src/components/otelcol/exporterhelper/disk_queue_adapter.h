@@ -4,14 +4,18 @@
 // Contract:
 //  * Storage: one queue::DiskQueue (src/queue/disk_queue.h) per exporter, in its own directory
 //    (`<storage.path>/<component id>/queue`). A batch is one record:
-//      record = [signal u8][items u64 little-endian][payload (OTLP protobuf request)]
-//      meta   = the tenant of batch.client (empty: no client info). auth_name is not kept.
+//      record = the payload (OTLP protobuf request), written and read back without a copy
+//      meta   = [0xFF][signal u8][items u64 little-endian][tenant of batch.client]
+//    An empty tenant means no client info; auth_name is not kept. Records of the first format,
+//    written by older versions, are still decoded: record = [signal u8][items u64][payload], meta =
+//    the tenant. The two are told apart by the first meta byte: 0xFF never starts a UTF-8 tenant.
 //    Records found on disk at open() (not acknowledged before a restart or crash) are delivered
 //    first, oldest first: they are ordinary queued items.
 //  * push() returns once the record is written (and synced per `fsync`). RESOURCE_EXHAUSTED
 //    "sending queue is full" when the byte bound is reached (consume() callers answer 429/503);
 //    with a `deadline` in the future it first waits for room until then (block_on_overflow).
-//    INVALID_ARGUMENT for a batch larger than the whole bound; UNAVAILABLE after close() or on
+//    INVALID_ARGUMENT for a batch larger than the whole bound or a tenant longer than 65525
+//    bytes; UNAVAILABLE after close() or on
 //    an I/O error (e.g. a full file system): accepted data is never pretended durable.
 //  * pop(wait) hands out the oldest record not with another consumer, decoded into a Batch with
 //    the DiskQueue record id. A record that does not decode (unknown signal, too short) is
@@ -48,10 +52,11 @@
 
 namespace telegate::otelcol::exporterhelper {
 
-// Encodes a batch as a DiskSendQueue record (see the file comment).
-std::string encodeBatchRecord(const pdata::Batch& batch);
-// Decodes a record and its meta; INVALID_ARGUMENT (DATA_LOSS-like damage) when malformed.
-absl::StatusOr<pdata::Batch> decodeBatchRecord(std::string_view record, std::string_view meta);
+// The meta of a batch's DiskSendQueue record (see the file comment); the record is the payload.
+std::string encodeBatchMeta(const pdata::Batch& batch);
+// Decodes a record and its meta, of either format; the payload is moved out of `record` (current
+// format). INVALID_ARGUMENT (DATA_LOSS-like damage) when malformed.
+absl::StatusOr<pdata::Batch> decodeBatchRecord(std::string record, std::string_view meta);
 
 class DiskSendQueue final : public SendQueue {
  public:

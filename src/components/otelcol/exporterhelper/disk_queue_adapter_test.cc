@@ -58,7 +58,7 @@ class DiskSendQueueTest : public ::testing::Test {
 
 TEST_F(DiskSendQueueTest, RecordRoundTrip) {
   pdata::Batch b = batch(0x0102030405060708ull, "tenant-a", pdata::Signal::kMetrics);
-  auto d = decodeBatchRecord(encodeBatchRecord(b), "tenant-a");
+  auto d = decodeBatchRecord(b.payload, encodeBatchMeta(b));
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->signal, pdata::Signal::kMetrics);
   EXPECT_EQ(d->items, 0x0102030405060708ull);
@@ -66,13 +66,56 @@ TEST_F(DiskSendQueueTest, RecordRoundTrip) {
   ASSERT_NE(d->client, nullptr);
   EXPECT_EQ(d->client->tenant, "tenant-a");
 
-  auto none = decodeBatchRecord(encodeBatchRecord(batch(1)), "");
+  pdata::Batch plain = batch(1);
+  auto none = decodeBatchRecord(plain.payload, encodeBatchMeta(plain));
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->client, nullptr);
+  EXPECT_EQ(none->payload, plain.payload);
+  auto empty = decodeBatchRecord("", encodeBatchMeta(pdata::Batch{}));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->payload, "");
   EXPECT_FALSE(decodeBatchRecord("short", "").ok());
-  std::string bad = encodeBatchRecord(batch(1));
-  bad[0] = 7;
-  EXPECT_FALSE(decodeBatchRecord(bad, "").ok());
+  EXPECT_FALSE(decodeBatchRecord("payload", std::string("\xff\x02\x01", 3)).ok());
+  std::string bad = encodeBatchMeta(plain);
+  bad[1] = 7;
+  EXPECT_FALSE(decodeBatchRecord(plain.payload, bad).ok());
+}
+
+// Records written by older versions: [signal][items u64][payload], meta = the tenant.
+TEST_F(DiskSendQueueTest, DecodesFirstFormatRecords) {
+  std::string rec(1, static_cast<char>(pdata::Signal::kTraces));
+  for (int i = 0; i < 8; ++i) rec.push_back(static_cast<char>(i == 0 ? 42 : 0));
+  rec += "otlp-bytes";
+  auto d = decodeBatchRecord(rec, "tenant-b");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->signal, pdata::Signal::kTraces);
+  EXPECT_EQ(d->items, 42u);
+  EXPECT_EQ(d->payload, "otlp-bytes");
+  ASSERT_NE(d->client, nullptr);
+  EXPECT_EQ(d->client->tenant, "tenant-b");
+  auto none = decodeBatchRecord(rec, "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->client, nullptr);
+  rec[0] = 7;
+  EXPECT_FALSE(decodeBatchRecord(rec, "").ok());
+
+  // Such a record left in a queue directory is delivered after an upgrade.
+  {
+    auto raw = queue::DiskQueue::open(opts());
+    ASSERT_TRUE(raw.ok()) << raw.status();
+    rec[0] = static_cast<char>(pdata::Signal::kLogs);
+    ASSERT_TRUE((*raw)->push(rec, "tenant-c").ok());
+  }
+  auto q = open();
+  ASSERT_NE(q, nullptr);
+  auto item = q->pop(false);
+  ASSERT_TRUE(item.has_value());
+  EXPECT_EQ(item->batch.signal, pdata::Signal::kLogs);
+  EXPECT_EQ(item->batch.items, 42u);
+  EXPECT_EQ(item->batch.payload, "otlp-bytes");
+  ASSERT_NE(item->batch.client, nullptr);
+  EXPECT_EQ(item->batch.client->tenant, "tenant-c");
+  q->ack(item->id);
 }
 
 TEST_F(DiskSendQueueTest, PushPopAckInOrderWithTenants) {
@@ -179,7 +222,7 @@ TEST(UnavailableQueueTest, RefusesAndUnblocksOnClose) {
 // A Sender that fails until told otherwise, recording delivered batches.
 class SwitchSender : public Sender {
  public:
-  SendResult send(const pdata::Batch& b, Clock::time_point) override {
+  SendResult send(pdata::Batch& b, Clock::time_point) override {
     std::lock_guard<std::mutex> l(mu_);
     if (!up_) return SendResult{absl::UnavailableError("down")};
     delivered_.insert(b.items);

@@ -31,7 +31,7 @@ pdata::Batch batch(uint64_t items, std::string tenant = "",
 class ScriptedSender : public Sender {
  public:
   explicit ScriptedSender(std::vector<SendResult> script) : script_(std::move(script)) {}
-  SendResult send(const pdata::Batch& b, Clock::time_point) override {
+  SendResult send(pdata::Batch& b, Clock::time_point) override {
     std::lock_guard<std::mutex> l(mu_);
     attempts_.push_back(Clock::now());
     payloads_.push_back(b.payload);

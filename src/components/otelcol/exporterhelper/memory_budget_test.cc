@@ -27,7 +27,7 @@ pdata::Batch batchOf(size_t bytes, uint64_t items = 1) {
 class GateSender : public Sender {
  public:
   explicit GateSender(SendResult r) : result_(std::move(r)) {}
-  SendResult send(const pdata::Batch&, Clock::time_point) override {
+  SendResult send(pdata::Batch&, Clock::time_point) override {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait(l, [&] { return !hold_; });
     ++attempts_;

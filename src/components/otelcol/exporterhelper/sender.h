@@ -8,6 +8,10 @@
 //     the helper drops it and counts it.
 //   - otherwise retryable; `retry_after` > 0 when the server asked for a delay (Retry-After,
 //     google.rpc.RetryInfo): the next attempt waits at least that long.
+// Payload ownership: send() may move `batch.payload` out (to hand the bytes to the transport
+// without a copy) and leave it empty when the outcome is OK or permanent: the helper needs only
+// signal, items and client after that. After a retryable failure the batch must be unchanged, as
+// it is attempted again (or kept in a durable queue).
 // Implementations are thread-safe: num_consumers threads call send() concurrently.
 #pragma once
 
@@ -34,8 +38,7 @@ struct SendResult {
 class Sender {
  public:
   virtual ~Sender() = default;
-  virtual SendResult send(const pdata::Batch& batch,
-                          std::chrono::steady_clock::time_point deadline) = 0;
+  virtual SendResult send(pdata::Batch& batch, std::chrono::steady_clock::time_point deadline) = 0;
 };
 
 // The configured headers plus `X-Scope-OrgID: <tenant>` when the batch carries a tenant and the

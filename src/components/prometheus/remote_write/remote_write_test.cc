@@ -1,12 +1,15 @@
 // Tests for prometheus.remote_write against a fake receiver (net::HttpServer) that snappy-decodes
 // and parses every WriteRequest: protocol headers and body, external labels, batching by size and
 // deadline, retries on 503/429 (Retry-After, Retry-Attempt), drops on 400, refusal when the queue
-// is full, and the shutdown flush.
+// is full, the shutdown flush, dynamic resharding and the write-ahead queue (restart recovery,
+// full -> RESOURCE_EXHAUSTED).
 #include "src/components/prometheus/remote_write/remote_write.h"
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "prometheus/remote.pb.h"
@@ -25,6 +28,7 @@ class FakeReceiver {
     std::map<std::string, std::string> headers;  // lower-case names
     ::prometheus::WriteRequest message;
     bool decoded = false;
+    int status = 0;
     Clock::time_point at;
     size_t samples() const {
       size_t n = 0;
@@ -33,8 +37,12 @@ class FakeReceiver {
     }
   };
 
-  FakeReceiver()
-      : server_(net::HttpServerOptions{}, [this](const net::HttpRequest& r) { return handle(r); }) {
+  static net::HttpServerOptions options() {
+    net::HttpServerOptions o;
+    o.io_threads = 4;  // concurrent requests (several shards)
+    return o;
+  }
+  FakeReceiver() : server_(options(), [this](const net::HttpRequest& r) { return handle(r); }) {
     EXPECT_TRUE(server_.start().ok());
   }
   ~FakeReceiver() { server_.stop(); }
@@ -54,6 +62,22 @@ class FakeReceiver {
     for (const auto& r : requests_) n += r.samples();
     return n;
   }
+  // Distinct (labels, timestamp) pairs in requests answered 2xx.
+  std::set<std::pair<std::string, int64_t>> delivered() {
+    std::lock_guard<std::mutex> l(mu_);
+    std::set<std::pair<std::string, int64_t>> out;
+    for (const auto& r : requests_) {
+      if (r.status / 100 != 2) continue;
+      for (const auto& ts : r.message.timeseries()) {
+        std::string key;
+        for (const auto& lb : ts.labels()) strAppend(&key, lb.name(), "=", lb.value(), ",");
+        for (const auto& smp : ts.samples()) out.emplace(key, smp.timestamp());
+      }
+    }
+    return out;
+  }
+  // Every request waits this long before it is answered.
+  void setDelay(std::chrono::milliseconds d) { delay_ms_.store(d.count()); }
   bool waitRequests(size_t n, std::chrono::milliseconds timeout = 5000ms) {
     auto until = Clock::now() + timeout;
     while (Clock::now() < until) {
@@ -65,6 +89,7 @@ class FakeReceiver {
 
  private:
   net::HttpResponse handle(const net::HttpRequest& r) {
+    if (delay_ms_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
     Request q;
     q.at = Clock::now();
     for (const auto& [k, v] : r.headers) {
@@ -79,13 +104,17 @@ class FakeReceiver {
     auto body = decompress("snappy", r.body, 64 << 20);
     if (body.ok()) q.decoded = q.message.ParseFromString(*body);
     std::lock_guard<std::mutex> l(mu_);
+    net::HttpResponse resp = net::HttpResponse::text(204, "");
+    if (!script_.empty()) {
+      resp = script_.front();
+      script_.erase(script_.begin());
+    }
+    q.status = resp.status;
     requests_.push_back(std::move(q));
-    if (script_.empty()) return net::HttpResponse::text(204, "");
-    net::HttpResponse resp = script_.front();
-    script_.erase(script_.begin());
     return resp;
   }
 
+  std::atomic<int64_t> delay_ms_{0};
   std::mutex mu_;
   std::vector<net::HttpResponse> script_;
   std::vector<Request> requests_;
@@ -143,10 +172,13 @@ TEST_F(RemoteWriteTest, SendsSnappyProtobufWithHeadersAndExternalLabels) {
   args.endpoint.push_back(e);
   auto w = writer(args);
 
-  std::vector<Sample> in;
-  in.push_back(sample("up", {{"job", "app"}}, 1000, 1));
-  in.push_back(sample("up", {{"job", "app"}}, 2000, 0));
-  in.push_back(sample("requests_total", {{"method", "GET"}}, 1500, 42.5));
+  SeriesBatch in;
+  in.beginSeries();  // one series with two samples
+  in.addLabel("__name__", "up");
+  in.addLabel("job", "app");
+  in.addSample(1000, 1);
+  in.addSample(2000, 0);
+  in.add(sample("requests_total", {{"method", "GET"}}, 1500, 42.5));
   ASSERT_TRUE(w->append(std::move(in)).ok());
   ASSERT_TRUE(receiver_.waitRequests(1));
   auto r = receiver_.requests()[0];
@@ -269,15 +301,18 @@ TEST_F(RemoteWriteTest, FullQueueRefusesWholeCallAndShutdownCountsTheRest) {
   receiver_.script(fail);
   Arguments args;
   auto e = endpoint(10ms);
-  e.queue_config.capacity = 3;
+  e.queue_config.capacity = 3;  // x max_shards: a bound of 3 samples
+  e.queue_config.max_shards = 1;
   args.endpoint.push_back(e);
   auto w = writer(args);
   ASSERT_TRUE(w->append({sample("a", {}, 1, 1), sample("b", {}, 1, 1)}).ok());
-  auto st = w->append({sample("c", {}, 1, 1), sample("d", {}, 1, 1)});
+  // Below the bound: admitted, even though it overshoots.
+  ASSERT_TRUE(w->append({sample("c", {}, 1, 1), sample("d", {}, 1, 1)}).ok());
+  auto st = w->append({sample("e", {}, 1, 1)});
   EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
-  EXPECT_EQ(w->queued(), 2);  // nothing of the refused call was kept
-  ASSERT_TRUE(w->append({sample("e", {}, 1, 1)}).ok());
-  EXPECT_EQ(w->append({sample("f", {}, 1, 1)}).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(w->queued(), 4);  // nothing of the refused call was kept
+  EXPECT_EQ(w->append({sample("f", {}, 1, 1), sample("g", {}, 1, 1)}).code(),
+            absl::StatusCode::kResourceExhausted);
   ASSERT_TRUE(receiver_.waitRequests(2));
   auto t0 = Clock::now();
   w->shutdown(Clock::now() + 300ms);
@@ -285,7 +320,7 @@ TEST_F(RemoteWriteTest, FullQueueRefusesWholeCallAndShutdownCountsTheRest) {
   EXPECT_EQ(w->append({sample("g", {}, 1, 1)}).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(metric(strCat("telegate_remote_write_dropped_samples_total{component_id=\"", kId,
                           "\",reason=\"shutdown\"}")),
-            3);
+            4);
   EXPECT_EQ(
       metric(strCat("telegate_remote_write_refused_samples_total{component_id=\"", kId, "\"}")), 3);
   EXPECT_EQ(metric(strCat("telegate_remote_write_queued_samples{component_id=\"", kId, "\"}")), 0);
@@ -295,6 +330,7 @@ TEST_F(RemoteWriteTest, EmptyQueueTakesACallLargerThanItsCapacity) {
   Arguments args;
   auto e = endpoint(10ms);
   e.queue_config.capacity = 2;
+  e.queue_config.max_shards = 1;
   args.endpoint.push_back(e);
   auto w = writer(args);
   std::vector<Sample> big;
@@ -388,6 +424,223 @@ TEST_F(RemoteWriteTest, UpdateKeepsUnchangedEndpointsAndNoEndpointDiscards) {
   EXPECT_EQ(receiver_.samples(), 1u);
   EXPECT_TRUE(w->append({sample("b", {}, 1, 1)}).ok());
   EXPECT_EQ(w->queued(), 0);
+}
+
+// Checks that every series' timestamps increase over the delivered requests (in arrival order).
+void expectSeriesOrder(const std::vector<FakeReceiver::Request>& reqs) {
+  std::map<std::string, int64_t> last;
+  for (const auto& r : reqs) {
+    if (r.status / 100 != 2) continue;
+    for (const auto& ts : r.message.timeseries()) {
+      for (const auto& smp : ts.samples()) {
+        auto [it, fresh] = last.emplace(labelsOf(ts), smp.timestamp());
+        if (!fresh) {
+          EXPECT_GE(smp.timestamp(), it->second) << labelsOf(ts);
+          it->second = smp.timestamp();
+        }
+      }
+    }
+  }
+}
+
+SeriesBatch round(int series, int64_t ts, const std::string& name = "m") {
+  SeriesBatch b;
+  for (int s = 0; s < series; ++s) b.add(sample(name, {{"s", std::to_string(s)}}, ts, ts));
+  return b;
+}
+
+template <class F>
+bool waitFor(F f, std::chrono::milliseconds timeout) {
+  auto until = Clock::now() + timeout;
+  while (Clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return f();
+}
+
+TEST(SeriesBatchTest, BuilderValidityHashAndExpansion) {
+  SeriesBatch b;
+  b.beginSeries();
+  b.addLabel("__name__", "up");
+  b.addLabel("job", "a");
+  b.addSample(1, 1);
+  b.addSample(2, 0);
+  b.add(sample("up", {{"job", "a"}}, 3, 1));  // the same label set again
+  b.beginSeries();
+  b.addLabel("a", "bc");
+  b.addSample(4, 4);
+  b.beginSeries();
+  b.addLabel("ab", "c");
+  b.addSample(5, 5);
+  EXPECT_TRUE(b.valid());
+  EXPECT_EQ(b.seriesCount(), 4u);
+  EXPECT_EQ(b.sampleCount(), 5u);
+  EXPECT_EQ(b.hash(0), b.hash(1));  // same labels, same hash
+  EXPECT_NE(b.hash(2), b.hash(3));  // {a="bc"} vs {ab="c"}: the same bytes, other labels
+  EXPECT_NE(b.hash(0), b.hash(2));
+  auto samples = b.samples();
+  ASSERT_EQ(samples.size(), 5u);
+  EXPECT_EQ(samples[1].timestamp_ms, 2);
+  EXPECT_EQ(samples[1].labels, (Labels{{"__name__", "up"}, {"job", "a"}}));
+
+  for (auto bad : {std::pair<const char*, const char*>{"", "x"}, {"x", ""}}) {
+    SeriesBatch e;
+    e.beginSeries();
+    e.addLabel(bad.first, bad.second);
+    EXPECT_FALSE(e.valid());
+  }
+  SeriesBatch dup;
+  dup.beginSeries();
+  dup.addLabel("a", "1");
+  dup.addLabel("a", "2");
+  EXPECT_FALSE(dup.valid());
+}
+
+TEST_F(RemoteWriteTest, RefusesUnsortedLabels) {
+  Arguments args;
+  args.endpoint.push_back(endpoint());
+  auto w = writer(args);
+  SeriesBatch b;
+  b.beginSeries();
+  b.addLabel("job", "x");
+  b.addLabel("__name__", "up");  // out of order
+  b.addSample(1, 1);
+  EXPECT_EQ(w->append(std::move(b)).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RemoteWriteTest, ReshardsUpUnderLoadAndBackDownKeepingOrder) {
+  receiver_.setDelay(20ms);  // one shard sends at most ~2500 samples/s
+  Arguments args;
+  auto e = endpoint(5ms);
+  e.queue_config.max_samples_per_send = 50;
+  e.queue_config.capacity = 100000;
+  e.queue_config.max_shards = 8;
+  args.endpoint.push_back(e);
+  auto w = std::make_unique<Writer>(kId, registry_, log::Logger{{"component_id", kId}});
+  w->setReshardInterval(100ms);
+  ASSERT_TRUE(w->configure(args).ok());
+  w->start();
+  EXPECT_EQ(w->shards(), 1);
+  int64_t most = 1;
+  int64_t ts = 0;
+  // ~8000 samples/s for 1.2 s.
+  for (auto until = Clock::now() + 1200ms; Clock::now() < until; ++ts) {
+    ASSERT_TRUE(w->append(round(80, ts)).ok());
+    most = std::max(most, w->shards());
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(most, 1);
+  EXPECT_LE(most, 8);
+  // Idle: the backlog drains and the shard count returns to min_shards.
+  EXPECT_TRUE(waitFor([&] { return w->queued() == 0 && w->shards() == 1; }, 15s))
+      << w->queued() << " " << w->shards();
+  w->shutdown(Clock::now() + 5s);
+  EXPECT_EQ(receiver_.delivered().size(), static_cast<size_t>(80 * ts));
+  expectSeriesOrder(receiver_.requests());
+}
+
+class RemoteWriteWalTest : public RemoteWriteTest {
+ protected:
+  void SetUp() override {
+    dir_ = (std::filesystem::temp_directory_path() /
+            strCat("rw-wal-", ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
+                   getpid()))
+               .string();
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<Writer> walWriter(const Arguments& args) {
+    auto w = std::make_unique<Writer>(kId, registry_, log::Logger{{"component_id", kId}}, dir_);
+    EXPECT_TRUE(w->configure(args).ok());
+    EXPECT_TRUE(w->walStatus().ok()) << w->walStatus();
+    w->start();
+    return w;
+  }
+  std::string dir_;
+};
+
+TEST_F(RemoteWriteWalTest, AcceptedSamplesSurviveARestart) {
+  std::vector<net::HttpResponse> fail(100000, net::HttpResponse::text(503, "down"));
+  receiver_.script(fail);
+  Arguments args;
+  args.wal.enabled = true;
+  auto e = endpoint(10ms);
+  e.queue_config.min_shards = 3;  // a record is split over shards: acked once all are done
+  e.queue_config.max_shards = 3;
+  e.queue_config.max_samples_per_send = 7;
+  args.endpoint.push_back(e);
+  {
+    auto w = walWriter(args);
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(w->append(round(10, 1000 + i)).ok());
+    ASSERT_TRUE(receiver_.waitRequests(1));
+    w->shutdown(Clock::now() + 100ms);
+  }
+  EXPECT_TRUE(receiver_.delivered().empty());
+  // Left on disk, not dropped.
+  EXPECT_EQ(metric(strCat("telegate_remote_write_dropped_samples_total{component_id=\"", kId,
+                          "\",reason=\"shutdown\"}")),
+            0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/wal"));
+  receiver_.script({});
+  {
+    auto w = walWriter(args);
+    EXPECT_TRUE(waitFor([&] { return receiver_.delivered().size() == 200; }, 10s))
+        << receiver_.delivered().size();
+    w->shutdown(Clock::now() + 2s);
+  }
+  expectSeriesOrder(receiver_.requests());
+  // Everything was acknowledged: a third start sends nothing again.
+  const size_t before = receiver_.requests().size();
+  {
+    auto w = walWriter(args);
+    std::this_thread::sleep_for(300ms);
+    w->shutdown(Clock::now() + 1s);
+  }
+  EXPECT_EQ(receiver_.requests().size(), before);
+}
+
+TEST_F(RemoteWriteWalTest, FullQueueRefusesAndAcceptedSamplesAreDelivered) {
+  std::vector<net::HttpResponse> fail(100000, net::HttpResponse::text(503, "down"));
+  receiver_.script(fail);
+  Arguments args;
+  args.wal.enabled = true;
+  args.wal.max_size = runtime::ByteSize(64 << 10);
+  args.endpoint.push_back(endpoint(10ms));
+  auto w = walWriter(args);
+  std::set<std::pair<std::string, int64_t>> accepted;
+  absl::Status st;
+  for (int i = 0; i < 1000; ++i) {
+    st = w->append(round(50, 1000 + i));
+    if (!st.ok()) break;
+    for (int s = 0; s < 50; ++s) {
+      accepted.emplace(strCat("__name__=m,s=", s, ","), 1000 + i);
+    }
+  }
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+  EXPECT_GT(accepted.size(), 0u);
+  EXPECT_GT(
+      metric(strCat("telegate_remote_write_refused_samples_total{component_id=\"", kId, "\"}")), 0);
+  receiver_.script({});  // the receiver recovers
+  EXPECT_TRUE(waitFor(
+      [&] {
+        auto got = receiver_.delivered();
+        return std::includes(got.begin(), got.end(), accepted.begin(), accepted.end());
+      },
+      10s));
+  // The space is reclaimed once delivered.
+  EXPECT_TRUE(waitFor([&] { return w->append(round(50, 5000)).ok(); }, 5s));
+  w->shutdown(Clock::now() + 2s);
+  expectSeriesOrder(receiver_.requests());
+}
+
+TEST_F(RemoteWriteWalTest, UnavailableWithoutADataDirectory) {
+  Arguments args;
+  args.wal.enabled = true;
+  args.endpoint.push_back(endpoint());
+  auto w = writer(args);  // no data directory
+  EXPECT_FALSE(w->walStatus().ok());
+  EXPECT_EQ(w->append({sample("x", {}, 1, 1)}).code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

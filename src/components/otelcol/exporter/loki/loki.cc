@@ -1,13 +1,17 @@
 // otelcol.exporter.loki: OTLP logs -> Loki entries (see loki.h for the contract).
 #include "src/components/otelcol/exporter/loki/loki.h"
 
-#include <google/protobuf/arena.h>
+#include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <deque>
 #include <map>
+#include <unordered_map>
 #include <utility>
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
@@ -19,9 +23,6 @@
 namespace telegate::otelcol::exporter_loki {
 namespace {
 
-namespace otlp_common = ::opentelemetry::proto::common::v1;
-namespace otlp_logs = ::opentelemetry::proto::logs::v1;
-using AnyValue = otlp_common::AnyValue;
 using ExportLogsServiceRequest =
     ::opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest;
 
@@ -31,24 +32,306 @@ constexpr std::string_view kHintTenant = "loki.tenant";
 constexpr std::string_view kHintFormat = "loki.format";
 constexpr std::string_view kLevel = "level";
 
-// An ordered attribute map (pcommon.Map): keys keep their wire order; Get returns the first.
-using AttrList = std::vector<std::pair<std::string_view, const AnyValue*>>;
+// ---- Wire reading ----------------------------------------------------------------------------
+//
+// The request is read straight from its protobuf wire bytes: strings are views into the payload,
+// arrays and key/value lists are kept as the bytes of their message and decoded when visited.
+// The reader accepts only what it fully understands and checks (well-formed tags, lengths and
+// varints, valid UTF-8 in string fields, no group wire types, no repeated occurrence of a
+// singular message field, which protobuf would merge); anything else makes it give up, and
+// convertLogsInto() lets protobuf decide and re-reads protobuf's own encoding of the request.
 
-AttrList toAttrList(const google::protobuf::RepeatedPtrField<otlp_common::KeyValue>& kvs) {
+// An OTLP AnyValue. Numbers are by value; strings, bytes and the wire bytes of array_value
+// (an ArrayValue) and kvlist_value (a KeyValueList) are views into the payload.
+struct AnyValue {
+  enum Case : uint8_t {
+    VALUE_NOT_SET = 0,
+    kStringValue = 1,
+    kBoolValue = 2,
+    kIntValue = 3,
+    kDoubleValue = 4,
+    kArrayValue = 5,
+    kKvlistValue = 6,
+    kBytesValue = 7,
+    kStringValueStrindex = 8,
+  };
+  Case kind = VALUE_NOT_SET;
+  int64_t i = 0;  // bool, int, string_value_strindex
+  double d = 0;
+  std::string_view s;  // string, bytes, array or kvlist bytes
+
+  static AnyValue string(std::string_view v) {
+    AnyValue a;
+    a.kind = kStringValue;
+    a.s = v;
+    return a;
+  }
+  Case value_case() const { return kind; }
+  std::string_view string_value() const { return s; }
+  bool bool_value() const { return i != 0; }
+  int64_t int_value() const { return i; }
+  double double_value() const { return d; }
+  std::string_view bytes_value() const { return s; }
+};
+
+// AnyValue nesting levels. The first reading gives up beyond kMaxCheckedDepth (protobuf accepts
+// at least that many wherever the value is; its recursion limit is counted in messages), the
+// reading of protobuf's encoding allows more than protobuf can accept.
+constexpr int kMaxCheckedDepth = 20;
+constexpr int kMaxDepth = 64;
+
+class Wire {
+ public:
+  explicit Wire(std::string_view b)
+      : p_(reinterpret_cast<const uint8_t*>(b.data())), end_(p_ + b.size()) {}
+  bool done() const { return p_ >= end_; }
+
+  bool varint(uint64_t* out) {
+    if (p_ < end_ && *p_ < 0x80) {
+      *out = *p_++;
+      return true;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 10; ++i) {
+      if (p_ == end_) return false;
+      uint8_t b = *p_++;
+      if (i == 9 && b > 1) return false;
+      v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+      if (b < 0x80) {
+        *out = v;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool tag(uint32_t* field, uint32_t* wire_type) {
+    uint64_t v;
+    const uint8_t* at = p_;
+    if (!varint(&v) || p_ - at > 5 || v > 0xffffffffu || (v >> 3) == 0) return false;
+    *field = static_cast<uint32_t>(v >> 3);
+    *wire_type = static_cast<uint32_t>(v & 7);
+    return true;
+  }
+  bool bytes(std::string_view* out) {
+    uint64_t n;
+    const uint8_t* at = p_;
+    if (!varint(&n) || p_ - at > 5 || n > static_cast<uint64_t>(end_ - p_)) return false;
+    *out = std::string_view(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return true;
+  }
+  bool fixed64(uint64_t* out) {
+    if (end_ - p_ < 8) return false;
+    std::memcpy(out, p_, 8);  // little-endian hosts only (as the rest of telegate)
+    p_ += 8;
+    return true;
+  }
+  bool fixed32(uint32_t* out) {
+    if (end_ - p_ < 4) return false;
+    std::memcpy(out, p_, 4);
+    p_ += 4;
+    return true;
+  }
+  // Skips a field of an unknown number or an unexpected wire type (groups are left to protobuf).
+  bool skip(uint32_t wire_type) {
+    uint64_t v;
+    std::string_view b;
+    switch (wire_type) {
+      case 0:
+        return varint(&v);
+      case 1:
+        return fixed64(&v);
+      case 2:
+        return bytes(&b);
+      case 5: {
+        uint32_t w;
+        return fixed32(&w);
+      }
+      default:
+        return false;
+    }
+  }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+// Reads OTLP messages. `check` (the first reading of a payload): strings must be valid UTF-8
+// and nested arrays / lists are checked when their AnyValue is read; without it (protobuf's
+// re-encoding, or lists already checked) they are trusted.
+class Reader {
+ public:
+  explicit Reader(bool check) : check_(check), max_depth_(check ? kMaxCheckedDepth : kMaxDepth) {}
+
+  bool utf8(std::string_view s) const {
+    if (!check_) return true;
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (w & 0x8080808080808080ULL) return simdjson::validate_utf8(s.data() + i, s.size() - i);
+    }
+    for (; i < s.size(); ++i) {
+      if (static_cast<unsigned char>(s[i]) & 0x80)
+        return simdjson::validate_utf8(s.data() + i, s.size() - i);
+    }
+    return true;
+  }
+
+  bool anyValue(std::string_view msg, int depth, AnyValue* out) const {
+    *out = AnyValue{};
+    if (depth > max_depth_) return false;
+    Wire w(msg);
+    while (!w.done()) {
+      uint32_t f, wt;
+      if (!w.tag(&f, &wt)) return false;
+      uint64_t v;
+      std::string_view b;
+      if (wt == 2 && (f == 1 || f == 5 || f == 6 || f == 7)) {
+        if (!w.bytes(&b)) return false;
+        if (f == 1) {
+          if (!utf8(b)) return false;
+        } else if (f != 7) {
+          if (out->kind == f) return false;  // protobuf merges the two messages
+          if (check_ && !(f == 5 ? checkArray(b, depth + 1) : checkKvList(b, depth + 1)))
+            return false;
+        }
+        *out = AnyValue{};
+        out->kind = static_cast<AnyValue::Case>(f);
+        out->s = b;
+        continue;
+      }
+      if (wt == 0 && (f == 2 || f == 3 || f == 8)) {
+        if (!w.varint(&v)) return false;
+        *out = AnyValue{};
+        out->kind = static_cast<AnyValue::Case>(f);
+        out->i = f == 2 ? (v != 0) : f == 3 ? static_cast<int64_t>(v) : static_cast<int32_t>(v);
+        continue;
+      }
+      if (wt == 1 && f == 4) {
+        if (!w.fixed64(&v)) return false;
+        *out = AnyValue{};
+        out->kind = AnyValue::kDoubleValue;
+        std::memcpy(&out->d, &v, 8);
+        continue;
+      }
+      if (!w.skip(wt)) return false;
+    }
+    return true;
+  }
+
+  bool keyValue(std::string_view msg, int depth, std::string_view* key, AnyValue* value) const {
+    *key = {};
+    *value = AnyValue{};
+    bool has_value = false;
+    Wire w(msg);
+    while (!w.done()) {
+      uint32_t f, wt;
+      if (!w.tag(&f, &wt)) return false;
+      std::string_view b;
+      if (wt == 2 && f == 1) {
+        if (!w.bytes(key) || !utf8(*key)) return false;
+      } else if (wt == 2 && f == 2) {
+        if (has_value || !w.bytes(&b) || !anyValue(b, depth, value)) return false;
+        has_value = true;
+      } else if (!w.skip(wt)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Calls fn(value) for every element of an ArrayValue.
+  template <class Fn>
+  bool forEachItem(std::string_view msg, int depth, Fn&& fn) const {
+    Wire w(msg);
+    while (!w.done()) {
+      uint32_t f, wt;
+      if (!w.tag(&f, &wt)) return false;
+      if (wt == 2 && f == 1) {
+        std::string_view b;
+        AnyValue v;
+        if (!w.bytes(&b) || !anyValue(b, depth, &v)) return false;
+        fn(v);
+      } else if (!w.skip(wt)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  // Calls fn(key, value) for every KeyValue of a KeyValueList (or of any message whose field
+  // `number` is a repeated KeyValue).
+  template <class Fn>
+  bool forEachKv(std::string_view msg, int depth, Fn&& fn, uint32_t number = 1) const {
+    Wire w(msg);
+    while (!w.done()) {
+      uint32_t f, wt;
+      if (!w.tag(&f, &wt)) return false;
+      if (wt == 2 && f == number) {
+        std::string_view b, k;
+        AnyValue v;
+        if (!w.bytes(&b) || !keyValue(b, depth, &k, &v)) return false;
+        fn(k, v);
+      } else if (!w.skip(wt)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool checkArray(std::string_view msg, int depth) const {
+    return forEachItem(msg, depth, [](const AnyValue&) {});
+  }
+  bool checkKvList(std::string_view msg, int depth) const {
+    return forEachKv(msg, depth, [](std::string_view, const AnyValue&) {});
+  }
+
+  // A message whose known fields are all strings (repeated or not): EntityRef.
+  bool stringsOnly(std::string_view msg) const {
+    Wire w(msg);
+    while (!w.done()) {
+      uint32_t f, wt;
+      if (!w.tag(&f, &wt)) return false;
+      std::string_view b;
+      if (wt == 2) {
+        if (!w.bytes(&b) || (f <= 4 && !utf8(b))) return false;
+      } else if (!w.skip(wt)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  bool check_;
+  int max_depth_;
+};
+
+// Decoding of lists already checked (conversion time).
+const Reader& trusted() {
+  static const Reader r(false);
+  return r;
+}
+
+// An ordered attribute map (pcommon.Map): keys keep their wire order; Get returns the first.
+using AttrList = std::vector<std::pair<std::string_view, AnyValue>>;
+
+AttrList toAttrList(std::string_view kvlist) {
   AttrList out;
-  out.reserve(kvs.size() + 2);
-  for (const auto& kv : kvs) out.emplace_back(kv.key(), &kv.value());
+  trusted().forEachKv(kvlist, 0,
+                      [&](std::string_view k, const AnyValue& v) { out.emplace_back(k, v); });
   return out;
 }
 
 const AnyValue* getAttr(const AttrList& attrs, std::string_view key) {
   for (const auto& [k, v] : attrs) {
-    if (k == key) return v;
+    if (k == key) return &v;
   }
   return nullptr;
 }
 
-void putAttr(AttrList& attrs, std::string_view key, const AnyValue* v) {
+void putAttr(AttrList& attrs, std::string_view key, const AnyValue& v) {
   for (auto& [k, old] : attrs) {
     if (k == key) {
       old = v;
@@ -57,6 +340,19 @@ void putAttr(AttrList& attrs, std::string_view key, const AnyValue* v) {
   }
   attrs.emplace_back(key, v);
 }
+
+// The fields of an InstrumentationScope and a LogRecord the conversion uses.
+struct Scope {
+  std::string_view name, version;
+};
+struct LogRecord {
+  uint64_t time_unix_nano = 0;
+  uint64_t observed_time_unix_nano = 0;
+  int32_t severity_number = 0;
+  uint32_t flags = 0;
+  std::string_view severity_text, trace_id, span_id;
+  AnyValue body;
+};
 
 // ---- UTF-8 -----------------------------------------------------------------------------------
 
@@ -169,7 +465,7 @@ std::string base64(std::string_view in) {
   return out;
 }
 
-std::string hexId(const std::string& id, size_t want) {
+std::string hexId(std::string_view id, size_t want) {
   if (id.size() != want) return "";
   if (std::all_of(id.begin(), id.end(), [](char c) { return c == 0; })) return "";
   static constexpr char kHex[] = "0123456789abcdef";
@@ -186,10 +482,9 @@ std::string hexId(const std::string& id, size_t want) {
 
 bool appendJsonValue(std::string* out, const AnyValue& v);
 
-bool appendJsonMap(std::string* out,
-                   const google::protobuf::RepeatedPtrField<otlp_common::KeyValue>& kvs) {
-  std::map<std::string_view, const AnyValue*> sorted;  // later duplicates win, like AsRaw
-  for (const auto& kv : kvs) sorted[kv.key()] = &kv.value();
+bool appendJsonMap(std::string* out, std::string_view kvlist) {
+  std::map<std::string_view, AnyValue> sorted;  // later duplicates win, like AsRaw
+  trusted().forEachKv(kvlist, 0, [&](std::string_view k, const AnyValue& v) { sorted[k] = v; });
   out->push_back('{');
   bool first = true;
   for (const auto& [k, v] : sorted) {
@@ -197,23 +492,7 @@ bool appendJsonMap(std::string* out,
     first = false;
     appendJsonString(out, k);
     out->push_back(':');
-    if (!appendJsonValue(out, *v)) return false;
-  }
-  out->push_back('}');
-  return true;
-}
-
-bool appendJsonAttrList(std::string* out, const AttrList& attrs) {
-  std::map<std::string_view, const AnyValue*> sorted;
-  for (const auto& [k, v] : attrs) sorted[k] = v;
-  out->push_back('{');
-  bool first = true;
-  for (const auto& [k, v] : sorted) {
-    if (!first) out->push_back(',');
-    first = false;
-    appendJsonString(out, k);
-    out->push_back(':');
-    if (!appendJsonValue(out, *v)) return false;
+    if (!appendJsonValue(out, v)) return false;
   }
   out->push_back('}');
   return true;
@@ -237,17 +516,19 @@ bool appendJsonValue(std::string* out, const AnyValue& v) {
       return true;
     case AnyValue::kArrayValue: {
       out->push_back('[');
-      bool first = true;
-      for (const auto& item : v.array_value().values()) {
+      bool first = true, ok = true;
+      trusted().forEachItem(v.s, 0, [&](const AnyValue& item) {
+        if (!ok) return;
         if (!first) out->push_back(',');
         first = false;
-        if (!appendJsonValue(out, item)) return false;
-      }
+        ok = appendJsonValue(out, item);
+      });
+      if (!ok) return false;
       out->push_back(']');
       return true;
     }
     case AnyValue::kKvlistValue:
-      return appendJsonMap(out, v.kvlist_value().values());
+      return appendJsonMap(out, v.s);
     default:
       out->append("null");
       return true;
@@ -258,7 +539,7 @@ bool appendJsonValue(std::string* out, const AnyValue& v) {
 std::string asString(const AnyValue& v) {
   switch (v.value_case()) {
     case AnyValue::kStringValue:
-      return v.string_value();
+      return std::string(v.string_value());
     case AnyValue::kBoolValue:
       return v.bool_value() ? "true" : "false";
     case AnyValue::kIntValue:
@@ -301,14 +582,14 @@ std::vector<std::string> parseAttributeNames(const AnyValue& v) {
       start = comma + 1;
     }
   } else if (v.value_case() == AnyValue::kArrayValue) {
-    for (const auto& item : v.array_value().values()) {
+    trusted().forEachItem(v.s, 0, [&](const AnyValue& item) {
       // fmt.Sprintf("%v", raw): strings as is, numbers and bools in Go's default format.
       if (item.value_case() == AnyValue::kDoubleValue) {
         out.push_back(formatFloatV(item.double_value()));
       } else {
         out.push_back(asString(item));
       }
-    }
+    });
   } else {
     out.push_back(asString(v));
   }
@@ -316,8 +597,11 @@ std::vector<std::string> parseAttributeNames(const AnyValue& v) {
 }
 
 // getAttribute: the exact key, else the longest dotted prefix naming a map that holds the rest.
-const AnyValue* getAttributeNested(std::string_view attr, const AttrList& attrs) {
-  if (const AnyValue* v = getAttr(attrs, attr)) return v;
+bool getAttributeNested(std::string_view attr, const AttrList& attrs, AnyValue* out) {
+  if (const AnyValue* v = getAttr(attrs, attr)) {
+    *out = *v;
+    return true;
+  }
   std::vector<size_t> dots;
   for (size_t i = 0; i < attr.size(); ++i) {
     if (attr[i] == '.') dots.push_back(i);
@@ -325,38 +609,17 @@ const AnyValue* getAttributeNested(std::string_view attr, const AttrList& attrs)
   for (auto it = dots.rbegin(); it != dots.rend(); ++it) {
     std::string_view left = attr.substr(0, *it);
     std::string_view right = attr.substr(*it + 1);
-    const AnyValue* lv = getAttributeNested(left, attrs);
-    if (lv != nullptr && lv->value_case() == AnyValue::kKvlistValue) {
-      AttrList inner = toAttrList(lv->kvlist_value().values());
-      if (const AnyValue* rv = getAttributeNested(right, inner)) return rv;
+    AnyValue lv;
+    if (getAttributeNested(left, attrs, &lv) && lv.value_case() == AnyValue::kKvlistValue) {
+      AttrList inner = toAttrList(lv.s);
+      if (getAttributeNested(right, inner, out)) return true;
     }
   }
-  return nullptr;
-}
-
-using RawLabels = std::map<std::string, std::string>;  // model.LabelSet before normalisation
-
-void mergeLabelsFrom(const AttrList& attrs, const AnyValue& selector, RawLabels* out) {
-  for (const auto& name : parseAttributeNames(selector)) {
-    std::string_view attr = trimSpace(name);
-    if (const AnyValue* v = getAttributeNested(attr, attrs)) {
-      (*out)[std::string(attr)] = asString(*v);
-    }
-  }
+  return false;
 }
 
 bool isAsciiLetterOrDigit(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-void removeAttributes(AttrList& attrs, const RawLabels& labels) {
-  std::erase_if(attrs, [&](const auto& kv) {
-    std::string_view k = kv.first;
-    if (k == kHintAttributes || k == kHintResources || k == kHintTenant || k == kHintFormat) {
-      return true;
-    }
-    return labels.count(std::string(k)) > 0;
-  });
 }
 
 const char* severityLevel(int n) {
@@ -646,7 +909,7 @@ bool parseLogfmtLine(std::string_view text, std::vector<KeyVal>* out) {
 void valueToKeyvals(const std::string& key, const AnyValue& v, std::vector<KeyVal>* out) {
   switch (v.value_case()) {
     case AnyValue::kStringValue:
-      out->push_back({key, v.string_value()});
+      out->push_back({key, std::string(v.string_value())});
       return;
     case AnyValue::kBoolValue:
       out->push_back({key, v.bool_value() ? "true" : "false"});
@@ -659,39 +922,38 @@ void valueToKeyvals(const std::string& key, const AnyValue& v, std::vector<KeyVa
       return;
     case AnyValue::kKvlistValue: {
       std::string prefix = key.empty() ? "" : key + "_";
-      for (const auto& kv : v.kvlist_value().values()) {
-        valueToKeyvals(prefix + kv.key(), kv.value(), out);
-      }
+      trusted().forEachKv(v.s, 0, [&](std::string_view k, const AnyValue& item) {
+        valueToKeyvals(strCat(prefix, k), item, out);
+      });
       return;
     }
     case AnyValue::kArrayValue: {
       std::string prefix = key.empty() ? "" : key + "_";
       int i = 0;
-      for (const auto& item : v.array_value().values()) {
+      trusted().forEachItem(v.s, 0, [&](const AnyValue& item) {
         valueToKeyvals(prefix + std::to_string(i++), item, out);
-      }
+      });
       return;
     }
     case AnyValue::kBytesValue:
-      out->push_back({key, v.bytes_value(), true});
+      out->push_back({key, std::string(v.bytes_value()), true});
       return;
     default:
       return;  // empty value: nothing
   }
 }
 
-bool encodeLogfmtLine(const otlp_logs::LogRecord& lr, const AttrList& attrs, const AttrList& res,
-                      const otlp_common::InstrumentationScope& scope, std::string* line,
-                      std::string* err) {
+bool encodeLogfmtLine(const LogRecord& lr, const AttrList& attrs, const AttrList& res,
+                      const Scope& scope, std::string* line, std::string* err) {
   std::vector<KeyVal> kvs;
-  const AnyValue& body = lr.body();
+  const AnyValue& body = lr.body;
   switch (body.value_case()) {
     case AnyValue::VALUE_NOT_SET:
       break;
     case AnyValue::kStringValue:
       if (!parseLogfmtLine(body.string_value(), &kvs)) {
         kvs.clear();
-        kvs.push_back({"msg", body.string_value()});
+        kvs.push_back({"msg", std::string(body.string_value())});
       }
       break;
     case AnyValue::kKvlistValue:
@@ -704,74 +966,20 @@ bool encodeLogfmtLine(const otlp_logs::LogRecord& lr, const AttrList& attrs, con
       valueToKeyvals("msg", body, &kvs);
       break;
   }
-  std::string trace = hexId(lr.trace_id(), 16);
+  std::string trace = hexId(lr.trace_id, 16);
   if (!trace.empty()) kvs.push_back({"traceID", trace});
-  std::string span = hexId(lr.span_id(), 8);
+  std::string span = hexId(lr.span_id, 8);
   if (!span.empty()) kvs.push_back({"spanID", span});
-  if (!lr.severity_text().empty()) kvs.push_back({"severity", lr.severity_text()});
-  if (lr.flags() != 0) kvs.push_back({"flags", std::to_string(lr.flags())});
-  for (const auto& [k, v] : attrs) valueToKeyvals(strCat("attribute_", k), *v, &kvs);
-  for (const auto& [k, v] : res) valueToKeyvals(strCat("resource_", k), *v, &kvs);
-  if (!scope.name().empty()) {
-    kvs.push_back({"instrumentation_scope_name", scope.name()});
-    if (!scope.version().empty()) kvs.push_back({"instrumentation_scope_version", scope.version()});
+  if (!lr.severity_text.empty()) kvs.push_back({"severity", std::string(lr.severity_text)});
+  if (lr.flags != 0) kvs.push_back({"flags", std::to_string(lr.flags)});
+  for (const auto& [k, v] : attrs) valueToKeyvals(strCat("attribute_", k), v, &kvs);
+  for (const auto& [k, v] : res) valueToKeyvals(strCat("resource_", k), v, &kvs);
+  if (!scope.name.empty()) {
+    kvs.push_back({"instrumentation_scope_name", std::string(scope.name)});
+    if (!scope.version.empty())
+      kvs.push_back({"instrumentation_scope_version", std::string(scope.version)});
   }
   return encodeLogfmt(kvs, line, err);
-}
-
-bool encodeJsonLine(const otlp_logs::LogRecord& lr, const AttrList& attrs, const AttrList& res,
-                    const otlp_common::InstrumentationScope& scope, std::string* out) {
-  out->push_back('{');
-  bool first = true;
-  auto field = [&](std::string_view name) {
-    if (!first) out->push_back(',');
-    first = false;
-    out->push_back('"');
-    out->append(name);
-    out->append("\":");
-  };
-  if (lr.body().value_case() != AnyValue::VALUE_NOT_SET) {
-    field("body");
-    if (!appendJsonValue(out, lr.body())) return false;
-  }
-  std::string trace = hexId(lr.trace_id(), 16);
-  if (!trace.empty()) {
-    field("traceid");
-    appendJsonString(out, trace);
-  }
-  std::string span = hexId(lr.span_id(), 8);
-  if (!span.empty()) {
-    field("spanid");
-    appendJsonString(out, span);
-  }
-  if (!lr.severity_text().empty()) {
-    field("severity");
-    appendJsonString(out, lr.severity_text());
-  }
-  if (lr.flags() != 0) {
-    field("flags");
-    out->append(std::to_string(lr.flags()));
-  }
-  if (!attrs.empty()) {
-    field("attributes");
-    if (!appendJsonAttrList(out, attrs)) return false;
-  }
-  if (!res.empty()) {
-    field("resources");
-    if (!appendJsonAttrList(out, res)) return false;
-  }
-  if (!scope.name().empty()) {
-    field("instrumentation_scope");
-    out->append("{\"name\":");
-    appendJsonString(out, scope.name());
-    if (!scope.version().empty()) {
-      out->append(",\"version\":");
-      appendJsonString(out, scope.version());
-    }
-    out->push_back('}');
-  }
-  out->push_back('}');
-  return true;
 }
 
 int64_t nowNs() {
@@ -780,102 +988,515 @@ int64_t nowNs() {
       .count();
 }
 
-// LogToLokiEntry for one record. False (with `err`) when the record cannot be converted.
-bool convertRecord(google::protobuf::Arena* arena, const otlp_logs::LogRecord& lr,
-                   const ::opentelemetry::proto::resource::v1::Resource& resource,
-                   const otlp_common::InstrumentationScope& scope, const ConvertOptions& opts,
-                   int64_t now, loki::Entry* entry, std::string* err) {
-  AttrList attrs = toAttrList(lr.attributes());
-  AttrList res = toAttrList(resource.attributes());
+bool isHintKey(std::string_view k) {
+  // Every hint key is "loki." + at least 6 bytes: most keys are rejected without a compare.
+  if (k.size() < 11 || k[0] != 'l' || k[4] != '.') return false;
+  return k == kHintAttributes || k == kHintResources || k == kHintTenant || k == kHintFormat;
+}
 
-  // addLogLevelAttributeAndHint.
-  if (lr.severity_number() != 0) {
-    const AnyValue* hint = getAttr(attrs, kHintAttributes);
-    auto* newHint = google::protobuf::Arena::CreateMessage<AnyValue>(arena);
-    if (hint != nullptr) {
-      std::string cur = asString(*hint);
-      if (cur.find(kLevel) == std::string::npos) {
-        newHint->set_string_value(strCat(cur, ",", kLevel));
-      } else {
-        newHint->set_string_value(std::string(kLevel));
-      }
-    } else {
-      newHint->set_string_value(std::string(kLevel));
-    }
-    putAttr(attrs, kHintAttributes, newHint);
-    if (getAttr(attrs, kLevel) == nullptr) {
-      auto* level = google::protobuf::Arena::CreateMessage<AnyValue>(arena);
-      level->set_string_value(severityLevel(lr.severity_number()));
-      putAttr(attrs, kLevel, level);
-    }
+// A non-empty trace/span id of the expected size that is not all zeros.
+bool validId(std::string_view id, size_t want) {
+  if (id.size() != want) return false;
+  return std::any_of(id.begin(), id.end(), [](char c) { return c != 0; });
+}
+
+void appendHexQuoted(std::string* out, std::string_view id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t at = out->size();
+  out->resize(at + id.size() * 2 + 2);
+  char* p = out->data() + at;
+  *p++ = '"';
+  for (char c : id) {
+    *p++ = kHex[static_cast<unsigned char>(c) >> 4];
+    *p++ = kHex[static_cast<unsigned char>(c) & 15];
   }
+  *p = '"';
+}
 
-  std::string format = "json";
-  if (const AnyValue* f = getAttr(res, kHintFormat)) {
-    format = asString(*f);
-  } else if (const AnyValue* f2 = getAttr(attrs, kHintFormat)) {
-    format = asString(*f2);
-  }
-
-  // convertAttributesAndMerge.
-  RawLabels raw;
-  raw["exporter"] = "OTLP";
-  const AnyValue* service_name = getAttr(res, "service.name");
-  if (service_name != nullptr) {
-    std::string job = asString(*service_name);
-    if (const AnyValue* ns = getAttr(res, "service.namespace")) {
-      job = strCat(asString(*ns), "/", job);
+// Stable insertion sort by key (the lists are a handful of attributes or labels).
+template <class Vec>
+void sortByFirst(Vec& v) {
+  for (size_t i = 1; i < v.size(); ++i) {
+    auto x = v[i];
+    size_t j = i;
+    while (j > 0 && x.first < v[j - 1].first) {
+      v[j] = v[j - 1];
+      --j;
     }
-    raw["job"] = std::move(job);
+    v[j] = x;
   }
-  if (const AnyValue* inst = getAttr(res, "service.instance.id")) raw["instance"] = asString(*inst);
-  if (const AnyValue* h = getAttr(res, kHintResources)) mergeLabelsFrom(res, *h, &raw);
-  if (const AnyValue* h = getAttr(attrs, kHintResources)) mergeLabelsFrom(res, *h, &raw);
-  if (const AnyValue* h = getAttr(attrs, kHintAttributes)) mergeLabelsFrom(attrs, *h, &raw);
-  if (const AnyValue* h = getAttr(res, kHintTenant)) {
-    mergeLabelsFrom(res, *h, &raw);
-  } else if (const AnyValue* h2 = getAttr(attrs, kHintTenant)) {
-    mergeLabelsFrom(attrs, *h2, &raw);
-  }
-  std::string service_name_value = service_name ? asString(*service_name) : "";
+}
 
-  removeAttributes(attrs, raw);
-  removeAttributes(res, raw);
-
-  entry->line.clear();
-  if (format == "json") {
-    if (!encodeJsonLine(lr, attrs, res, scope, &entry->line)) {
-      *err = "json: unsupported value (NaN or Inf)";
-      return false;
-    }
-  } else if (format == "logfmt") {
-    if (!encodeLogfmtLine(lr, attrs, res, scope, &entry->line, err)) return false;
-  } else if (format == "raw") {
-    entry->line = asString(lr.body());
+// JSON object of an attribute list: keys sorted, a later duplicate wins (pcommon AsRaw).
+bool appendJsonSorted(std::string* out, const AttrList& attrs, AttrList* tmp) {
+  tmp->assign(attrs.begin(), attrs.end());
+  if (tmp->size() > 32) {
+    std::stable_sort(tmp->begin(), tmp->end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
   } else {
-    *err = strCat("invalid format ", format, ". Expected one of: json, logfmt, raw");
-    return false;
+    sortByFirst(*tmp);
   }
-
-  if (lr.time_unix_nano() != 0) {
-    entry->timestamp_ns = static_cast<int64_t>(lr.time_unix_nano());
-  } else if (lr.observed_time_unix_nano() != 0) {
-    entry->timestamp_ns = static_cast<int64_t>(lr.observed_time_unix_nano());
-  } else {
-    entry->timestamp_ns = now;
+  out->push_back('{');
+  bool first = true;
+  for (size_t i = 0; i < tmp->size(); ++i) {
+    if (i + 1 < tmp->size() && (*tmp)[i + 1].first == (*tmp)[i].first) continue;
+    if (!first) out->push_back(',');
+    first = false;
+    appendJsonString(out, (*tmp)[i].first);
+    out->push_back(':');
+    if (!appendJsonValue(out, (*tmp)[i].second)) return false;
   }
-
-  std::map<std::string, std::string> labels;
-  for (auto& [k, v] : raw) labels[normalizeLabelName(k)] = std::move(v);
-  if (opts.service_name_label && service_name != nullptr) {
-    labels.emplace("service_name", std::move(service_name_value));
-  }
-  if (!opts.tenant.empty()) labels["__tenant_id__"] = opts.tenant;
-  entry->labels.assign(std::make_move_iterator(labels.begin()),
-                       std::make_move_iterator(labels.end()));
+  out->push_back('}');
   return true;
 }
 
+// The AnyValues the converter adds to records: the "level" hint and the severity names.
+struct StaticValues {
+  AnyValue level_hint;
+  AnyValue severity[25];
+  StaticValues() {
+    level_hint = AnyValue::string(kLevel);
+    for (int i = 0; i < 25; ++i) severity[i] = AnyValue::string(severityLevel(i));
+  }
+};
+const StaticValues& staticValues() {
+  static const StaticValues v;
+  return v;
+}
+
+// A label name that normalizeLabelName() leaves unchanged.
+bool isNormalLabelName(std::string_view n) {
+  if (n.empty()) return true;
+  for (char c : n) {
+    if (!(isAsciiLetterOrDigit(c) || c == '_')) return false;
+  }
+  if (n[0] >= '0' && n[0] <= '9') return false;
+  if (n[0] == '_' && !(n.size() > 1 && n[1] == '_')) return false;
+  return true;
+}
+
+using ViewPairs = std::vector<std::pair<std::string_view, std::string_view>>;
+
+// Strings referenced by views for the duration of one record (stable addresses).
+class StringPool {
+ public:
+  void reset() { used_ = 0; }
+  std::string_view store(std::string s) {
+    if (used_ == pool_.size()) pool_.emplace_back();
+    std::string& slot = pool_[used_++];
+    slot = std::move(s);
+    return slot;
+  }
+
+ private:
+  std::deque<std::string> pool_;
+  size_t used_ = 0;
+};
+
+// model.LabelSet before normalisation: assigning a name again replaces its value.
+void setLabel(ViewPairs* raw, std::string_view k, std::string_view v) {
+  for (auto& [rk, rv] : *raw) {
+    if (rk == k) {
+      rv = v;
+      return;
+    }
+  }
+  raw->emplace_back(k, v);
+}
+
+std::string_view valueView(const AnyValue& v, StringPool* pool) {
+  if (v.value_case() == AnyValue::kStringValue) return v.string_value();
+  return pool->store(asString(v));
+}
+
+// convertAttributes: promotes the attributes named by `selector` from `attrs`.
+void mergeLabels(const AttrList& attrs, const AnyValue& selector, ViewPairs* raw,
+                 StringPool* pool) {
+  auto one = [&](std::string_view name) {
+    std::string_view attr = trimSpace(name);
+    AnyValue v;
+    if (getAttributeNested(attr, attrs, &v)) setLabel(raw, attr, valueView(v, pool));
+  };
+  if (selector.value_case() == AnyValue::kStringValue) {
+    std::string_view s = selector.string_value();
+    size_t start = 0;
+    while (true) {
+      size_t comma = s.find(',', start);
+      one(s.substr(start, comma == std::string_view::npos ? s.npos : comma - start));
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+  } else {
+    for (auto& n : parseAttributeNames(selector)) one(pool->store(std::move(n)));
+  }
+}
+
+bool inRaw(const ViewPairs& raw, std::string_view k) {
+  for (const auto& [rk, rv] : raw) {
+    if (rk == k) return true;
+  }
+  return false;
+}
+
+// Everything of a ResourceLogs that does not depend on the record.
+struct ResourceCtx {
+  AttrList res;
+  const AnyValue* service_name = nullptr;
+  std::string service_name_value;
+  const AnyValue* format = nullptr;
+  const AnyValue* hint_tenant = nullptr;
+  std::string job, instance;
+  ViewPairs base;   // exporter, job, instance, loki.resource.labels of the resource
+  StringPool pool;  // values of `base`
+  // Rendered `"resources":{...}` by the mask of removed resource attributes ("" when every
+  // attribute is removed; ok=false when it cannot be encoded).
+  struct Fragment {
+    uint64_t mask;
+    bool ok;
+    std::string json;
+  };
+  std::vector<Fragment> fragments;
+};
+
+class Converter {
+ public:
+  Converter(const ConvertOptions& opts, ConvertResult* out) : opts_(opts), out_(out) {
+    now_ = opts.now_ns != 0 ? opts.now_ns : nowNs();
+  }
+
+  // The attribute list of the next resource, to be filled before resource() is called.
+  AttrList& resourceAttributes() { return ctx_.res; }
+  // The attribute list of the next record, to be filled before record() is called.
+  AttrList& recordAttributes() { return attrs_; }
+
+  void resource() {
+    ResourceCtx& c = ctx_;
+    memo_used_ = memo_next_ = 0;  // the service_name label depends on the resource
+    c.base.clear();
+    c.pool.reset();
+    c.fragments.clear();
+    c.format = getAttr(c.res, kHintFormat);
+    c.hint_tenant = getAttr(c.res, kHintTenant);
+    c.base.emplace_back("exporter", "OTLP");
+    c.service_name = getAttr(c.res, "service.name");
+    c.service_name_value.clear();
+    if (c.service_name != nullptr) {
+      c.service_name_value = asString(*c.service_name);
+      c.job = c.service_name_value;
+      if (const AnyValue* ns = getAttr(c.res, "service.namespace")) {
+        c.job = strCat(asString(*ns), "/", c.service_name_value);
+      }
+      setLabel(&c.base, "job", c.job);
+    }
+    if (const AnyValue* inst = getAttr(c.res, "service.instance.id")) {
+      c.instance = asString(*inst);
+      setLabel(&c.base, "instance", c.instance);
+    }
+    if (const AnyValue* h = getAttr(c.res, kHintResources))
+      mergeLabels(c.res, *h, &c.base, &c.pool);
+  }
+
+  void scope(const Scope& scope) {
+    scope_ = scope;
+    scope_json_.clear();
+    if (!scope.name.empty()) {
+      scope_json_.append("\"instrumentation_scope\":{\"name\":");
+      appendJsonString(&scope_json_, scope.name);
+      if (!scope.version.empty()) {
+        scope_json_.append(",\"version\":");
+        appendJsonString(&scope_json_, scope.version);
+      }
+      scope_json_.push_back('}');
+    }
+  }
+
+  void record(const LogRecord& lr) {
+    std::string err;
+    if (!convert(lr, &err)) {
+      if (out_->dropped == 0) out_->first_error = std::move(err);
+      ++out_->dropped;
+    }
+  }
+
+ private:
+  // LogToLokiEntry for one record. False (with `err`) when the record cannot be converted.
+  bool convert(const LogRecord& lr, std::string* err) {
+    ResourceCtx& c = ctx_;
+    const StaticValues& sv = staticValues();
+    pool_.reset();
+
+    // addLogLevelAttributeAndHint.
+    if (lr.severity_number != 0) {
+      const AnyValue* hint = getAttr(attrs_, kHintAttributes);
+      AnyValue new_hint = sv.level_hint;
+      if (hint != nullptr) {
+        std::string cur = asString(*hint);
+        if (cur.find(kLevel) == std::string::npos) {
+          new_hint = AnyValue::string(pool_.store(strCat(cur, ",", kLevel)));
+        }
+      }
+      putAttr(attrs_, kHintAttributes, new_hint);
+      if (getAttr(attrs_, kLevel) == nullptr) {
+        int n = lr.severity_number;
+        putAttr(attrs_, kLevel, sv.severity[n >= 1 && n <= 24 ? n : 0]);
+      }
+    }
+
+    std::string_view format = "json";
+    if (c.format != nullptr) {
+      format = valueView(*c.format, &pool_);
+    } else if (const AnyValue* f = getAttr(attrs_, kHintFormat)) {
+      format = valueView(*f, &pool_);
+    }
+
+    // convertAttributesAndMerge.
+    raw_.assign(c.base.begin(), c.base.end());
+    if (const AnyValue* h = getAttr(attrs_, kHintResources)) mergeLabels(c.res, *h, &raw_, &pool_);
+    if (const AnyValue* h = getAttr(attrs_, kHintAttributes))
+      mergeLabels(attrs_, *h, &raw_, &pool_);
+    if (c.hint_tenant != nullptr) {
+      mergeLabels(c.res, *c.hint_tenant, &raw_, &pool_);
+    } else if (const AnyValue* h = getAttr(attrs_, kHintTenant)) {
+      mergeLabels(attrs_, *h, &raw_, &pool_);
+    }
+
+    // removeAttributes on the record and (as a mask) on the resource.
+    std::erase_if(attrs_,
+                  [&](const auto& kv) { return isHintKey(kv.first) || inRaw(raw_, kv.first); });
+    uint64_t mask = 0;
+    const bool cacheable = c.res.size() <= 64;
+    if (cacheable) {
+      for (size_t i = 0; i < c.res.size(); ++i) {
+        std::string_view k = c.res[i].first;
+        if (isHintKey(k) || inRaw(raw_, k)) mask |= uint64_t{1} << i;
+      }
+    }
+
+    std::string& text = out_->batch.text;
+    const uint64_t offset = text.size();
+    if (format == "json") {
+      const ResourceCtx::Fragment* frag = nullptr;
+      std::string uncached;
+      if (cacheable) {
+        frag = fragment(mask);
+      } else {
+        AttrList res = c.res;
+        std::erase_if(res,
+                      [&](const auto& kv) { return isHintKey(kv.first) || inRaw(raw_, kv.first); });
+        ResourceCtx::Fragment f{0, true, {}};
+        if (!res.empty()) {
+          f.json = "\"resources\":";
+          f.ok = appendJsonSorted(&f.json, res, &tmp_);
+        }
+        uncached_ = std::move(f);
+        frag = &uncached_;
+      }
+      if (!frag->ok || !encodeJson(lr, frag->json, &text)) {
+        text.resize(offset);
+        *err = "json: unsupported value (NaN or Inf)";
+        return false;
+      }
+    } else if (format == "logfmt") {
+      AttrList res = c.res;
+      std::erase_if(res,
+                    [&](const auto& kv) { return isHintKey(kv.first) || inRaw(raw_, kv.first); });
+      std::string line;
+      if (!encodeLogfmtLine(lr, attrs_, res, scope_, &line, err)) return false;
+      text.append(line);
+    } else if (format == "raw") {
+      text.append(asString(lr.body));
+    } else {
+      *err = strCat("invalid format ", format, ". Expected one of: json, logfmt, raw");
+      return false;
+    }
+
+    int64_t ts = now_;
+    if (lr.time_unix_nano != 0) {
+      ts = static_cast<int64_t>(lr.time_unix_nano);
+    } else if (lr.observed_time_unix_nano != 0) {
+      ts = static_cast<int64_t>(lr.observed_time_unix_nano);
+    }
+    out_->batch.addAppended(streamIndex(), ts, offset);
+    return true;
+  }
+
+  // The batch's stream for the labels in raw_ (normalised, service_name, tenant).
+  uint32_t streamIndex() {
+    sortByFirst(raw_);  // model.LabelSet iteration order: by raw name
+    // Records of a resource mostly repeat a few raw label sets (e.g. one per level).
+    for (size_t i = 0; i < memo_used_; ++i) {
+      const Memo& m = memo_[i];
+      if (m.raw.size() == raw_.size() &&
+          std::equal(raw_.begin(), raw_.end(), m.raw.begin(), [](const auto& a, const auto& b) {
+            return a.first == b.first && a.second == b.second;
+          })) {
+        return m.idx;
+      }
+    }
+    const uint32_t idx = streamIndexOf();
+    Memo& m = memo_[memo_next_];
+    memo_next_ = (memo_next_ + 1) % memo_.size();
+    memo_used_ = std::max(memo_used_, memo_next_ == 0 ? memo_.size() : memo_next_);
+    m.raw.resize(raw_.size());
+    for (size_t i = 0; i < raw_.size(); ++i) {
+      m.raw[i].first.assign(raw_[i].first);
+      m.raw[i].second.assign(raw_[i].second);
+    }
+    m.idx = idx;
+    return idx;
+  }
+
+  // streamIndex() without the memo (raw_ sorted).
+  uint32_t streamIndexOf() {
+    const ResourceCtx& c = ctx_;
+    labels_.clear();
+    for (const auto& [k, v] : raw_) {
+      std::string_view name = isNormalLabelName(k) ? k : pool_.store(normalizeLabelName(k));
+      labels_.emplace_back(name, v);
+    }
+    sortByFirst(labels_);
+    // Equal normalised names: the later raw name wins.
+    size_t w = 0;
+    for (size_t i = 0; i < labels_.size(); ++i) {
+      if (i + 1 < labels_.size() && labels_[i + 1].first == labels_[i].first) continue;
+      labels_[w++] = labels_[i];
+    }
+    labels_.resize(w);
+    auto upsert = [&](std::string_view k, std::string_view v, bool replace) {
+      for (auto& [lk, lv] : labels_) {
+        if (lk == k) {
+          if (replace) lv = v;
+          return;
+        }
+      }
+      labels_.emplace_back(k, v);
+      sortByFirst(labels_);
+    };
+    if (opts_.service_name_label && c.service_name != nullptr) {
+      upsert("service_name", c.service_name_value, false);
+    }
+    if (!opts_.tenant.empty()) upsert("__tenant_id__", opts_.tenant, true);
+
+    key_.clear();
+    for (const auto& [k, v] : labels_) {
+      key_.append(k);
+      key_.push_back('\0');
+      uint32_t n = static_cast<uint32_t>(v.size());
+      key_.append(reinterpret_cast<const char*>(&n), sizeof(n));
+      key_.append(v);
+    }
+    auto it = streams_.find(key_);
+    if (it != streams_.end()) return it->second;
+    loki::LabelSet ls;
+    ls.reserve(labels_.size());
+    for (const auto& [k, v] : labels_) ls.emplace_back(std::string(k), std::string(v));
+    uint32_t idx = out_->batch.addStream(std::move(ls));
+    streams_.emplace(key_, idx);
+    return idx;
+  }
+
+  const ResourceCtx::Fragment* fragment(uint64_t mask) {
+    ResourceCtx& c = ctx_;
+    for (const auto& f : c.fragments) {
+      if (f.mask == mask) return &f;
+    }
+    AttrList res;
+    for (size_t i = 0; i < c.res.size(); ++i) {
+      if ((mask & (uint64_t{1} << i)) == 0) res.push_back(c.res[i]);
+    }
+    ResourceCtx::Fragment f{mask, true, {}};
+    if (!res.empty()) {
+      f.json = "\"resources\":";
+      f.ok = appendJsonSorted(&f.json, res, &tmp_);
+    }
+    c.fragments.push_back(std::move(f));
+    return &c.fragments.back();
+  }
+
+  // Go encoding/json of the record: body, traceid, spanid, severity, flags, attributes,
+  // resources (pre-rendered), instrumentation_scope (pre-rendered).
+  bool encodeJson(const LogRecord& lr, const std::string& resources, std::string* out) {
+    out->push_back('{');
+    bool first = true;
+    auto field = [&](std::string_view name) {
+      if (!first) out->push_back(',');
+      first = false;
+      out->push_back('"');
+      out->append(name);
+      out->append("\":");
+    };
+    if (lr.body.value_case() != AnyValue::VALUE_NOT_SET) {
+      field("body");
+      if (!appendJsonValue(out, lr.body)) return false;
+    }
+    if (validId(lr.trace_id, 16)) {
+      field("traceid");
+      appendHexQuoted(out, lr.trace_id);
+    }
+    if (validId(lr.span_id, 8)) {
+      field("spanid");
+      appendHexQuoted(out, lr.span_id);
+    }
+    if (!lr.severity_text.empty()) {
+      field("severity");
+      appendJsonString(out, lr.severity_text);
+    }
+    if (lr.flags != 0) {
+      field("flags");
+      char buf[16];
+      auto r = std::to_chars(buf, buf + sizeof(buf), lr.flags);
+      out->append(buf, r.ptr);
+    }
+    if (!attrs_.empty()) {
+      field("attributes");
+      if (!appendJsonSorted(out, attrs_, &tmp_)) return false;
+    }
+    if (!resources.empty()) {
+      if (!first) out->push_back(',');
+      first = false;
+      out->append(resources);
+    }
+    if (!scope_json_.empty()) {
+      if (!first) out->push_back(',');
+      first = false;
+      out->append(scope_json_);
+    }
+    out->push_back('}');
+    return true;
+  }
+
+  const ConvertOptions& opts_;
+  ConvertResult* out_;
+  int64_t now_ = 0;
+  ResourceCtx ctx_;
+  Scope scope_;
+  std::string scope_json_;
+  ResourceCtx::Fragment uncached_{0, true, {}};
+  // Per-record scratch, reused.
+  AttrList attrs_, tmp_;
+  ViewPairs raw_, labels_;
+  StringPool pool_;
+  std::string key_;
+  std::unordered_map<std::string, uint32_t> streams_;  // label set key -> batch stream
+  // The last raw label sets of the current resource and their streams.
+  struct Memo {
+    std::vector<std::pair<std::string, std::string>> raw;
+    uint32_t idx = 0;
+  };
+  std::array<Memo, 4> memo_;
+  size_t memo_used_ = 0, memo_next_ = 0;
+};
+
+}  // namespace
+
+namespace {
+// Bytes encoding/json copies as they are: printable ASCII except '"', '\\', '<', '>', '&'.
+constexpr auto kJsonPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c)
+    t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+  return t;
+}();
 }  // namespace
 
 void appendJsonString(std::string* out, std::string_view s) {
@@ -884,9 +1505,7 @@ void appendJsonString(std::string* out, std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     auto b = static_cast<unsigned char>(s[i]);
     if (b < 0x80) {
-      auto plain = [](unsigned char c) {
-        return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
-      };
+      auto plain = [](unsigned char c) { return kJsonPlain[c]; };
       if (plain(b)) {
         // Copy the whole run of characters that need no escaping at once.
         size_t j = i + 1;
@@ -955,28 +1574,252 @@ std::string normalizeLabelName(std::string_view name) {
   return out;
 }
 
-absl::StatusOr<ConvertResult> convertLogs(std::string_view payload, const ConvertOptions& opts) {
-  google::protobuf::Arena arena;
-  auto* req = google::protobuf::Arena::CreateMessage<ExportLogsServiceRequest>(&arena);
-  if (!req->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    return absl::InvalidArgumentError("otelcol.exporter.loki: malformed ExportLogsServiceRequest");
-  }
-  ConvertResult result;
-  int64_t now = opts.now_ns != 0 ? opts.now_ns : nowNs();
-  for (const auto& rl : req->resource_logs()) {
-    for (const auto& sl : rl.scope_logs()) {
-      for (const auto& lr : sl.log_records()) {
-        loki::Entry e;
-        std::string err;
-        if (convertRecord(&arena, lr, rl.resource(), sl.scope(), opts, now, &e, &err)) {
-          result.entries.push_back(std::move(e));
-        } else {
-          if (result.dropped == 0) result.first_error = std::move(err);
-          ++result.dropped;
-        }
+namespace {
+
+// Reads the ExportLogsServiceRequest in `payload` and feeds it to `conv`. False when the reader
+// gives up (see "Wire reading"); what was converted until then is then to be discarded.
+class RequestReader {
+ public:
+  RequestReader(const Reader& reader, Converter* conv) : r_(reader), conv_(conv) {}
+
+  bool request(std::string_view payload) {
+    Wire w(payload);
+    while (!w.done()) {
+      uint32_t f, wt;
+      if (!w.tag(&f, &wt)) return false;
+      std::string_view b;
+      if (f == 1 && wt == 2) {
+        if (!w.bytes(&b) || !resourceLogs(b)) return false;
+      } else if (!w.skip(wt)) {
+        return false;
       }
     }
+    return true;
   }
+
+ private:
+  bool resourceLogs(std::string_view msg) {
+    // Fields may come in any order: find the resource and the scope lists first.
+    std::string_view resource;
+    bool has_resource = false;
+    scopes_.clear();
+    Wire w(msg);
+    while (!w.done()) {
+      uint32_t f, wt;
+      if (!w.tag(&f, &wt)) return false;
+      std::string_view b;
+      if (wt == 2 && f >= 1 && f <= 3) {
+        if (!w.bytes(&b)) return false;
+        if (f == 1) {
+          if (has_resource) return false;  // protobuf merges the two
+          has_resource = true;
+          resource = b;
+        } else if (f == 2) {
+          scopes_.push_back(b);
+        } else if (!r_.utf8(b)) {  // schema_url
+          return false;
+        }
+      } else if (!w.skip(wt)) {
+        return false;
+      }
+    }
+    AttrList& res = conv_->resourceAttributes();
+    res.clear();
+    Wire rw(resource);
+    while (!rw.done()) {
+      uint32_t f, wt;
+      if (!rw.tag(&f, &wt)) return false;
+      std::string_view b, k;
+      AnyValue v;
+      if (wt == 2 && f == 1) {
+        if (!rw.bytes(&b) || !r_.keyValue(b, 1, &k, &v)) return false;
+        res.emplace_back(k, v);
+      } else if (wt == 2 && f == 3) {  // entity_refs
+        if (!rw.bytes(&b) || !r_.stringsOnly(b)) return false;
+      } else if (!rw.skip(wt)) {
+        return false;
+      }
+    }
+    conv_->resource();
+    for (std::string_view sl : scopes_) {
+      if (!scopeLogs(sl)) return false;
+    }
+    return true;
+  }
+
+  bool scopeLogs(std::string_view msg) {
+    std::string_view scope_msg;
+    bool has_scope = false;
+    Wire w(msg);
+    while (!w.done()) {
+      uint32_t f, wt;
+      if (!w.tag(&f, &wt)) return false;
+      std::string_view b;
+      if (wt == 2 && f >= 1 && f <= 3) {
+        if (!w.bytes(&b)) return false;
+        if (f == 1) {
+          if (has_scope) return false;  // protobuf merges the two
+          has_scope = true;
+          scope_msg = b;
+        } else if (f == 3 && !r_.utf8(b)) {  // schema_url
+          return false;
+        }
+      } else if (!w.skip(wt)) {
+        return false;
+      }
+    }
+    Scope scope;
+    Wire sw(scope_msg);
+    while (!sw.done()) {
+      uint32_t f, wt;
+      if (!sw.tag(&f, &wt)) return false;
+      std::string_view b;
+      if (wt == 2 && f >= 1 && f <= 3) {
+        if (!sw.bytes(&b)) return false;
+        if (f == 1) {
+          if (!r_.utf8(b)) return false;
+          scope.name = b;
+        } else if (f == 2) {
+          if (!r_.utf8(b)) return false;
+          scope.version = b;
+        } else {
+          std::string_view k;
+          AnyValue v;
+          if (!r_.keyValue(b, 1, &k, &v)) return false;  // attributes: checked, not used
+        }
+      } else if (!sw.skip(wt)) {
+        return false;
+      }
+    }
+    conv_->scope(scope);
+    Wire rw(msg);
+    while (!rw.done()) {
+      uint32_t f, wt;
+      if (!rw.tag(&f, &wt)) return false;
+      std::string_view b;
+      if (wt == 2 && f == 2) {
+        if (!rw.bytes(&b) || !logRecord(b)) return false;
+      } else if (!rw.skip(wt)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool logRecord(std::string_view msg) {
+    LogRecord lr;
+    bool has_body = false;
+    AttrList& attrs = conv_->recordAttributes();
+    attrs.clear();
+    Wire w(msg);
+    while (!w.done()) {
+      uint32_t f, wt;
+      if (!w.tag(&f, &wt)) return false;
+      std::string_view b;
+      uint64_t v;
+      uint32_t v32;
+      switch (f) {
+        case 1:
+        case 11:
+          if (wt != 1) break;
+          if (!w.fixed64(&v)) return false;
+          (f == 1 ? lr.time_unix_nano : lr.observed_time_unix_nano) = v;
+          continue;
+        case 2:
+          if (wt != 0) break;
+          if (!w.varint(&v)) return false;
+          lr.severity_number = static_cast<int32_t>(v);
+          continue;
+        case 3:
+        case 12:
+          if (wt != 2) break;
+          if (!w.bytes(&b) || !r_.utf8(b)) return false;
+          if (f == 3) lr.severity_text = b;  // 12: event_name, not converted
+          continue;
+        case 5:
+          if (wt != 2) break;
+          if (has_body || !w.bytes(&b) || !r_.anyValue(b, 1, &lr.body)) return false;
+          has_body = true;
+          continue;
+        case 6: {
+          if (wt != 2) break;
+          std::string_view k;
+          AnyValue av;
+          if (!w.bytes(&b) || !r_.keyValue(b, 1, &k, &av)) return false;
+          attrs.emplace_back(k, av);
+          continue;
+        }
+        case 8:
+          if (wt != 5) break;
+          if (!w.fixed32(&v32)) return false;
+          lr.flags = v32;
+          continue;
+        case 9:
+        case 10:
+          if (wt != 2) break;
+          if (!w.bytes(&b)) return false;
+          (f == 9 ? lr.trace_id : lr.span_id) = b;
+          continue;
+        default:
+          break;
+      }
+      if (!w.skip(wt)) return false;
+    }
+    conv_->record(lr);
+    return true;
+  }
+
+  const Reader& r_;
+  Converter* conv_;
+  std::vector<std::string_view> scopes_;
+};
+
+bool readInto(std::string_view payload, bool check, const ConvertOptions& opts,
+              ConvertResult* result) {
+  result->batch.clear();
+  result->dropped = 0;
+  result->first_error.clear();
+  result->batch.text.reserve(payload.size() * 2);
+  Reader reader(check);
+  Converter conv(opts, result);
+  RequestReader rr(reader, &conv);
+  return rr.request(payload);
+}
+
+}  // namespace
+
+absl::Status convertLogsInto(std::string_view payload, const ConvertOptions& opts,
+                             ConvertResult* result) {
+  if (payload.size() <= static_cast<size_t>(INT32_MAX) &&
+      readInto(payload, /*check=*/true, opts, result)) {
+    return absl::OkStatus();
+  }
+  // Malformed, or valid in a way the reader leaves to protobuf (merged repeated messages,
+  // groups, odd encodings): protobuf decides, and its own encoding of what it parsed (unknown
+  // fields dropped) is read instead.
+  const auto malformed = [] {
+    return absl::InvalidArgumentError("otelcol.exporter.loki: malformed ExportLogsServiceRequest");
+  };
+  ExportLogsServiceRequest req;
+  if (payload.size() > static_cast<size_t>(INT32_MAX) ||
+      !req.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    result->batch.clear();
+    return malformed();
+  }
+  req.DiscardUnknownFields();
+  std::string canonical = req.SerializeAsString();
+  if (!readInto(canonical, /*check=*/false, opts, result)) {
+    result->batch.clear();
+    return malformed();
+  }
+  // The batch's strings are copies (labels) or encoded text: nothing refers to `canonical`.
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ConvertResult> convertLogs(std::string_view payload, const ConvertOptions& opts) {
+  ConvertResult result;
+  absl::Status st = convertLogsInto(payload, opts, &result);
+  if (!st.ok()) return st;
   return result;
 }
 
@@ -1024,10 +1867,14 @@ absl::Status LokiConsumer::consume(pdata::Batch&& batch) {
   ConvertOptions opts;
   opts.service_name_label = cfg->service_name_label;
   if (batch.client) opts.tenant = batch.client->tenant;
-  auto converted = convertLogs(batch.payload, opts);
-  if (!converted.ok()) {
+  // Reused per thread (see loki/api.h: a receiver that moves from the batch just takes the
+  // buffers; clear() works on what is left).
+  thread_local ConvertResult result;
+  ConvertResult* converted = &result;
+  absl::Status parsed = convertLogsInto(batch.payload, opts, converted);
+  if (!parsed.ok()) {
     malformed_->inc(static_cast<double>(batch.items));
-    return converted.status();
+    return parsed;
   }
   if (converted->dropped > 0) {
     dropped_convert_->inc(static_cast<double>(converted->dropped));
@@ -1037,13 +1884,15 @@ absl::Status LokiConsumer::consume(pdata::Batch&& batch) {
           {{"err", converted->first_error}, {"dropped", std::to_string(converted->dropped)}});
     }
   }
-  std::vector<loki::Entry>& entries = converted->entries;
+  loki::EntryBatch& entries = converted->batch;
   if (entries.empty()) return absl::OkStatus();
   const size_t n = entries.size();
   size_t refused_by = 0;
+  // The last receiver gets the batch itself; when it only reads it (loki.write), the buffers
+  // come back for the next call.
   absl::Status st = components::fanOut(
       cfg->receivers, std::move(entries),
-      [](const auto& r, std::vector<loki::Entry>&& items) { return r->push(std::move(items)); },
+      [](const auto& r, loki::EntryBatch&& items) { return r->pushBatch(std::move(items)); },
       &refused_by);
   if (!st.ok()) {
     refused_->inc(static_cast<double>(n));
@@ -1055,6 +1904,7 @@ absl::Status LokiConsumer::consume(pdata::Batch&& batch) {
     return st;
   }
   converted_->inc(static_cast<double>(n));
+  if (result.batch.text.capacity() > (64u << 20)) result = ConvertResult();  // after a huge one
   return absl::OkStatus();
 }
 

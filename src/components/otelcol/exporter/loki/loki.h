@@ -2,8 +2,9 @@
 //
 // Contract:
 //  * Exports `input` (capsule otelcol.Consumer) accepting logs only (acceptsSignal(kLogs)).
-//  * consume() decodes the ExportLogsServiceRequest (on an arena) and converts every log record
-//    with convertLogs() exactly like Alloy (contrib pkg/translator/loki LogToLokiEntry, no default
+//  * consume() reads the ExportLogsServiceRequest straight from its wire bytes (strings are views
+//    into the payload; no message objects) and converts every log record with convertLogs()
+//    exactly like Alloy (contrib pkg/translator/loki LogToLokiEntry, no default
 //    label overridden):
 //      labels  exporter="OTLP"; job = [service.namespace "/"] service.name; instance =
 //              service.instance.id; level = upper-case severity name when the severity number is
@@ -24,6 +25,10 @@
 //    client tenant when non-empty (loki.write turns it into X-Scope-OrgID).
 //    A record that cannot be converted (unknown format, NaN in JSON, invalid logfmt key) is
 //    dropped and counted; the rest of the batch continues (as in Alloy).
+//  * The entries of one consume() form one loki::EntryBatch (one stream per distinct label set,
+//    records in input order). What depends only on the resource or scope (resource attribute
+//    list, resource-derived labels, the JSON "resources" and "instrumentation_scope" fragments)
+//    is computed once per ResourceLogs/ScopeLogs; the output is the same as per record.
 //  * The entries are pushed to every `forward_to` receiver in order. A receiver refusing them
 //    makes consume() return that receiver's status (the caller retries; a receiver that already
 //    accepted may then see the entries twice). Malformed payloads -> INVALID_ARGUMENT.
@@ -62,14 +67,19 @@ struct ConvertOptions {
 };
 
 struct ConvertResult {
-  std::vector<loki::Entry> entries;
+  loki::EntryBatch batch;   // grouped by label set
   uint64_t dropped = 0;     // records that could not be converted
   std::string first_error;  // why the first dropped record was dropped
 };
 
 // Converts the protobuf encoding of an ExportLogsServiceRequest. INVALID_ARGUMENT when the
-// payload does not parse.
+// payload does not parse. Whatever protobuf's ParseFromString() accepts is accepted and converted
+// as protobuf sees it (fields in any order, repeated singular messages merged, unknown fields
+// ignored); the common encodings are read directly, unusual ones go through protobuf once.
 absl::StatusOr<ConvertResult> convertLogs(std::string_view payload, const ConvertOptions& opts);
+// The same into `out`, reusing its buffers (out is cleared first).
+absl::Status convertLogsInto(std::string_view payload, const ConvertOptions& opts,
+                             ConvertResult* out);
 
 // Exposed for tests: Go encoding/json string and float encodings, Prometheus label normalisation.
 void appendJsonString(std::string* out, std::string_view s);

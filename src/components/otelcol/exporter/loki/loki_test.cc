@@ -47,11 +47,18 @@ std::unique_ptr<Built> basic() {
   return b;
 }
 
-ConvertResult convert(const Request& req, ConvertOptions opts = {}) {
+struct Converted {
+  std::vector<loki::Entry> entries;
+  uint64_t dropped = 0;
+  std::string first_error;
+};
+
+Converted convert(const Request& req, ConvertOptions opts = {}) {
   if (opts.now_ns == 0) opts.now_ns = 42;
   auto r = convertLogs(req.SerializeAsString(), opts);
   EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? *std::move(r) : ConvertResult{};
+  if (!r.ok()) return {};
+  return {r->batch.toEntries(), r->dropped, r->first_error};
 }
 
 std::string labelsOf(const loki::Entry& e) {
@@ -267,9 +274,232 @@ TEST(LokiConvertTest, JsonStringEscaping) {
                  R"(é\u2029")");
 }
 
+TEST(LokiConvertTest, PerResourceWorkMatchesPerRecordSemantics) {
+  auto b = basic();
+  auto* res = b->rl->mutable_resource()->mutable_attributes();
+  putStr(res, "service.name", "svc");
+  putStr(res, "host.name", "h1");
+  putStr(res, "level", "resLevel");
+  b->rec->set_severity_number(v1::logs::v1::SEVERITY_NUMBER_INFO);
+  b->rec->mutable_body()->set_string_value("a");
+  auto* r2 = b->sl->add_log_records();
+  r2->set_time_unix_nano(2);
+  r2->mutable_body()->set_string_value("b");
+  putStr(r2->mutable_attributes(), "loki.resource.labels", "host.name");
+  auto* r3 = b->sl->add_log_records();
+  r3->set_time_unix_nano(3);
+  r3->mutable_body()->set_string_value("c");
+  auto* r4 = b->sl->add_log_records();
+  r4->set_time_unix_nano(4);
+  r4->set_severity_number(v1::logs::v1::SEVERITY_NUMBER_INFO);
+  r4->mutable_body()->set_string_value("d");
+  // A second resource without attributes.
+  auto* rl2 = b->req.add_resource_logs();
+  auto* r5 = rl2->add_scope_logs()->add_log_records();
+  r5->set_time_unix_nano(5);
+  r5->mutable_body()->set_string_value("e");
+
+  auto raw = convertLogs(b->req.SerializeAsString(), {});
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->batch.streams.size(), 4u);  // records 1 and 4 share a stream
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 5u);
+  EXPECT_EQ(labelsOf(r.entries[0]), "exporter=OTLP;job=svc;level=INFO;service_name=svc;");
+  EXPECT_EQ(r.entries[0].line,
+            R"({"body":"a","resources":{"host.name":"h1","service.name":"svc"}})");
+  EXPECT_EQ(labelsOf(r.entries[1]), "exporter=OTLP;host_name=h1;job=svc;service_name=svc;");
+  EXPECT_EQ(r.entries[1].line,
+            R"({"body":"b","resources":{"level":"resLevel","service.name":"svc"}})");
+  EXPECT_EQ(labelsOf(r.entries[2]), "exporter=OTLP;job=svc;service_name=svc;");
+  EXPECT_EQ(
+      r.entries[2].line,
+      R"({"body":"c","resources":{"host.name":"h1","level":"resLevel","service.name":"svc"}})");
+  EXPECT_EQ(labelsOf(r.entries[3]), labelsOf(r.entries[0]));
+  EXPECT_EQ(r.entries[3].line,
+            R"({"body":"d","resources":{"host.name":"h1","service.name":"svc"}})");
+  EXPECT_EQ(labelsOf(r.entries[4]), "exporter=OTLP;");
+  EXPECT_EQ(r.entries[4].line, R"({"body":"e"})");
+  EXPECT_EQ(r.entries[4].timestamp_ns, 5);
+}
+
 TEST(LokiConvertTest, MalformedPayload) {
   auto r = convertLogs("\xff\xff\xff", {});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Fills `v` with a map holding every AnyValue kind, nested.
+void fillNested(v1::common::v1::AnyValue* v) {
+  auto* m = v->mutable_kvlist_value()->mutable_values();
+  putStr(m, "s", "x");
+  put(m, "i")->set_int_value(-5);
+  put(m, "d")->set_double_value(1.5);
+  put(m, "b")->set_bool_value(true);
+  put(m, "y")->set_bytes_value("hi");
+  auto* arr = put(m, "arr")->mutable_array_value();
+  arr->add_values()->set_int_value(1);
+  arr->add_values()->set_string_value("two");
+  arr->add_values()->mutable_array_value()->add_values()->set_bool_value(false);
+  putStr(put(m, "m")->mutable_kvlist_value()->mutable_values(), "k", "v");
+  put(m, "e");          // a KeyValue whose value is an empty AnyValue
+  auto* kv = m->Add();  // a KeyValue without a value at all
+  kv->set_key("n");
+}
+
+TEST(LokiConvertTest, NestedAnyValuesJson) {
+  auto b = basic();
+  fillNested(b->rec->mutable_body());
+  fillNested(put(b->rec->mutable_attributes(), "attr"));
+  put(b->rec->mutable_attributes(), "empty_str")->set_string_value("");
+  put(b->rec->mutable_attributes(), "bytes")->set_bytes_value(std::string("\x00\xff\x10", 3));
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  const std::string nested =
+      R"({"arr":[1,"two",[false]],"b":true,"d":1.5,"e":null,"i":-5,"m":{"k":"v"},"n":null,)"
+      R"("s":"x","y":"aGk="})";
+  EXPECT_EQ(r.entries[0].line, R"({"body":)" + nested + R"(,"attributes":{"attr":)" + nested +
+                                   R"(,"bytes":"AP8Q","empty_str":""}})");
+}
+
+TEST(LokiConvertTest, NestedAnyValuesLogfmtAndLabels) {
+  auto b = basic();
+  fillNested(b->rec->mutable_body());
+  putStr(b->rec->mutable_attributes(), "loki.format", "logfmt");
+  fillNested(put(b->rec->mutable_attributes(), "attr"));
+  putStr(b->rec->mutable_attributes(), "loki.attribute.labels", "attr.m.k, attr.d, attr.arr");
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(labelsOf(r.entries[0]),
+            R"(attr_arr=[1,"two",[false]];attr_d=1.5;attr_m_k=v;exporter=OTLP;)");
+  EXPECT_EQ(r.entries[0].line,
+            "s=x i=-5 d=1.5 b=true y=hi arr_0=1 arr_1=two arr_2_0=false m_k=v "
+            "attribute_attr_s=x attribute_attr_i=-5 attribute_attr_d=1.5 attribute_attr_b=true "
+            "attribute_attr_y=hi attribute_attr_arr_0=1 attribute_attr_arr_1=two "
+            "attribute_attr_arr_2_0=false attribute_attr_m_k=v");
+  // raw: a map body is its JSON.
+  b->rec->mutable_attributes(0)->mutable_value()->set_string_value("raw");
+  EXPECT_EQ(convert(b->req).entries[0].line,
+            R"({"arr":[1,"two",[false]],"b":true,"d":1.5,"e":null,"i":-5,"m":{"k":"v"},)"
+            R"("n":null,"s":"x","y":"aGk="})");
+}
+
+TEST(LokiConvertTest, EmptyValues) {
+  auto b = basic();
+  b->rec->mutable_body();  // present but empty: no body
+  put(b->rec->mutable_attributes(), "none");
+  put(b->rec->mutable_attributes(), "list")->mutable_array_value();
+  put(b->rec->mutable_attributes(), "map")->mutable_kvlist_value();
+  putStr(b->rec->mutable_attributes(), "", "empty key");
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].line, R"({"attributes":{"":"empty key","list":[],"map":{},"none":null}})");
+  // A request without any record and an empty request.
+  Request empty;
+  empty.add_resource_logs()->add_scope_logs();
+  EXPECT_TRUE(convert(empty).entries.empty());
+  auto r2 = convertLogs("", {});
+  ASSERT_TRUE(r2.ok());
+  EXPECT_TRUE(r2->batch.empty());
+}
+
+// Encodings protobuf accepts but writes differently (fields out of order, a singular message
+// repeated and merged, unknown fields, a known number with another wire type) convert like
+// protobuf's own encoding of the same request.
+TEST(LokiConvertTest, UnusualEncodingsConvertLikeProtobuf) {
+  auto tag = [](int field, int wt) { return std::string(1, static_cast<char>(field << 3 | wt)); };
+  auto len = [&](int field, const std::string& body) {
+    std::string out = tag(field, 2);
+    size_t n = body.size();
+    while (n >= 0x80) {
+      out.push_back(static_cast<char>(n | 0x80));
+      n >>= 7;
+    }
+    out.push_back(static_cast<char>(n));
+    return out + body;
+  };
+  v1::common::v1::AnyValue a, b2;
+  putStr(a.mutable_kvlist_value()->mutable_values(), "a", "1");
+  putStr(b2.mutable_kvlist_value()->mutable_values(), "b", "2");
+  v1::logs::v1::LogRecord rec;
+  rec.set_time_unix_nano(7);
+  // The body twice (protobuf merges the maps), an unknown varint field 15, the severity text as
+  // a varint (wrong wire type: unknown) and a group in an unknown field.
+  std::string rec_bytes = rec.SerializeAsString() + len(5, a.SerializeAsString()) +
+                          len(5, b2.SerializeAsString()) + tag(15, 0) + "\x01" + tag(3, 0) +
+                          "\x05" + tag(14, 3) + tag(1, 0) + "\x01" + tag(14, 4);
+  v1::resource::v1::Resource res;
+  putStr(res.mutable_attributes(), "service.name", "svc");
+  v1::common::v1::InstrumentationScope scope;
+  scope.set_name("sc");
+  // ScopeLogs: record before scope. ResourceLogs: scope_logs before resource.
+  std::string sl = len(2, rec_bytes) + len(1, scope.SerializeAsString());
+  std::string rl = len(2, sl) + len(1, res.SerializeAsString());
+  std::string payload = len(1, rl);
+
+  Request parsed;
+  ASSERT_TRUE(parsed.ParseFromString(payload));
+  ConvertOptions opts;
+  opts.now_ns = 42;
+  auto got = convertLogs(payload, opts);
+  ASSERT_TRUE(got.ok()) << got.status();
+  auto want = convertLogs(parsed.SerializeAsString(), opts);
+  ASSERT_TRUE(want.ok());
+  auto ge = got->batch.toEntries(), we = want->batch.toEntries();
+  ASSERT_EQ(ge.size(), 1u);
+  ASSERT_EQ(we.size(), 1u);
+  EXPECT_EQ(ge[0].line, we[0].line);
+  EXPECT_EQ(labelsOf(ge[0]), labelsOf(we[0]));
+  EXPECT_EQ(ge[0].timestamp_ns, 7);
+  EXPECT_EQ(ge[0].line, R"({"body":{"a":"1","b":"2"},"resources":{"service.name":"svc"},)"
+                        R"("instrumentation_scope":{"name":"sc"}})");
+}
+
+TEST(LokiConvertTest, MalformedPayloadsAreRejected) {
+  auto b = basic();
+  fillNested(b->rec->mutable_body());
+  putStr(b->rec->mutable_attributes(), "k", "v");
+  const std::string good = b->req.SerializeAsString();
+  ASSERT_TRUE(convertLogs(good, {}).ok());
+  // Every truncation of a valid request is either still a valid request (protobuf agrees) or
+  // INVALID_ARGUMENT.
+  for (size_t n = 0; n < good.size(); ++n) {
+    std::string cut = good.substr(0, n);
+    Request r;
+    bool pb_ok = r.ParseFromString(cut);
+    auto got = convertLogs(cut, {});
+    EXPECT_EQ(got.ok(), pb_ok) << "prefix " << n;
+    if (!got.ok()) {
+      EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+    }
+  }
+  // A length running past the end, an invalid wire type, an over-long varint.
+  for (std::string bad : {std::string("\x0a\x05\x12\x01"), std::string("\x0f\x01"),
+                          std::string("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01")}) {
+    auto got = convertLogs(bad, {});
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  // Invalid UTF-8 in a string value: the same verdict as protobuf.
+  auto u = basic();
+  u->rec->mutable_body()->set_string_value("ok");
+  std::string bytes = u->req.SerializeAsString();
+  size_t at = bytes.find("ok");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = '\xff';
+  Request r;
+  bool pb_ok = r.ParseFromString(bytes);
+  EXPECT_EQ(convertLogs(bytes, {}).ok(), pb_ok);
+  // Deeply nested arrays: accepted while protobuf accepts them.
+  for (int depth : {10, 40, 60}) {
+    v1::common::v1::AnyValue v;
+    v1::common::v1::AnyValue* cur = &v;
+    for (int i = 0; i < depth; ++i) cur = cur->mutable_array_value()->add_values();
+    cur->set_int_value(1);
+    auto d = basic();
+    *d->rec->mutable_body() = v;
+    std::string s = d->req.SerializeAsString();
+    Request pr;
+    bool ok = pr.ParseFromString(s);
+    EXPECT_EQ(convertLogs(s, {}).ok(), ok) << depth;
+  }
 }
 
 TEST(LokiConvertTest, NormalizeLabelName) {
@@ -282,10 +512,10 @@ TEST(LokiConvertTest, NormalizeLabelName) {
 
 class FakeReceiver : public loki::LogsReceiver {
  public:
-  absl::Status push(std::vector<loki::Entry>&& entries) override {
+  absl::Status pushBatch(loki::EntryBatch&& batch) override {
     std::lock_guard<std::mutex> lk(mu);
     if (!status.ok()) return status;
-    for (auto& e : entries) got.push_back(std::move(e));
+    for (auto& e : batch.toEntries()) got.push_back(std::move(e));
     return absl::OkStatus();
   }
   std::string describe() const override { return "fake"; }

@@ -182,7 +182,7 @@ absl::Status GrpcSender::ensureChannel() {
   return absl::OkStatus();
 }
 
-SendResult GrpcSender::send(const pdata::Batch& batch, Clock::time_point deadline) {
+SendResult GrpcSender::send(pdata::Batch& batch, Clock::time_point deadline) {
   SendResult r;
   if (auto st = ensureChannel(); !st.ok()) {
     r.status = st;
@@ -202,7 +202,12 @@ SendResult GrpcSender::send(const pdata::Batch& batch, Clock::time_point deadlin
   for (auto& [k, v] : exporterhelper::requestHeaders(client_.headers, batch, true)) {
     ctx.AddMetadata(k, v);
   }
-  grpc::Slice slice(batch.payload);
+  // The slice owns the payload (moved to the heap): gRPC may still hold references to it after
+  // the call completed, e.g. in the transport's write queue after a cancellation.
+  auto* owned = new std::string(std::move(batch.payload));
+  batch.payload.clear();
+  grpc::Slice slice(
+      owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
   grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   std::mutex mu;
@@ -251,6 +256,8 @@ SendResult GrpcSender::send(const pdata::Batch& batch, Clock::time_point deadlin
       r.permanent = true;
   }
   if (!r.permanent && has_retry_info) r.retry_after = delay;
+  // Attempted again: the batch needs its bytes back (`slice` keeps `owned` alive here).
+  if (!r.permanent) batch.payload.assign(*owned);
   return r;
 }
 

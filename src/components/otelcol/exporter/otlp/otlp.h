@@ -14,6 +14,9 @@
 //    metadata (lower-cased), plus x-scope-orgid from the batch's tenant unless configured.
 //    balancer_name (round_robin) and authority are channel arguments; wait_for_ready per call.
 //    The channel is created on the first send (building the component has no side effects).
+//    The request message is the payload itself: send() moves batch.payload into a gRPC slice that
+//    owns it (freed when gRPC drops its last reference), so the bytes are not copied. After a
+//    retryable failure the payload is copied back into the batch for the next attempt.
 //  * Status handling (OTel otlpexporter): OK -> delivered; the response's partial_success
 //    rejected count is reported as rejected items. CANCELLED, DEADLINE_EXCEEDED, ABORTED,
 //    OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS -> retryable; RESOURCE_EXHAUSTED retryable only when the
@@ -56,7 +59,7 @@ class GrpcSender final : public exporterhelper::Sender {
  public:
   GrpcSender(GrpcClientBlock client, log::Logger logger);
   ~GrpcSender() override;
-  exporterhelper::SendResult send(const pdata::Batch& batch,
+  exporterhelper::SendResult send(pdata::Batch& batch,
                                   std::chrono::steady_clock::time_point deadline) override;
 
  private:

@@ -182,13 +182,15 @@ TEST(OtlpGrpcExporterTest, UsesGzipByDefault) {
   int port = 0;
   auto server = tempo.serve(0, &port, /*allow_gzip=*/false);
   GrpcSender gz(client(port), log::Logger());
-  auto r = gz.send(traces("x"), Clock::now() + 2s);
+  pdata::Batch b = traces("x");
+  auto r = gz.send(b, Clock::now() + 2s);
   EXPECT_FALSE(r.status.ok());
   EXPECT_TRUE(r.permanent) << r.status;  // UNIMPLEMENTED: compression disabled
   GrpcClientBlock plain = client(port);
   plain.compression = "none";
   GrpcSender none(plain, log::Logger());
-  EXPECT_TRUE(none.send(traces("x"), Clock::now() + 2s).status.ok());
+  b = traces("x");
+  EXPECT_TRUE(none.send(b, Clock::now() + 2s).status.ok());
   server->Shutdown(std::chrono::system_clock::now() + 1s);
 }
 
@@ -198,14 +200,19 @@ TEST(OtlpGrpcExporterTest, ClassifiesStatuses) {
   auto server = tempo.serve(0, &port);
   GrpcSender s(client(port), log::Logger());
   tempo.script({grpc::Status(grpc::StatusCode::UNAVAILABLE, "down")});
-  auto r = s.send(traces("x"), Clock::now() + 2s);
+  pdata::Batch b = traces("x");
+  const std::string bytes = b.payload;
+  auto r = s.send(b, Clock::now() + 2s);
   EXPECT_EQ(r.status.code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(r.permanent);
+  EXPECT_EQ(b.payload, bytes);  // retryable: the bytes are back for the next attempt
   tempo.script({grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad")});
-  r = s.send(traces("x"), Clock::now() + 2s);
+  b = traces("x");
+  r = s.send(b, Clock::now() + 2s);
   EXPECT_TRUE(r.permanent);
   tempo.script({grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "slow down")});
-  r = s.send(traces("x"), Clock::now() + 2s);
+  b = traces("x");
+  r = s.send(b, Clock::now() + 2s);
   EXPECT_TRUE(r.permanent);  // no RetryInfo
   google::rpc::Status details;
   details.set_code(8);
@@ -214,15 +221,19 @@ TEST(OtlpGrpcExporterTest, ClassifiesStatuses) {
   details.add_details()->PackFrom(info);
   tempo.script({grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "slow down",
                              details.SerializeAsString())});
-  r = s.send(traces("x"), Clock::now() + 2s);
+  b = traces("x");
+  r = s.send(b, Clock::now() + 2s);
   EXPECT_FALSE(r.permanent);
   EXPECT_EQ(r.retry_after, 2s);
+  EXPECT_EQ(b.payload, bytes);
   tempo.script({});
   tempo.reject(1);
-  r = s.send(traces("x"), Clock::now() + 2s);
+  b = traces("x");
+  r = s.send(b, Clock::now() + 2s);
   EXPECT_TRUE(r.status.ok());
   EXPECT_EQ(r.rejected_items, 1u);
   EXPECT_EQ(r.detail, "too old");
+  EXPECT_EQ(tempo.calls().back().bytes, bytes);  // what went out is the payload, unchanged
   server->Shutdown(std::chrono::system_clock::now() + 1s);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/cleanup/cleanup.h"
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
@@ -135,27 +136,29 @@ HttpSender::HttpSender(const Arguments& args, log::Logger logger)
   }
 }
 
-SendResult HttpSender::send(const pdata::Batch& batch, Clock::time_point deadline) {
+SendResult HttpSender::send(pdata::Batch& batch, Clock::time_point deadline) {
   SendResult r;
   const size_t sig = std::min<size_t>(static_cast<size_t>(batch.signal), 2);
   net::HttpClientRequest req;
   req.url = urls_[sig];
+  const std::string& c = client_cfg_.compression;
+  const bool compressed_body = !c.empty() && c != "none";
+  std::string json;
   if (json_) {
-    auto json = pdata::toOtlpJson(batch.signal, batch.payload);
-    if (!json.ok()) {
-      r.status = json.status();
+    auto converted = pdata::toOtlpJson(batch.signal, batch.payload);
+    if (!converted.ok()) {
+      r.status = converted.status();
       r.permanent = true;
       return r;
     }
-    req.body = std::move(*json);
+    json = std::move(*converted);
     req.headers.emplace_back("Content-Type", "application/json");
   } else {
-    req.body = batch.payload;
     req.headers.emplace_back("Content-Type", "application/x-protobuf");
   }
-  const std::string& c = client_cfg_.compression;
-  if (!c.empty() && c != "none") {
-    auto compressed = compress(c, req.body);
+  const std::string& plain = json_ ? json : batch.payload;
+  if (compressed_body) {
+    auto compressed = compress(c, plain);
     if (!compressed.ok()) {
       r.status = compressed.status();
       r.permanent = true;
@@ -163,7 +166,16 @@ SendResult HttpSender::send(const pdata::Batch& batch, Clock::time_point deadlin
     }
     req.body = std::move(*compressed);
     req.headers.emplace_back("Content-Encoding", c);
+  } else if (json_) {
+    req.body = std::move(json);
+  } else {
+    // Lend the payload to the request (net::HttpClient sends it without copying) and take it
+    // back whatever the outcome, so a retry finds it in place.
+    req.body = std::move(batch.payload);
   }
+  absl::Cleanup give_back = [&] {
+    if (!json_ && !compressed_body) batch.payload = std::move(req.body);
+  };
   for (auto& h : exporterhelper::requestHeaders(client_cfg_.headers, batch, false)) {
     req.headers.push_back(std::move(h));
   }

@@ -10,7 +10,8 @@
 //  * Request: POST; body = the Batch's protobuf bytes (application/x-protobuf) or, with
 //    encoding = "json", pdata::toOtlpJson (application/json); compressed with client.compression
 //    (gzip by default, Content-Encoding set; none/"" sends it as is); configured headers, plus
-//    X-Scope-OrgID from the batch's tenant unless configured.
+//    X-Scope-OrgID from the batch's tenant unless configured. An uncompressed protobuf body is
+//    the payload itself, lent to the request and handed back afterwards (no copy).
 //  * Response (OTel otlphttpexporter): 2xx -> delivered; with Content-Type exactly
 //    application/x-protobuf the body is parsed as Export*ServiceResponse and partial_success
 //    rejected items are reported (an unparsable body -> permanent error). 429, 502, 503, 504 ->
@@ -53,7 +54,7 @@ bool urlHasNoPath(const std::string& url);
 class HttpSender final : public exporterhelper::Sender {
  public:
   HttpSender(const Arguments& args, log::Logger logger);
-  exporterhelper::SendResult send(const pdata::Batch& batch,
+  exporterhelper::SendResult send(pdata::Batch& batch,
                                   std::chrono::steady_clock::time_point deadline) override;
 
  private:

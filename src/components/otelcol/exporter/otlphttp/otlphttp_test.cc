@@ -244,13 +244,40 @@ TEST(OtlpHttpExporterTest, NotFoundWithoutPathWarnsWithTheFix) {
   ASSERT_TRUE(mimir.start().ok());
   mimir.script({status(404)});
   HttpSender s(args(mimir.port(), ""), log::Logger());
-  auto r = s.send(metricsBatch("up"), Clock::now() + 2s);
+  pdata::Batch b = metricsBatch("up");
+  auto r = s.send(b, Clock::now() + 2s);
   log::setSinkForTest(nullptr);
   EXPECT_TRUE(r.permanent);
   EXPECT_EQ(r.status.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(mimir.requests()[0].path, "/v1/metrics");
   std::lock_guard<std::mutex> l(mu);
   EXPECT_NE(logged.find("/otlp"), std::string::npos) << logged;
+  mimir.stop();
+}
+
+// Uncompressed protobuf bodies are the payload itself, lent to the request: the batch has its
+// bytes back after every outcome (a retryable failure attempts the same batch again).
+TEST(OtlpHttpExporterTest, UncompressedBodyIsThePayloadAndIsHandedBack) {
+  FakeMimir mimir;
+  ASSERT_TRUE(mimir.start().ok());
+  mimir.script({status(503), status(200)});
+  Arguments a = args(mimir.port());
+  a.client.compression = "none";
+  HttpSender s(a, log::Logger());
+  pdata::Batch b = metricsBatch("up");
+  const std::string bytes = b.payload;
+  auto r = s.send(b, Clock::now() + 2s);
+  EXPECT_FALSE(r.permanent);
+  EXPECT_EQ(b.payload, bytes);
+  r = s.send(b, Clock::now() + 2s);
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  auto reqs = mimir.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  for (const auto& q : reqs) {
+    EXPECT_EQ(q.content_encoding, "");
+    ASSERT_TRUE(q.decoded);
+    EXPECT_EQ(q.message.SerializeAsString(), bytes);
+  }
   mimir.stop();
 }
 
@@ -261,7 +288,8 @@ TEST(OtlpHttpExporterTest, JsonEncoding) {
   a.encoding = "json";
   a.client.compression = "none";
   HttpSender s(a, log::Logger());
-  EXPECT_TRUE(s.send(metricsBatch("up"), Clock::now() + 2s).status.ok());
+  pdata::Batch b = metricsBatch("up");
+  EXPECT_TRUE(s.send(b, Clock::now() + 2s).status.ok());
   auto reqs = mimir.requests();
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].content_type, "application/json");

@@ -4,11 +4,14 @@
 #include <google/protobuf/arena.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <map>
+#include <unordered_map>
 #include <utility>
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
@@ -26,8 +29,7 @@ using AnyValue = otlp_common::AnyValue;
 using KeyValues = google::protobuf::RepeatedPtrField<otlp_common::KeyValue>;
 using ExportMetricsServiceRequest =
     ::opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceRequest;
-using prometheus::Labels;
-using prometheus::Sample;
+using prometheus::SeriesBatch;
 
 constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ull;  // Prometheus' staleness marker
 constexpr uint32_t kNoRecordedValue = 1;
@@ -228,48 +230,70 @@ std::string asString(const AnyValue& v) {
   }
 }
 
-// A Prometheus labels.Builder: Set with an empty value deletes.
-using LabelMap = std::map<std::string, std::string>;
-void setLabel(LabelMap& m, std::string name, std::string value) {
-  if (name.empty()) return;  // an attribute with an empty key: no valid label name
-  if (value.empty()) {
-    m.erase(name);
-  } else {
-    m[std::move(name)] = std::move(value);
-  }
-}
-
-Labels toLabels(const LabelMap& m) {
-  return Labels(m.begin(), m.end());
-}
-
-struct ResourceInfo {
-  std::string job, instance;
-  LabelMap attrs;  // normalised resource attributes other than the service ones
+// A label under construction: views into the request (arena), into Converter::store_ or into
+// Converter::vals_.
+struct LV {
+  std::string_view name, value;
 };
 
-ResourceInfo resourceInfo(const KeyValues& attrs) {
-  ResourceInfo r;
-  std::string name, ns;
-  bool has_name = false;
-  for (const auto& kv : attrs) {
-    if (kv.key() == "service.name") {
-      has_name = true;
-      name = asString(kv.value());
-    } else if (kv.key() == "service.namespace") {
-      ns = asString(kv.value());
-    } else if (kv.key() == "service.instance.id") {
-      r.instance = asString(kv.value());
+// Stable insertion sort by name (label lists are short; no allocation).
+void sortByName(std::vector<LV>& v) {
+  for (size_t i = 1; i < v.size(); ++i) {
+    LV x = v[i];
+    size_t j = i;
+    while (j > 0 && SeriesBatch::nameLess(x.name, v[j - 1].name)) {
+      v[j] = v[j - 1];
+      --j;
+    }
+    v[j] = x;
+  }
+}
+
+// A Prometheus labels.Builder applied to `in` (in the order the labels were set): for each name
+// the last value wins and an empty value deletes. Writes the sorted result to `out`.
+void resolveLabels(std::vector<LV>& in, std::vector<LV>* out) {
+  sortByName(in);
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (i + 1 < in.size() && in[i + 1].name == in[i].name) continue;  // a later set wins
+    if (!in[i].value.empty()) out->push_back(in[i]);
+  }
+}
+
+// Adds the labels of `fallback` whose names `base` lacks (both sorted); `base` wins.
+void mergeFallback(const std::vector<LV>& base, const std::vector<LV>& fallback,
+                   std::vector<LV>* out) {
+  out->clear();
+  size_t a = 0, b = 0;
+  while (a < base.size() || b < fallback.size()) {
+    if (b == fallback.size() ||
+        (a < base.size() && SeriesBatch::nameLess(base[a].name, fallback[b].name))) {
+      out->push_back(base[a++]);
+    } else if (a == base.size() || SeriesBatch::nameLess(fallback[b].name, base[a].name)) {
+      out->push_back(fallback[b++]);
     } else {
-      setLabel(r.attrs, normalizeLabel(kv.key()), asString(kv.value()));
+      out->push_back(base[a++]);
+      ++b;
     }
   }
-  if (has_name && !ns.empty()) {
-    r.job = strCat(ns, "/", name);
-  } else if (has_name) {
-    r.job = std::move(name);
+}
+
+bool needsNormalizing(std::string_view name) {
+  if (name.empty()) return false;
+  if (isDigit(name[0])) return true;
+  if (name[0] == '_' && !(name.size() > 1 && name[1] == '_')) return true;
+  for (char c : name) {
+    if (!isAsciiAlnum(c) && c != '_') return true;
   }
-  return r;
+  return false;
+}
+
+// Formats like formatFloat() into buf (at least 400 bytes).
+std::string_view formatFloatTo(double f, char* buf, size_t size) {
+  if (std::isnan(f)) return "NaN";
+  if (std::isinf(f)) return f > 0 ? "+Inf" : "-Inf";
+  auto r = std::to_chars(buf, buf + size, f, std::chars_format::fixed);
+  return std::string_view(buf, static_cast<size_t>(r.ptr - buf));
 }
 
 class Converter {
@@ -277,61 +301,148 @@ class Converter {
   Converter(const ConvertOptions& opts, ConvertResult* out) : opts_(opts), out_(out) {}
 
   void resource(const otlp_metrics::ResourceMetrics& rm) {
-    res_ = resourceInfo(rm.resource().attributes());
+    resourceInfo(rm.resource().attributes());
     if (opts_.include_target_info) {
-      LabelMap m = res_.attrs;
-      setLabel(m, "job", res_.job);
-      setLabel(m, "instance", res_.instance);
-      m["__name__"] = "target_info";
-      emit(m, opts_.now_ms, 1);
+      scratch_.clear();
+      scratch_.insert(scratch_.end(), res_attrs_.begin(), res_attrs_.end());
+      scratch_.push_back({"job", job_});
+      scratch_.push_back({"instance", instance_});
+      resolveLabels(scratch_, &base_);
+      emit(base_, "target_info", {}, {}, opts_.now_ms, 1);
     }
     for (const auto& sm : rm.scope_metrics()) scope(sm);
   }
 
  private:
+  // Interns a string for the rest of the conversion.
+  std::string_view keep(std::string s) {
+    store_.push_back(std::move(s));
+    return store_.back();
+  }
+
+  std::string_view labelName(const std::string& raw) {
+    if (!needsNormalizing(raw)) return raw;
+    auto it = names_.find(std::string_view(raw));
+    if (it != names_.end()) return it->second;
+    std::string_view n = keep(normalizeLabel(raw));
+    names_.emplace(std::string_view(raw), n);
+    return n;
+  }
+
+  // The value as a string: a view of the request for strings, else formatted into a buffer that
+  // lives until the next data point (persistent = for the rest of the conversion).
+  std::string_view valueOf(const AnyValue& v, bool persistent) {
+    if (v.value_case() == AnyValue::kStringValue) return v.string_value();
+    if (v.value_case() == AnyValue::VALUE_NOT_SET) return {};
+    if (persistent) return keep(asString(v));
+    if (vals_used_ == vals_.size()) vals_.emplace_back();
+    std::string& s = vals_[vals_used_++];
+    s = asString(v);
+    return s;
+  }
+
+  void resourceInfo(const KeyValues& attrs) {
+    std::string_view name, ns;
+    bool has_name = false;
+    instance_ = {};
+    scratch_.clear();
+    for (const auto& kv : attrs) {
+      if (kv.key() == "service.name") {
+        has_name = true;
+        name = valueOf(kv.value(), true);
+      } else if (kv.key() == "service.namespace") {
+        ns = valueOf(kv.value(), true);
+      } else if (kv.key() == "service.instance.id") {
+        instance_ = valueOf(kv.value(), true);
+      } else {
+        std::string_view n = labelName(kv.key());
+        if (!n.empty()) scratch_.push_back({n, valueOf(kv.value(), true)});
+      }
+    }
+    resolveLabels(scratch_, &res_attrs_);
+    if (has_name && !ns.empty()) {
+      job_ = keep(strCat(ns, "/", name));
+    } else if (has_name) {
+      job_ = name;
+    } else {
+      job_ = {};
+    }
+  }
+
   void scope(const otlp_metrics::ScopeMetrics& sm) {
     scope_name_ = sm.scope().name();
     scope_version_ = sm.scope().version();
     if (opts_.include_scope_info) {
-      LabelMap m;
+      scratch_.clear();
       for (const auto& kv : sm.scope().attributes()) {
-        setLabel(m, normalizeLabel(kv.key()), asString(kv.value()));
+        std::string_view n = labelName(kv.key());
+        if (!n.empty()) scratch_.push_back({n, valueOf(kv.value(), true)});
       }
-      setLabel(m, "otel_scope_name", scope_name_);
-      setLabel(m, "otel_scope_version", scope_version_);
-      setLabel(m, "job", res_.job);
-      setLabel(m, "instance", res_.instance);
-      m["__name__"] = "otel_scope_info";
-      emit(m, opts_.now_ms, 1);
+      scratch_.push_back({"otel_scope_name", scope_name_});
+      scratch_.push_back({"otel_scope_version", scope_version_});
+      scratch_.push_back({"job", job_});
+      scratch_.push_back({"instance", instance_});
+      resolveLabels(scratch_, &base_);
+      emit(base_, "otel_scope_info", {}, {}, opts_.now_ms, 1);
     }
     for (const auto& metric : sm.metrics()) this->metric(metric);
   }
 
-  LabelMap seriesLabels(const KeyValues& attrs) const {
-    LabelMap m;
-    for (const auto& kv : attrs) setLabel(m, normalizeLabel(kv.key()), asString(kv.value()));
+  // The labels of a data point's series (without __name__) into base_.
+  void seriesLabels(const KeyValues& attrs) {
+    vals_used_ = 0;
+    scratch_.clear();
+    for (const auto& kv : attrs) {
+      std::string_view n = labelName(kv.key());
+      if (!n.empty()) scratch_.push_back({n, valueOf(kv.value(), false)});
+    }
     if (opts_.include_scope_labels) {
-      setLabel(m, "otel_scope_name", scope_name_);
-      setLabel(m, "otel_scope_version", scope_version_);
+      scratch_.push_back({"otel_scope_name", scope_name_});
+      scratch_.push_back({"otel_scope_version", scope_version_});
     }
-    setLabel(m, "job", res_.job);
-    setLabel(m, "instance", res_.instance);
-    if (opts_.resource_to_telemetry_conversion) {
-      for (const auto& [k, v] : res_.attrs) m.emplace(k, v);  // data point attributes win
+    scratch_.push_back({"job", job_});
+    scratch_.push_back({"instance", instance_});
+    if (opts_.resource_to_telemetry_conversion && !res_attrs_.empty()) {
+      resolveLabels(scratch_, &merged_);
+      mergeFallback(merged_, res_attrs_, &base_);  // data point attributes win
+    } else {
+      resolveLabels(scratch_, &base_);
     }
-    return m;
   }
 
   int64_t timestampMs(uint64_t ns) const {
     return ns == 0 ? opts_.now_ms : static_cast<int64_t>(ns / 1000000);
   }
 
-  void emit(const LabelMap& m, int64_t ts, double v) {
-    out_->samples.push_back(Sample{toLabels(m), ts, v});
-  }
-  void emitNamed(LabelMap& m, const std::string& name, int64_t ts, double v) {
-    m["__name__"] = name;
-    emit(m, ts, v);
+  // One series: `base` (sorted) with __name__ = name and, when extra_name is not empty,
+  // extra_name = extra_value (both replace labels of the same name), and one sample.
+  void emit(const std::vector<LV>& base, std::string_view name, std::string_view extra_name,
+            std::string_view extra_value, int64_t ts, double v) {
+    LV over[2];
+    size_t n_over = 0;
+    over[n_over++] = {"__name__", name};
+    if (!extra_name.empty()) {
+      if (SeriesBatch::nameLess(extra_name, over[0].name)) {
+        over[1] = over[0];
+        over[0] = {extra_name, extra_value};
+      } else {
+        over[n_over] = {extra_name, extra_value};
+      }
+      n_over = 2;
+    }
+    SeriesBatch& b = out_->batch;
+    b.beginSeries();
+    size_t o = 0;
+    for (const LV& l : base) {
+      while (o < n_over && SeriesBatch::nameLess(over[o].name, l.name)) {
+        b.addLabel(over[o].name, over[o].value);
+        ++o;
+      }
+      if (o < n_over && over[o].name == l.name) continue;  // replaced
+      b.addLabel(l.name, l.value);
+    }
+    for (; o < n_over; ++o) b.addLabel(over[o].name, over[o].value);
+    b.addSample(ts, v);
   }
 
   static double pointValue(const otlp_metrics::NumberDataPoint& dp) {
@@ -344,8 +455,8 @@ class Converter {
   void numberPoints(const google::protobuf::RepeatedPtrField<otlp_metrics::NumberDataPoint>& pts,
                     const std::string& name) {
     for (const auto& dp : pts) {
-      LabelMap m = seriesLabels(dp.attributes());
-      emitNamed(m, name, timestampMs(dp.time_unix_nano()), pointValue(dp));
+      seriesLabels(dp.attributes());
+      emit(base_, name, {}, {}, timestampMs(dp.time_unix_nano()), pointValue(dp));
     }
   }
 
@@ -396,13 +507,15 @@ class Converter {
         }
         const std::string name =
             buildMetricName(metric.name(), metric.unit(), NameKind::kOther, sfx);
-        for (const auto& dp : h.data_points()) histogramPoint(dp, name);
+        const Names names{name + "_sum", name + "_count", name + "_bucket"};
+        for (const auto& dp : h.data_points()) histogramPoint(dp, names);
         return;
       }
       case otlp_metrics::Metric::kSummary: {
         const std::string name =
             buildMetricName(metric.name(), metric.unit(), NameKind::kOther, sfx);
-        for (const auto& dp : metric.summary().data_points()) summaryPoint(dp, name);
+        const Names names{name + "_sum", name + "_count", name};
+        for (const auto& dp : metric.summary().data_points()) summaryPoint(dp, names);
         return;
       }
       case otlp_metrics::Metric::kExponentialHistogram:
@@ -413,43 +526,51 @@ class Converter {
     }
   }
 
-  void histogramPoint(const otlp_metrics::HistogramDataPoint& dp, const std::string& name) {
+  struct Names {
+    std::string sum, count, other;  // other: _bucket for histograms, the plain name for summaries
+  };
+
+  void histogramPoint(const otlp_metrics::HistogramDataPoint& dp, const Names& names) {
     const int64_t ts = timestampMs(dp.time_unix_nano());
     const bool stale = dp.flags() & kNoRecordedValue;
     auto val = [stale](double v) { return stale ? std::bit_cast<double>(kStaleNaNBits) : v; };
-    LabelMap m = seriesLabels(dp.attributes());
-    if (dp.has_sum()) emitNamed(m, name + "_sum", ts, val(dp.sum()));
-    emitNamed(m, name + "_count", ts, val(static_cast<double>(dp.count())));
+    seriesLabels(dp.attributes());
+    if (dp.has_sum()) emit(base_, names.sum, {}, {}, ts, val(dp.sum()));
+    emit(base_, names.count, {}, {}, ts, val(static_cast<double>(dp.count())));
     uint64_t cumulative = 0;
-    const std::string bucket = name + "_bucket";
+    char buf[400];
     for (int i = 0; i < dp.explicit_bounds_size() && i < dp.bucket_counts_size(); ++i) {
       cumulative += dp.bucket_counts(i);
-      m["le"] = formatFloat(dp.explicit_bounds(i));
-      emitNamed(m, bucket, ts, val(static_cast<double>(cumulative)));
+      emit(base_, names.other, "le", formatFloatTo(dp.explicit_bounds(i), buf, sizeof(buf)), ts,
+           val(static_cast<double>(cumulative)));
     }
-    m["le"] = "+Inf";
-    emitNamed(m, bucket, ts, val(static_cast<double>(dp.count())));
+    emit(base_, names.other, "le", "+Inf", ts, val(static_cast<double>(dp.count())));
   }
 
-  void summaryPoint(const otlp_metrics::SummaryDataPoint& dp, const std::string& name) {
+  void summaryPoint(const otlp_metrics::SummaryDataPoint& dp, const Names& names) {
     const int64_t ts = timestampMs(dp.time_unix_nano());
     const bool stale = dp.flags() & kNoRecordedValue;
     auto val = [stale](double v) { return stale ? std::bit_cast<double>(kStaleNaNBits) : v; };
-    LabelMap m = seriesLabels(dp.attributes());
-    emitNamed(m, name + "_sum", ts, val(dp.sum()));
-    emitNamed(m, name + "_count", ts, val(static_cast<double>(dp.count())));
+    seriesLabels(dp.attributes());
+    emit(base_, names.sum, {}, {}, ts, val(dp.sum()));
+    emit(base_, names.count, {}, {}, ts, val(static_cast<double>(dp.count())));
+    char buf[400];
     for (const auto& q : dp.quantile_values()) {
-      m["quantile"] = formatFloat(q.quantile());
-      emitNamed(m, name, ts, val(q.value()));
+      emit(base_, names.other, "quantile", formatFloatTo(q.quantile(), buf, sizeof(buf)), ts,
+           val(q.value()));
     }
   }
 
   const ConvertOptions& opts_;
   ConvertResult* out_;
-  ResourceInfo res_;
-  std::string scope_name_, scope_version_;
+  std::deque<std::string> store_;  // interned names and resource-level values
+  std::unordered_map<std::string_view, std::string_view> names_;  // raw attribute key -> label
+  std::deque<std::string> vals_;  // per data point formatted values (reused)
+  size_t vals_used_ = 0;
+  std::vector<LV> scratch_, base_, merged_, res_attrs_;
+  std::string_view job_, instance_;
+  std::string_view scope_name_, scope_version_;
 };
-
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -529,8 +650,25 @@ absl::StatusOr<ConvertResult> convertMetrics(std::string_view payload, const Con
   ConvertOptions o = opts;
   if (o.now_ms == 0) o.now_ms = nowMs();
   ConvertResult result;
+  result.batch = SeriesBatch::acquire();
+  // Reserve the batch's buffers from the shape of the previous conversions (per payload byte), so
+  // that the multi-megabyte label buffer is not grown (copied, page-faulted) several times.
+  static std::atomic<uint64_t> series_per_mib{16 << 10}, labels_per_series{8},
+      bytes_per_series{160};
+  const uint64_t est_series =
+      payload.size() * series_per_mib.load(std::memory_order_relaxed) / (1 << 20) + 16;
+  const uint64_t margin = est_series + est_series / 8;
+  result.batch.reserve(margin, margin * labels_per_series.load(std::memory_order_relaxed), margin,
+                       margin * bytes_per_series.load(std::memory_order_relaxed));
   Converter conv(o, &result);
   for (const auto& rm : req->resource_metrics()) conv.resource(rm);
+  const SeriesBatch& b = result.batch;
+  if (b.seriesCount() > 0 && !payload.empty()) {
+    series_per_mib.store(b.seriesCount() * (1 << 20) / payload.size() + 1,
+                         std::memory_order_relaxed);
+    labels_per_series.store(b.labelRefs().size() / b.seriesCount() + 1, std::memory_order_relaxed);
+    bytes_per_series.store(b.bytes().size() / b.seriesCount() + 1, std::memory_order_relaxed);
+  }
   return result;
 }
 
@@ -599,15 +737,13 @@ absl::Status PrometheusConsumer::consume(pdata::Batch&& batch) {
                     {"invalid_name", std::to_string(converted->dropped_invalid)}});
     }
   }
-  std::vector<prometheus::Sample>& samples = converted->samples;
+  prometheus::SeriesBatch& samples = converted->batch;
   if (samples.empty()) return absl::OkStatus();
-  const size_t n = samples.size();
+  const size_t n = samples.sampleCount();
   size_t refused_by = 0;
   absl::Status st = components::fanOut(
       cfg->receivers, std::move(samples),
-      [](const auto& r, std::vector<prometheus::Sample>&& items) {
-        return r->append(std::move(items));
-      },
+      [](const auto& r, prometheus::SeriesBatch&& items) { return r->append(std::move(items)); },
       &refused_by);
   if (!st.ok()) {
     refused_->inc(static_cast<double>(n));

@@ -37,7 +37,11 @@
 //              the receiver refuse the whole request.
 //    gc_frequency and honor_metadata are accepted and have no effect (telegate keeps no series
 //    cache and sends no metadata).
-//  * The samples are appended to every forward_to receiver in order; consume() returns the first
+//  * Conversion writes straight into one prometheus::SeriesBatch per request (one series per
+//    sample, labels built from views of the decoded request and sorted without a map; attribute
+//    keys are normalised once per distinct key), with no allocation per sample once the batch's
+//    buffers have grown.
+//  * The batch is appended to every forward_to receiver in order; consume() returns the first
 //    refusal (the caller retries; a receiver that already accepted may see the samples twice).
 //    A payload that does not parse -> INVALID_ARGUMENT.
 //  * Thread-safe; configuration is swapped under a per-component mutex held only to copy a
@@ -95,7 +99,7 @@ struct ConvertOptions {
 };
 
 struct ConvertResult {
-  std::vector<prometheus::Sample> samples;
+  prometheus::SeriesBatch batch;     // one series per sample, in conversion order
   uint64_t dropped_delta = 0;        // data points of delta sums/histograms
   uint64_t dropped_exponential = 0;  // exponential histogram data points
   uint64_t dropped_invalid = 0;      // data points of metrics whose name has no valid character

@@ -150,7 +150,7 @@ col::ExportMetricsServiceRequest fullRequest() {
 
 std::vector<std::string> render(const ConvertResult& r) {
   std::vector<std::string> out;
-  for (const auto& s : r.samples) {
+  for (const auto& s : r.batch.samples()) {
     std::string line = "{";
     for (const auto& [k, v] : s.labels) strAppend(&line, k, "=\"", v, "\",");
     line.back() = '}';
@@ -195,7 +195,7 @@ TEST(PrometheusConvert, GoldenDefaults) {
   EXPECT_EQ(render(r), want);
   EXPECT_EQ(r.dropped_delta, 2u);
   EXPECT_EQ(r.dropped_exponential, 1u);
-  for (const auto& s : r.samples) {
+  for (const auto& s : r.batch.samples()) {
     EXPECT_TRUE(std::is_sorted(s.labels.begin(), s.labels.end()));
   }
 }
@@ -235,10 +235,10 @@ TEST(PrometheusConvert, JobWithoutNamespaceStaleMarkerAndMissingTimestamp) {
   p2->set_time_unix_nano(kTs);
   p2->set_flags(1);  // no recorded value
   auto r = convert(req);
-  ASSERT_EQ(r.samples.size(), 3u);
+  ASSERT_EQ(r.batch.sampleCount(), 3u);
   EXPECT_EQ(render(r)[0], "{__name__=\"target_info\",job=\"svc\"} 1 @" + std::to_string(kNow));
   EXPECT_EQ(render(r)[1], "{__name__=\"g\",job=\"svc\"} 1 @" + std::to_string(kNow));
-  EXPECT_EQ(std::bit_cast<uint64_t>(r.samples[2].value), 0x7ff0000000000002ull);
+  EXPECT_EQ(std::bit_cast<uint64_t>(r.batch.samples()[2].value), 0x7ff0000000000002ull);
 }
 
 TEST(PrometheusConvert, NamespaceWithoutServiceNameGivesNoJob) {
@@ -279,8 +279,9 @@ TEST(PrometheusConvert, Malformed) {
 
 class Recorder : public prometheus::Appendable {
  public:
-  absl::Status append(std::vector<prometheus::Sample>&& s) override {
+  absl::Status append(prometheus::SeriesBatch&& b) override {
     if (!answer.ok()) return answer;
+    auto s = b.samples();
     got.insert(got.end(), s.begin(), s.end());
     return absl::OkStatus();
   }

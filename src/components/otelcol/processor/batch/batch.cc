@@ -21,6 +21,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "src/common/log.h"
@@ -132,12 +133,21 @@ struct RetryEntry {
   Trigger trigger = Trigger::kTimeout;
 };
 
+// One accepted request (or the part of one left after a cut), kept as it arrived: the pending
+// data of a batcher is a queue of these, so appending and cutting move strings instead of copying
+// bytes.
+struct Segment {
+  std::string wire;  // a whole Export<Signal>ServiceRequest
+  uint64_t items = 0;
+  Clock::time_point arrived{};
+};
+
 struct Batcher {
   explicit Batcher(Signal s) : signal(s) {}
   const Signal signal;
 
-  std::mutex mu;  // guards the fields up to send_mu
-  std::string pending;
+  std::mutex mu;                // guards the fields up to send_mu
+  std::deque<Segment> pending;  // oldest first; producers push_back, the sender takes the front
   uint64_t pending_items = 0;
   Clock::time_point oldest{};  // when pending became non-empty (or the last size send)
   std::shared_ptr<const pdata::ClientInfo> client;
@@ -148,8 +158,9 @@ struct Batcher {
   Clock::time_point retry_at{};
   Clock::duration backoff{};
 
-  std::mutex send_mu;  // held by the single sender; guards `retry`
+  std::mutex send_mu;  // held by the single sender; guards `retry` and `parts`
   std::deque<RetryEntry> retry;
+  std::vector<Segment> parts;  // scratch of cutPiece(), kept for its capacity
 };
 
 using BatcherMap = std::map<std::string, std::shared_ptr<Batcher>, std::less<>>;
@@ -247,11 +258,7 @@ class Core : public std::enable_shared_from_this<Core> {
         b->oldest = now;
         b->client = batch.client;
       }
-      if (b->pending.empty()) {
-        b->pending = std::move(batch.payload);
-      } else {
-        b->pending.append(batch.payload);
-      }
+      b->pending.push_back(Segment{std::move(batch.payload), batch.items, now});
       b->pending_items += batch.items;
       ready =
           b->pending_items >= std::max<uint64_t>(live->send_batch_size, 1) && now >= b->retry_at;
@@ -358,28 +365,60 @@ class Core : public std::enable_shared_from_this<Core> {
   enum class Delivery { kDone, kRetry };
 
   // Sends `e` to every current output that has not accepted it yet. send_mu held.
-  Delivery deliver(RetryEntry& e, const Live& live) {
+  //
+  // Every output but the last one still to be served gets a copy; the last one gets the batch
+  // itself unless an output before it refused (then the batch is needed for the retry). A
+  // consumer that refuses with RESOURCE_EXHAUSTED/UNAVAILABLE leaves the batch untouched
+  // (consumer.h), so after such a refusal `e.batch` is still whole and is retried as it is; after
+  // kDone it may have been moved from. `items` and `bytes` are e.batch's before the call.
+  Delivery deliver(RetryEntry& e, const Live& live, uint64_t items, size_t bytes) {
     const Signal s = e.batch.signal;
     const auto& outs = live.outputs[idx(s)];
     if (outs.empty()) {
-      countDrop(s, "no_consumer", e.batch.items, "the output list of this signal is empty");
+      countDrop(s, "no_consumer", items, "the output list of this signal is empty");
       return Delivery::kDone;
+    }
+    auto served = [&](size_t i) {
+      if (std::find(e.done.begin(), e.done.end(), outs[i]) != e.done.end()) return true;
+      // An output listed twice is served once, at its first place.
+      return std::find(outs.begin(), outs.begin() + static_cast<std::ptrdiff_t>(i), outs[i]) !=
+             outs.begin() + static_cast<std::ptrdiff_t>(i);
+    };
+    size_t last = outs.size();
+    for (size_t i = outs.size(); i-- > 0;) {
+      if (!served(i)) {
+        last = i;
+        break;
+      }
     }
     bool retry = false;
     std::string first_err;
-    for (const auto& out : outs) {
-      if (std::find(e.done.begin(), e.done.end(), out) != e.done.end()) continue;
-      pdata::Batch copy = e.batch;
-      absl::Status st = out->consume(std::move(copy));
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (served(i)) continue;
+      const auto& out = outs[i];
+      const bool move = i == last && !retry;
+      absl::Status st;
+      if (move) {
+        st = out->consume(std::move(e.batch));
+      } else {
+        pdata::Batch copy = e.batch;
+        st = out->consume(std::move(copy));
+      }
       if (st.ok()) {
         e.done.push_back(out);
-      } else if (retryable(st.code())) {
+      } else if (retryable(st.code()) &&
+                 (!move || (e.batch.payload.size() == bytes && e.batch.items == items))) {
         retry = true;
         failures_[idx(s)]->inc();
         if (first_err.empty()) first_err = std::string(st.message());
+      } else if (retryable(st.code())) {
+        // The output refused a batch it had already taken apart: nothing is left to retry.
+        e.done.push_back(out);
+        countDrop(s, "permanent_error", items,
+                  strCat(out->describe(), " refused a batch it had moved from: ", st.message()));
       } else {
         e.done.push_back(out);  // permanent for this output: never retried
-        countDrop(s, "permanent_error", e.batch.items, strCat(out->describe(), ": ", st.message()));
+        countDrop(s, "permanent_error", items, strCat(out->describe(), ": ", st.message()));
       }
     }
     if (retry) {
@@ -390,8 +429,25 @@ class Core : public std::enable_shared_from_this<Core> {
       return Delivery::kRetry;
     }
     sends_[idx(s)][static_cast<size_t>(e.trigger)]->inc();
-    sizes_[idx(s)]->observe(static_cast<double>(e.batch.items));
+    sizes_[idx(s)]->observe(static_cast<double>(items));
     return Delivery::kDone;
+  }
+
+  // Delivers the queued pieces in order. Returns false (and schedules the retry) when one is
+  // refused: it and those after it stay queued. send_mu held.
+  bool drainRetries(Batcher& b, const Live& live) {
+    while (!b.retry.empty()) {
+      RetryEntry& e = b.retry.front();
+      const uint64_t items = e.batch.items;
+      const size_t bytes = e.batch.payload.size();
+      if (deliver(e, live, items, bytes) == Delivery::kRetry) {
+        noteFailure(b);
+        return false;
+      }
+      noteSuccess(b, items, bytes);
+      b.retry.pop_front();
+    }
+    return true;
   }
 
   void noteFailure(Batcher& b) {
@@ -429,104 +485,166 @@ class Core : public std::enable_shared_from_this<Core> {
   // nothing is left to retry (pending data below send_batch_size may remain unless `all`).
   // send_mu held.
   bool sendLocked(Batcher& b, Trigger trigger, bool all, bool force) {
-    // `all` takes everything pending once (the timer must not be captured by a steady stream);
-    // a size-triggered sender picks up what others appended meanwhile, a few rounds at most.
+    // `all` takes what is pending when it starts (the timer must not be captured by a steady
+    // stream); a size-triggered sender picks up what others appended meanwhile, a few rounds at
+    // most.
     for (int round = 0; round < (all ? 1 : kMaxSendRounds); ++round) {
       auto live = live_.load();
       if (!force) {
         std::lock_guard<std::mutex> l(b.mu);
         if (Clock::now() < b.retry_at) return b.retry.empty();
       }
-      while (!b.retry.empty()) {
-        RetryEntry& e = b.retry.front();
-        if (deliver(e, *live) == Delivery::kRetry) {
-          noteFailure(b);
-          return false;
-        }
-        noteSuccess(b, e.batch.items, e.batch.payload.size());
-        b.retry.pop_front();
-      }
-      // Take what is ready out of the pending buffer.
-      std::string wire;
-      uint64_t items = 0;
-      std::shared_ptr<const pdata::ClientInfo> client;
+      if (!drainRetries(b, *live)) return false;
+      const uint64_t min_items = all ? 1 : std::max<uint64_t>(live->send_batch_size, 1);
+      uint64_t avail;  // items of this round's share of pending not cut yet
       {
         std::lock_guard<std::mutex> l(b.mu);
-        if (b.pending_items == 0) return true;
-        if (!all && b.pending_items < std::max<uint64_t>(live->send_batch_size, 1)) return true;
-        wire.swap(b.pending);
-        items = b.pending_items;
-        client = b.client;
-        b.pending_items = 0;
-        b.held_items += items;
+        avail = b.pending_items;
       }
-      std::vector<pdata::SplitPiece> pieces;
-      if (live->send_batch_max_size == 0 || items <= live->send_batch_max_size) {
-        pieces.push_back(pdata::SplitPiece{std::move(wire), items});
-      } else {
-        auto split = pdata::splitRequest(b.signal, wire, live->send_batch_max_size);
-        if (!split.ok()) {
-          countDrop(b.signal, "malformed", items, std::string(split.status().message()));
-          std::lock_guard<std::mutex> l(b.mu);
-          b.held_items -= items;
-          releaseLocked(b, wire.size());
-          continue;
-        }
-        pieces = std::move(*split);
-        uint64_t counted = 0;
-        for (const auto& p : pieces) counted += p.items;
-        if (counted != items) {  // a sender miscounted; trust the wire from here on
-          std::lock_guard<std::mutex> l(b.mu);
-          b.held_items = b.held_items + counted - items;
-          items = counted;
-        }
-      }
-      // Decide how many pieces go now; the rest goes back to the front of pending.
-      size_t send_count = pieces.size();
-      if (!all) {
-        uint64_t left = items;
-        send_count = 0;
-        while (send_count < pieces.size() && left >= std::max<uint64_t>(live->send_batch_size, 1)) {
-          left -= pieces[send_count].items;
-          ++send_count;
-        }
-      }
-      if (send_count < pieces.size()) {
-        std::string rest;
-        uint64_t rest_items = 0;
-        for (size_t i = send_count; i < pieces.size(); ++i) {
-          rest += pieces[i].wire;
-          rest_items += pieces[i].items;
-        }
-        std::lock_guard<std::mutex> l(b.mu);
-        rest += b.pending;
-        b.pending.swap(rest);
-        if (b.pending_items == 0) b.client = client;
-        b.pending_items += rest_items;
-        b.held_items -= rest_items;
-        b.oldest = Clock::now();  // as Alloy: a size-triggered send restarts the timer
-      }
-      for (size_t i = 0; i < send_count; ++i) {
+      if (avail < min_items) return true;
+      // Cut pieces of send_batch_max_size items off the front while enough is left (5000 →
+      // 3000 + 2000; 4500 → 3000, and 1500 stay pending), delivering each before the next cut.
+      while (avail >= min_items) {
+        const uint64_t want =
+            live->send_batch_max_size == 0 ? avail : std::min(avail, live->send_batch_max_size);
         RetryEntry e;
-        e.batch.signal = b.signal;
-        e.batch.payload = std::move(pieces[i].wire);
-        e.batch.items = pieces[i].items;
-        e.batch.client = client;
+        const uint64_t consumed = cutPiece(b, want, &avail, &e.batch);
+        if (consumed == 0) break;          // nothing left to cut (only after a miscount)
+        if (e.batch.items == 0) continue;  // dropped as malformed
         e.trigger = trigger;
         b.retry.push_back(std::move(e));
-      }
-      // Deliver in order; on a retryable failure the undelivered ones stay queued.
-      while (!b.retry.empty()) {
-        RetryEntry& e = b.retry.front();
-        if (deliver(e, *live) == Delivery::kRetry) {
-          noteFailure(b);
-          return false;
-        }
-        noteSuccess(b, e.batch.items, e.batch.payload.size());
-        b.retry.pop_front();
+        if (!drainRetries(b, *live)) return false;
       }
     }
     return true;
+  }
+
+  // Takes the first `want` items off the front of b.pending into `out`: whole segments while
+  // they fit (a single one is moved, several are concatenated once), and the first part of the
+  // segment that does not fit, cut with pdata::splitRequest; the rest of that segment goes back
+  // to the front of pending, so only the segment at the cut is re-encoded and nothing behind it
+  // is touched. Updates the counters, the memory charge of malformed data and `*avail` (the
+  // round's items not cut yet); returns the items that left pending. send_mu held.
+  uint64_t cutPiece(Batcher& b, uint64_t want, uint64_t* avail, pdata::Batch* out) {
+    std::vector<Segment>& parts = b.parts;
+    parts.clear();
+    std::optional<Segment> cut;  // the segment that does not fit whole
+    uint64_t got = 0;            // items in `parts`
+    size_t bytes = 0;            // bytes in `parts`
+    std::shared_ptr<const pdata::ClientInfo> client;
+    {
+      std::lock_guard<std::mutex> l(b.mu);
+      client = b.client;
+      while (got < want && !b.pending.empty()) {
+        Segment& seg = b.pending.front();
+        if (got + seg.items > want) {
+          cut.emplace(std::move(seg));
+        } else {
+          got += seg.items;
+          bytes += seg.wire.size();
+          parts.push_back(std::move(seg));
+        }
+        b.pending.pop_front();
+        if (cut) break;
+      }
+      b.pending_items -= got + (cut ? cut->items : 0);
+      b.held_items += got + (cut ? cut->items : 0);
+    }
+    const uint64_t taken = got + (cut ? cut->items : 0);
+    out->signal = b.signal;
+    out->client = std::move(client);
+    out->items = got;
+
+    std::vector<pdata::SplitPiece> rest;    // the part of `cut` that goes back to pending
+    std::optional<absl::Status> malformed;  // set when `cut` could not be split
+    bool parts_lost = false;                // the failed split covered `parts` too
+    if (!cut) {
+      concat(parts, bytes, 0, &out->payload);
+    } else if (cut->items <= 2 * (want - got)) {
+      // The room left is at least half the segment: cutting it with the room as the piece
+      // size gives exactly two pieces, the room's worth and the rest.
+      auto split = pdata::splitRequest(b.signal, cut->wire, want - got);
+      if (split.ok() && !split->empty()) {
+        rest.assign(std::make_move_iterator(split->begin() + 1),
+                    std::make_move_iterator(split->end()));
+        pdata::SplitPiece& first = split->front();
+        out->items += first.items;
+        if (parts.empty()) {
+          out->payload = std::move(first.wire);
+        } else {
+          concat(parts, bytes, first.wire.size(), &out->payload);
+          out->payload.append(first.wire);
+        }
+      } else {
+        malformed = split.ok() ? absl::InvalidArgumentError("no items") : split.status();
+        concat(parts, bytes, 0, &out->payload);
+      }
+    } else {
+      // A large segment and little room: cutting the segment alone at the room would give many
+      // small pieces, so cut the concatenation at `want` instead (pieces of `want` items; the
+      // ones after the first go back to pending).
+      std::string joined;
+      std::string_view whole = cut->wire;
+      if (!parts.empty()) {
+        concat(parts, bytes, cut->wire.size(), &joined);
+        joined.append(cut->wire);
+        whole = joined;
+      }
+      auto split = pdata::splitRequest(b.signal, whole, want);
+      if (split.ok() && !split->empty()) {
+        rest.assign(std::make_move_iterator(split->begin() + 1),
+                    std::make_move_iterator(split->end()));
+        out->items = split->front().items;
+        out->payload = std::move(split->front().wire);
+      } else {
+        malformed = split.ok() ? absl::InvalidArgumentError("no items") : split.status();
+        parts_lost = !parts.empty();
+        out->items = 0;
+        out->payload.clear();
+      }
+    }
+    parts.clear();
+
+    uint64_t back_items = 0;
+    for (const auto& p : rest) back_items += p.items;
+    const uint64_t consumed = taken > back_items ? taken - back_items : 0;
+    *avail -= std::min(*avail, consumed);
+    {
+      std::lock_guard<std::mutex> l(b.mu);
+      if (cut) {
+        for (auto it = rest.rbegin(); it != rest.rend(); ++it) {
+          b.pending.push_front(Segment{std::move(it->wire), it->items, cut->arrived});
+        }
+        if (b.pending_items == 0 && back_items > 0) b.client = out->client;
+        b.pending_items += back_items;
+        // What is held from here on is the piece, with its items as the split counted them
+        // (the wire is trusted over a sender's count).
+        b.held_items = b.held_items + out->items - taken;
+        if (malformed) releaseLocked(b, cut->wire.size() + (parts_lost ? bytes : 0));
+      }
+      // As Alloy, a size-triggered send restarts the timer for what it leaves of the data it
+      // looked at; data that arrived after that keeps its own age.
+      if (!b.pending.empty()) b.oldest = *avail > 0 ? Clock::now() : b.pending.front().arrived;
+    }
+    if (malformed) {
+      countDrop(b.signal, "malformed", parts_lost ? taken : cut->items,
+                std::string(malformed->message()));
+    }
+    return consumed;
+  }
+
+  // Concatenates the segments' wire bytes (`bytes` in all) into `*dst`, with room for `extra`
+  // more; moves a single segment when no room is asked for.
+  static void concat(std::vector<Segment>& parts, size_t bytes, size_t extra, std::string* dst) {
+    if (parts.empty()) {
+      dst->clear();
+      dst->reserve(extra);
+      return;
+    }
+    *dst = std::move(parts.front().wire);
+    if (parts.size() == 1 && extra == 0) return;
+    dst->reserve(bytes + extra);
+    for (size_t i = 1; i < parts.size(); ++i) dst->append(parts[i].wire);
   }
 
   // Counts everything the batcher still holds as dropped. send_mu held.

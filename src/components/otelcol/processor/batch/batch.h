@@ -9,13 +9,20 @@
 //     "x-scope-orgid" (any case) and batching is per tenant whether or not it is set. More than
 //     `metadata_cardinality_limit` tenants of one signal: new tenants are refused with Alloy's
 //     permanent error (INVALID_ARGUMENT "too many batcher metadata-value combinations").
-//   * consume() appends the request's wire bytes to its batcher's pending buffer under that
-//     batcher's mutex (no component-wide lock). When pending ≥ send_batch_size the caller's thread
-//     cuts pieces of at most send_batch_max_size items (pdata::splitRequest) and sends them to the
-//     outputs while what is left is ≥ send_batch_size (5000 → 3000 + 2000; 4500 → 3000 sent, 1500
-//     kept). Only one thread sends for a batcher at a time; others just append. A single timer
-//     thread sends everything pending for longer than `timeout` and retries failed sends.
-//     send_batch_size 0 forwards every request at once (split at send_batch_max_size).
+//   * consume() queues the request (its wire bytes, moved, not copied) on its batcher's pending
+//     list under that batcher's mutex (no component-wide lock). When pending ≥ send_batch_size
+//     the caller's thread cuts pieces of send_batch_max_size items off the front and sends each
+//     while what is left is ≥ send_batch_size (5000 → 3000 + 2000; 4500 → 3000 sent, 1500 kept).
+//     A piece is made of whole requests (one request is passed on as it is, several are
+//     concatenated once) plus, when a request straddles the piece's end, the first part of that
+//     request cut with pdata::splitRequest; only that request is re-encoded, and its rest stays at
+//     the front of pending. Only one thread sends for a batcher at a time; others just append. A
+//     single timer thread sends everything pending for longer than `timeout` and retries failed
+//     sends. send_batch_size 0 forwards every request at once (split at send_batch_max_size).
+//   * Each piece is copied for every output but the last one still to be served, which gets the
+//     piece itself (see consumer.h: a consumer refusing with RESOURCE_EXHAUSTED/UNAVAILABLE leaves
+//     it untouched, so it is retried as it was). An output that breaks that rule (refuses a batch
+//     it moved from) cannot be retried: the piece counts as dropped for it (permanent_error).
 //   * Unlike Alloy, a failed send does not lose data: on RESOURCE_EXHAUSTED/UNAVAILABLE from an
 //     output the piece is kept (with the set of outputs that already accepted it) and retried by
 //     the timer with backoff (200ms doubling to 5s); meanwhile data accumulates. When a batcher

@@ -40,6 +40,7 @@ struct Received {
   uint64_t items = 0;
   std::string tenant;
   std::string payload;
+  const char* data = nullptr;  // where the payload's bytes were when consume() got them
 };
 
 class Recorder : public Consumer {
@@ -54,7 +55,8 @@ class Recorder : public Consumer {
     if (n.ok()) {
       EXPECT_EQ(*n, b.items);
     }
-    received_.push_back({b.items, b.client ? b.client->tenant : "", std::move(b.payload)});
+    const char* data = b.payload.data();
+    received_.push_back({b.items, b.client ? b.client->tenant : "", std::move(b.payload), data});
     total_ += b.items;
     return absl::OkStatus();
   }
@@ -127,6 +129,44 @@ bool waitFor(F pred, std::chrono::milliseconds limit = 5000ms) {
     std::this_thread::sleep_for(5ms);
   }
   return pred();
+}
+
+// A request of `n` log records whose resource is service.name=`tag` and whose bodies are
+// "<tag>/<i>", so the order of items across cuts can be checked.
+pdata::Batch tagged(uint64_t n, const std::string& tag) {
+  col_logs::ExportLogsServiceRequest req;
+  auto* rl = req.add_resource_logs();
+  auto* kv = rl->mutable_resource()->add_attributes();
+  kv->set_key("service.name");
+  kv->mutable_value()->set_string_value(tag);
+  auto* sl = rl->add_scope_logs();
+  sl->mutable_scope()->set_name("scope");
+  for (uint64_t i = 0; i < n; ++i) {
+    sl->add_log_records()->mutable_body()->set_string_value(tag + "/" + std::to_string(i));
+  }
+  pdata::Batch b;
+  b.signal = pdata::Signal::kLogs;
+  b.payload = req.SerializeAsString();
+  b.items = n;
+  return b;
+}
+
+// The bodies of the records of `payload`, each checked to sit under the resource of its tag.
+std::vector<std::string> bodies(const std::string& payload) {
+  col_logs::ExportLogsServiceRequest req;
+  EXPECT_TRUE(req.ParseFromString(payload));
+  std::vector<std::string> out;
+  for (const auto& rl : req.resource_logs()) {
+    const std::string tag = rl.resource().attributes(0).value().string_value();
+    for (const auto& sl : rl.scope_logs()) {
+      EXPECT_EQ(sl.scope().name(), "scope");
+      for (const auto& r : sl.log_records()) {
+        EXPECT_EQ(r.body().string_value().rfind(tag + "/", 0), 0u) << r.body().string_value();
+        out.push_back(r.body().string_value());
+      }
+    }
+  }
+  return out;
 }
 
 bool contains(const std::string& text, const std::string& needle) {
@@ -398,6 +438,185 @@ TEST(BatchProcessorTest, ConcurrentProducersLoseNothing) {
   EXPECT_EQ(rec->total(), sent.load());
   for (auto n : rec->sizes()) EXPECT_LE(n, 300u);
   EXPECT_FALSE(contains(host.exposition(), "telegate_processor_dropped_items_total"));
+}
+
+// A request that is a batch on its own reaches the only output without its bytes being copied.
+TEST(BatchProcessorTest, SingleOutputGetsTheRequestBytesWithoutACopy) {
+  FakeHost host;
+  auto rec = std::make_shared<Recorder>();
+  Component c(host, args({rec}, 10, 100));
+  ASSERT_TRUE(c.start().ok());
+  auto b = logs(50);
+  const std::string bytes = b.payload;
+  const char* data = b.payload.data();
+  ASSERT_TRUE(c.input()->consume(std::move(b)).ok());
+  auto got = rec->received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, bytes);
+  EXPECT_EQ(got[0].data, data);  // moved all the way, never copied
+  c.shutdown(std::chrono::steady_clock::now() + 1s);
+}
+
+// With two outputs the first gets a copy and the last one the batch itself.
+TEST(BatchProcessorTest, LastOutputGetsTheBatchFirstGetsACopy) {
+  FakeHost host;
+  auto first = std::make_shared<Recorder>();
+  auto last = std::make_shared<Recorder>();
+  Component c(host, args({first, last}, 10, 100));
+  ASSERT_TRUE(c.start().ok());
+  auto b = logs(50);
+  const std::string bytes = b.payload;
+  const char* data = b.payload.data();
+  ASSERT_TRUE(c.input()->consume(std::move(b)).ok());
+  auto f = first->received();
+  auto l = last->received();
+  ASSERT_EQ(f.size(), 1u);
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(f[0].payload, bytes);
+  EXPECT_EQ(l[0].payload, bytes);
+  EXPECT_NE(f[0].data, data);
+  EXPECT_EQ(l[0].data, data);
+  c.shutdown(std::chrono::steady_clock::now() + 1s);
+}
+
+// Refuses (retryably) the first `refusals` calls, checking each time that the batch it was handed
+// is whole, and records the bytes of every call.
+class FlakyConsumer : public Consumer {
+ public:
+  explicit FlakyConsumer(int refusals, bool take_then_refuse = false)
+      : refusals_(refusals), take_then_refuse_(take_then_refuse) {}
+  bool acceptsSignal(pdata::Signal) const override { return true; }
+  absl::Status consume(pdata::Batch&& b) override {
+    std::lock_guard<std::mutex> l(mu_);
+    seen_.push_back(b.payload);
+    if (calls_++ < refusals_) {
+      if (take_then_refuse_) pdata::Batch stolen = std::move(b);  // breaks the contract
+      return absl::UnavailableError("not now");
+    }
+    accepted_ += b.items;
+    return absl::OkStatus();
+  }
+  std::vector<std::string> seen() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return seen_;
+  }
+  uint64_t accepted() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return accepted_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  const int refusals_;
+  const bool take_then_refuse_;
+  int calls_ = 0;
+  uint64_t accepted_ = 0;
+  std::vector<std::string> seen_;
+};
+
+// The batch a refusing output was handed (moved, as it is the only output) is retried whole:
+// every attempt carries the request's bytes.
+TEST(BatchProcessorTest, RefusedBatchIsRetriedWithIdenticalBytes) {
+  FakeHost host;
+  auto out = std::make_shared<FlakyConsumer>(2);
+  Component c(host, args({out}, 10, 100, 20ms));
+  ASSERT_TRUE(c.start().ok());
+  auto b = logs(50);
+  const std::string bytes = b.payload;
+  ASSERT_TRUE(c.input()->consume(std::move(b)).ok());
+  ASSERT_TRUE(waitFor([&] { return out->accepted() == 50; }));
+  auto seen = out->seen();
+  ASSERT_EQ(seen.size(), 3u);
+  for (const auto& s : seen) EXPECT_EQ(s, bytes);
+  c.shutdown(std::chrono::steady_clock::now() + 1s);
+  EXPECT_FALSE(contains(host.exposition(), "telegate_processor_dropped_items_total"));
+}
+
+// Same with a piece cut out of two requests, and an output before the refusing one that accepts
+// at once: the retry goes to the refusing output only, with the bytes the first one got.
+TEST(BatchProcessorTest, RefusedPieceIsRetriedWithIdenticalBytesToThatOutputOnly) {
+  FakeHost host;
+  auto good = std::make_shared<Recorder>();
+  auto flaky = std::make_shared<FlakyConsumer>(1);
+  Component c(host, args({good, flaky}, 100, 100, 20ms));
+  ASSERT_TRUE(c.start().ok());
+  ASSERT_TRUE(c.input()->consume(tagged(60, "a")).ok());
+  ASSERT_TRUE(c.input()->consume(tagged(60, "b")).ok());  // 100 cut, 20 kept
+  EXPECT_EQ(good->total(), 100u);
+  // The timer retries the piece, then sends the 20 that waited for it.
+  ASSERT_TRUE(waitFor([&] { return flaky->accepted() == 120; }));
+  auto got = good->received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].items, 100u);
+  EXPECT_EQ(got[1].items, 20u);
+  auto seen = flaky->seen();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], got[0].payload);
+  EXPECT_EQ(seen[1], got[0].payload);
+  EXPECT_EQ(seen[2], got[1].payload);
+  c.shutdown(std::chrono::steady_clock::now() + 1s);
+}
+
+// An output that takes the batch apart and still refuses it cannot get it again: that is counted
+// as a drop for that output rather than retried with an empty payload.
+TEST(BatchProcessorTest, OutputThatMovesAndRefusesIsCountedNotRetriedEmpty) {
+  FakeHost host;
+  auto out = std::make_shared<FlakyConsumer>(1, /*take_then_refuse=*/true);
+  Component c(host, args({out}, 10, 100, 20ms));
+  ASSERT_TRUE(c.input()->consume(logs(50)).ok());
+  ASSERT_TRUE(c.start().ok());
+  EXPECT_EQ(out->seen().size(), 1u);
+  EXPECT_TRUE(contains(host.exposition(),
+                       "telegate_processor_dropped_items_total{component_id="
+                       "\"otelcol.processor.batch.t\",signal=\"logs\","
+                       "reason=\"permanent_error\"} 50"))
+      << host.exposition();
+  c.shutdown(std::chrono::steady_clock::now() + 1s);
+  EXPECT_EQ(out->seen().size(), 1u);
+  EXPECT_EQ(out->accepted(), 0u);
+}
+
+// Pieces cut from many requests, at request boundaries and inside them, keep every item once, in
+// order, under its own resource.
+TEST(BatchProcessorTest, CutsAcrossRequestsKeepOrderAndResources) {
+  FakeHost host;
+  auto rec = std::make_shared<Recorder>();
+  Component c(host, args({rec}, 100, 100));
+  ASSERT_TRUE(c.start().ok());
+  std::vector<std::string> want;
+  std::vector<uint64_t> sizes = {40, 40, 40, 7, 1000, 3, 99, 1, 250, 60};
+  for (size_t r = 0; r < sizes.size(); ++r) {
+    const std::string tag = "r" + std::to_string(r);
+    for (uint64_t i = 0; i < sizes[r]; ++i) want.push_back(tag + "/" + std::to_string(i));
+    ASSERT_TRUE(c.input()->consume(tagged(sizes[r], tag)).ok());
+  }
+  // Every size-triggered piece is exactly send_batch_max_size; the rest (40) waits.
+  for (auto n : rec->sizes()) EXPECT_EQ(n, 100u);
+  EXPECT_EQ(rec->total(), 1500u);
+  c.shutdown(std::chrono::steady_clock::now() + 1s);
+  std::vector<std::string> seen;
+  for (const auto& r : rec->received()) {
+    auto b = bodies(r.payload);
+    EXPECT_EQ(b.size(), r.items);
+    seen.insert(seen.end(), b.begin(), b.end());
+  }
+  EXPECT_EQ(seen, want);
+  EXPECT_EQ(rec->sizes().back(), 40u);
+}
+
+// send_batch_max_size 0: everything pending goes as one batch, requests concatenated.
+TEST(BatchProcessorTest, NoMaxSizeSendsAllPendingAsOneBatch) {
+  FakeHost host;
+  auto rec = std::make_shared<Recorder>();
+  Component c(host, args({rec}, 100, 0));
+  ASSERT_TRUE(c.start().ok());
+  ASSERT_TRUE(c.input()->consume(tagged(60, "a")).ok());
+  ASSERT_TRUE(c.input()->consume(tagged(70, "b")).ok());
+  auto got = rec->received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].items, 130u);
+  EXPECT_EQ(bodies(got[0].payload).size(), 130u);
+  c.shutdown(std::chrono::steady_clock::now() + 1s);
 }
 
 }  // namespace

@@ -280,8 +280,10 @@ net::HttpResponse successResponse(BodyType type) {
   return r;
 }
 
-net::HttpResponse pipeline(const net::HttpRequest& req, const HttpReceiverOptions& opts,
-                           Dispatcher& d, const AuthHandler* auth) {
+// `own_body`: req.body itself, which may be moved from; null -> copy the body.
+net::HttpResponse pipeline(const net::HttpRequest& req, std::string* own_body,
+                           const HttpReceiverOptions& opts, Dispatcher& d,
+                           const AuthHandler* auth) {
   const BodyType type = bodyType(req.header("Content-Type"));
   const Protocol protocol =
       type == BodyType::kProtobuf ? Protocol::kHttpProtobuf : Protocol::kHttpJson;
@@ -338,7 +340,11 @@ net::HttpResponse pipeline(const net::HttpRequest& req, const HttpReceiverOption
           413, type, 8,
           strCat("request body exceeds the limit of ", opts.max_request_body_size, " bytes"));
     }
-    body = req.body;
+    if (own_body != nullptr) {
+      body = std::move(*own_body);
+    } else {
+      body = req.body;
+    }
   } else {
     absl::StatusOr<std::string> plain = decompress(encoding, req.body, opts.max_request_body_size);
     if (!plain.ok()) {
@@ -380,8 +386,11 @@ net::HttpResponse pipeline(const net::HttpRequest& req, const HttpReceiverOption
 
 }  // namespace
 
-net::HttpResponse handleOtlpHttp(const net::HttpRequest& req, const HttpReceiverOptions& opts,
-                                 Dispatcher& dispatcher, const AuthHandler* auth) {
+namespace {
+
+net::HttpResponse handle(const net::HttpRequest& req, std::string* own_body,
+                         const HttpReceiverOptions& opts, Dispatcher& dispatcher,
+                         const AuthHandler* auth) {
   // a. CORS (outermost): preflights are answered here; other responses get the grant headers.
   std::vector<std::pair<std::string, std::string>> cors_headers;
   if (opts.cors && !opts.cors->allowed_origins.empty()) {
@@ -396,9 +405,21 @@ net::HttpResponse handleOtlpHttp(const net::HttpRequest& req, const HttpReceiver
       cors_headers.emplace_back("Access-Control-Allow-Credentials", "true");
     }
   }
-  net::HttpResponse r = pipeline(req, opts, dispatcher, auth);
+  net::HttpResponse r = pipeline(req, own_body, opts, dispatcher, auth);
   for (auto& h : cors_headers) r.headers.push_back(std::move(h));
   return r;
+}
+
+}  // namespace
+
+net::HttpResponse handleOtlpHttp(const net::HttpRequest& req, const HttpReceiverOptions& opts,
+                                 Dispatcher& dispatcher, const AuthHandler* auth) {
+  return handle(req, nullptr, opts, dispatcher, auth);
+}
+
+net::HttpResponse handleOtlpHttp(net::HttpRequest&& req, const HttpReceiverOptions& opts,
+                                 Dispatcher& dispatcher, const AuthHandler* auth) {
+  return handle(req, &req.body, opts, dispatcher, auth);
 }
 
 HttpReceiver::HttpReceiver(HttpReceiverOptions opts, Dispatcher& dispatcher, AuthProvider auth)
@@ -416,9 +437,9 @@ absl::Status HttpReceiver::start() {
   so.max_body_bytes = opts_.max_request_body_size;
   so.header_timeout = opts_.read_header_timeout;
   so.idle_timeout = opts_.idle_timeout;
-  auto server = std::make_unique<net::HttpServer>(so, [this](const net::HttpRequest& req) {
+  auto server = std::make_unique<net::HttpServer>(so, [this](net::HttpRequest& req) {
     const std::shared_ptr<AuthHandler> auth = auth_ ? auth_() : nullptr;
-    return handleOtlpHttp(req, opts_, dispatcher_, auth.get());
+    return handleOtlpHttp(std::move(req), opts_, dispatcher_, auth.get());
   });
   if (absl::Status st = server->start(); !st.ok()) return st;
   server_ = std::move(server);

@@ -105,6 +105,10 @@ using AuthProvider = std::function<std::shared_ptr<AuthHandler>()>;  // null res
 
 net::HttpResponse handleOtlpHttp(const net::HttpRequest& req, const HttpReceiverOptions& opts,
                                  Dispatcher& dispatcher, const AuthHandler* auth);
+// The same, taking the body out of `req` instead of copying it (an uncompressed protobuf body
+// becomes the dispatched payload without a copy). `req.body` is unspecified afterwards.
+net::HttpResponse handleOtlpHttp(net::HttpRequest&& req, const HttpReceiverOptions& opts,
+                                 Dispatcher& dispatcher, const AuthHandler* auth);
 
 class HttpReceiver {
  public:

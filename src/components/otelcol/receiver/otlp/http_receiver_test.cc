@@ -275,6 +275,34 @@ TEST_F(HttpReceiverTest, ProtobufOnEveryPathAndPrefix) {
   EXPECT_TRUE(resp.has_partial_success());
 }
 
+// The rvalue overload (what HttpReceiver uses) hands an uncompressed body to the dispatcher
+// without copying it: the dispatched payload is the request's own buffer.
+TEST_F(HttpReceiverTest, UncompressedBodyIsMovedNotCopied) {
+  net::HttpRequest req = protoPost("/v1/logs", logsWire("moved"));
+  req.body.reserve(1 << 20);  // a buffer large enough that the move is observable
+  const char* buffer = req.body.data();
+  const std::string expected = req.body;
+  const net::HttpResponse r = handleOtlpHttp(std::move(req), opts, d, nullptr);
+  EXPECT_EQ(r.status, 200);
+  ASSERT_EQ(d.calls.size(), 1u);
+  EXPECT_EQ(d.calls[0].wire, expected);
+  EXPECT_EQ(d.calls[0].wire.data(), buffer);
+
+  // The const overload copies and leaves the request intact.
+  const net::HttpRequest kept = protoPost("/v1/logs", logsWire("kept"));
+  EXPECT_EQ(handle(kept).status, 200);
+  ASSERT_EQ(d.calls.size(), 2u);
+  EXPECT_EQ(d.calls[1].wire, kept.body);
+  EXPECT_NE(d.calls[1].wire.data(), kept.body.data());
+
+  // Compressed bodies are decompressed into a new buffer as before.
+  net::HttpRequest gz =
+      protoPost("/v1/logs", *compress("gzip", logsWire("gz")), {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(handleOtlpHttp(std::move(gz), opts, d, nullptr).status, 200);
+  ASSERT_EQ(d.calls.size(), 3u);
+  EXPECT_EQ(d.calls[2].wire, logsWire("gz"));
+}
+
 TEST_F(HttpReceiverTest, PathRules) {
   // No trailing-slash or case variants; the query is not part of the path.
   for (std::string p : {"/v1/logs/", "/V1/logs", "/observability", "/observabilityv1/logs",

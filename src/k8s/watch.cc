@@ -1,10 +1,10 @@
-#include "src/components/discovery/kubernetes/watch.h"
+#include "src/k8s/watch.h"
 
 #include <simdjson.h>
 
 #include "src/common/strings.h"
 
-namespace telegate::discovery::kubernetes {
+namespace telegate::k8s {
 
 namespace {
 
@@ -17,6 +17,12 @@ std::string field(simdjson::dom::element e, std::string_view a, std::string_view
   std::string_view v;
   if (e[a][b].get(v) == simdjson::SUCCESS) return std::string(v);
   return "";
+}
+
+std::string keyOf(simdjson::dom::element obj) {
+  std::string ns = field(obj, "metadata", "namespace");
+  std::string name = field(obj, "metadata", "name");
+  return ns.empty() ? name : strCat(ns, "/", name);
 }
 
 }  // namespace
@@ -53,6 +59,7 @@ absl::StatusOr<WatchEvent> parseWatchEvent(std::string_view line) {
   ev.object_json = simdjson::minify(obj);
   ev.resource_version = field(obj, "metadata", "resourceVersion");
   ev.uid = field(obj, "metadata", "uid");
+  ev.key = keyOf(obj);
   return ev;
 }
 
@@ -100,9 +107,12 @@ absl::StatusOr<ListResult> parseList(std::string_view json) {
   r.resource_version = field(doc, "metadata", "resourceVersion");
   r.continue_token = field(doc, "metadata", "continue");
   if (doc["items"].is_array()) {
-    for (simdjson::dom::element item : items) r.items.push_back(simdjson::minify(item));
+    for (simdjson::dom::element item : items) {
+      r.items.push_back(simdjson::minify(item));
+      r.keys.push_back(keyOf(item));
+    }
   }
   return r;
 }
 
-}  // namespace telegate::discovery::kubernetes
+}  // namespace telegate::k8s

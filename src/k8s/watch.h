@@ -5,6 +5,8 @@
 // {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":{...}}. For ERROR events the object is
 // a Status (code 410 = "Gone": the resourceVersion is too old and the caller must relist).
 // parseList() reads a *List response (items + metadata.resourceVersion + metadata.continue).
+// Every event and list item also carries its store key, objectKey(): "<namespace>/<name>" for
+// namespaced objects and "<name>" for cluster-scoped ones (as client-go's informers key them).
 // Malformed input yields INVALID_ARGUMENT; a line longer than max_line_bytes is an error too
 // (nothing is buffered past it). Not thread-safe (one decoder per stream); fuzzed.
 #pragma once
@@ -17,7 +19,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace telegate::discovery::kubernetes {
+namespace telegate::k8s {
 
 enum class EventType { kAdded, kModified, kDeleted, kBookmark, kError };
 
@@ -26,6 +28,7 @@ struct WatchEvent {
   std::string object_json;       // the raw "object" JSON
   std::string resource_version;  // object.metadata.resourceVersion
   std::string uid;               // object.metadata.uid
+  std::string key;               // "<namespace>/<name>" or "<name>"
   int64_t error_code = 0;        // ERROR events: Status.code (410 = Gone)
   std::string error_message;
 };
@@ -45,9 +48,10 @@ absl::StatusOr<WatchEvent> parseWatchEvent(std::string_view line);
 
 struct ListResult {
   std::vector<std::string> items;  // raw JSON of each item
+  std::vector<std::string> keys;   // the store key of each item (same order)
   std::string resource_version;
   std::string continue_token;
 };
 absl::StatusOr<ListResult> parseList(std::string_view json);
 
-}  // namespace telegate::discovery::kubernetes
+}  // namespace telegate::k8s

@@ -1,8 +1,8 @@
-#include "src/components/discovery/kubernetes/watch.h"
+#include "src/k8s/watch.h"
 
 #include <gtest/gtest.h>
 
-namespace telegate::discovery::kubernetes {
+namespace telegate::k8s {
 namespace {
 
 TEST(WatchTest, DecodesEventsSplitAcrossChunks) {
@@ -51,11 +51,22 @@ TEST(WatchTest, ParsesLists) {
   EXPECT_EQ(r->items.size(), 2u);
   EXPECT_EQ(r->resource_version, "42");
   EXPECT_EQ(r->continue_token, "c1");
+  EXPECT_EQ(r->keys, (std::vector<std::string>{"a", "b"}));
   auto empty = parseList(R"({"kind":"PodList","metadata":{"resourceVersion":"7"},"items":null})");
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->items.empty());
   EXPECT_FALSE(parseList("{}").ok());
 }
 
+TEST(WatchTest, EventsCarryTheStoreKey) {
+  auto ns = parseWatchEvent(
+      R"({"type":"ADDED","object":{"metadata":{"name":"web-0","namespace":"shop","uid":"u"}}})");
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  EXPECT_EQ(ns->key, "shop/web-0");
+  auto cluster = parseWatchEvent(R"({"type":"DELETED","object":{"metadata":{"name":"node-a"}}})");
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  EXPECT_EQ(cluster->key, "node-a");
+}
+
 }  // namespace
-}  // namespace telegate::discovery::kubernetes
+}  // namespace telegate::k8s
