@@ -20,6 +20,7 @@
 
 #include "src/common/memory_budget.h"
 #include "src/components/all.h"
+#include "src/pdata/wire_encode.h"
 #include "src/net/http_client.h"
 #include "src/queue/disk_queue.h"
 #include "src/runtime/registry.h"
@@ -160,28 +161,10 @@ std::string_view firstLine(std::string_view body) {
 // Encoded like protobuf's serializer: proto3 scalars and strings omitted when zero/empty, the
 // timestamp always present.
 
-size_t varintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
+using pdata::putVarint;
+using pdata::varintSize;
 
-char* putVarint(char* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
-}
-
-void appendVarint(std::string* out, uint64_t v) {
-  char buf[10];
-  out->append(buf, putVarint(buf, v));
-}
+using pdata::appendVarint;
 
 size_t stringFieldSize(size_t len) {
   return len == 0 ? 0 : 1 + varintSize(len) + len;

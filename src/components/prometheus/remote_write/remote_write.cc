@@ -19,6 +19,7 @@
 
 #include "src/common/memory_budget.h"
 #include "src/components/all.h"
+#include "src/pdata/wire_encode.h"
 #include "src/net/http_client.h"
 #include "src/queue/disk_queue.h"
 #include "src/runtime/registry.h"
@@ -48,23 +49,8 @@ int64_t nowMs() {
 //   Label        { string name = 1; string value = 2; }
 //   Sample       { double value = 1; int64 timestamp = 2; }
 
-size_t varintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
-char* putVarint(char* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
-}
+using pdata::putVarint;
+using pdata::varintSize;
 
 // Copies n bytes; label names and values are mostly short, and a memcpy call per string cost
 // more than the copy: up to 32 bytes are moved with two overlapping fixed-size copies (which
