@@ -1908,23 +1908,6 @@ absl::Status LokiConsumer::consume(pdata::Batch&& batch) {
   return absl::OkStatus();
 }
 
-Component::Component(runtime::Host& host, const Arguments& args)
-    : host_(host),
-      consumer_(std::make_shared<LokiConsumer>(host.id(), host.metrics(), host.logger())) {
-  consumer_->configure(args);
-  host_.setExports({{"input", syntax::Value::capsule(consumer_)}});
-}
-
-absl::Status Component::start() {
-  host_.setHealth(runtime::HealthState::kHealthy, "");
-  return absl::OkStatus();
-}
-
-absl::Status Component::update(const Arguments& args) {
-  consumer_->configure(args);
-  return absl::OkStatus();
-}
-
 }  // namespace telegate::otelcol::exporter_loki
 
 namespace telegate::components {

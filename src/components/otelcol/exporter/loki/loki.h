@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "src/components/common/consumer_component.h"
 #include "src/components/loki/api.h"
 #include "src/components/otelcol/config.h"
 #include "src/runtime/component.h"
@@ -112,15 +113,6 @@ class LokiConsumer : public Consumer {
   log::OnceEvery refuse_log_{std::chrono::seconds(60)};
 };
 
-class Component : public runtime::TypedComponent<Arguments> {
- public:
-  Component(runtime::Host& host, const Arguments& args);
-  absl::Status start() override;
-  absl::Status update(const Arguments& args) override;
-
- private:
-  runtime::Host& host_;
-  std::shared_ptr<LokiConsumer> consumer_;
-};
+using Component = components::ConsumerComponent<Arguments, LokiConsumer>;
 
 }  // namespace telegate::otelcol::exporter_loki

@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "src/components/common/consumer_component.h"
 #include "src/components/otelcol/config.h"
 #include "src/components/prometheus/api.h"
 #include "src/runtime/component.h"
@@ -145,15 +146,6 @@ class PrometheusConsumer : public Consumer {
   log::OnceEvery refuse_log_{std::chrono::seconds(60)};
 };
 
-class Component : public runtime::TypedComponent<Arguments> {
- public:
-  Component(runtime::Host& host, const Arguments& args);
-  absl::Status start() override;
-  absl::Status update(const Arguments& args) override;
-
- private:
-  runtime::Host& host_;
-  std::shared_ptr<PrometheusConsumer> consumer_;
-};
+using Component = components::ConsumerComponent<Arguments, PrometheusConsumer>;
 
 }  // namespace telegate::otelcol::exporter_prometheus
