@@ -79,8 +79,8 @@ constexpr std::array<Signal, 3> kSignals = {Signal::kTraces, Signal::kMetrics, S
 constexpr auto kInitialBackoff = std::chrono::milliseconds(200);
 constexpr auto kMaxBackoff = std::chrono::seconds(5);
 constexpr uint64_t kPendingBoundFactor = 10;
-constexpr uint64_t kHealthyBoundFactor = 10;  // on top of max_pending while sends succeed
-constexpr int kMaxSendRounds = 4;  // a producer sends at most this many rounds for others
+constexpr uint64_t kHealthyBoundFactor = 3;  // on top of max_pending while sends succeed
+constexpr int kMaxSendRounds = 4;            // a producer sends at most this many rounds for others
 // Share of the process memory budget pending data may take: the rest stays free for the
 // exporters' queues, so pieces can always move on and release what the batcher holds.
 constexpr unsigned kBudgetSharePercent = 75;
@@ -226,7 +226,7 @@ class Core : public std::enable_shared_from_this<Core> {
       std::lock_guard<std::mutex> l(b->mu);
       if (stopped_.load()) return absl::UnavailableError(id_ + " is shut down");
       // While sends fail, the batcher may hold max_pending items; while they succeed (a burst
-      // that the single sender has not caught up with yet) ten times as many.
+      // that the single sender has not caught up with yet) three times as many.
       const bool failing = b->backoff != Clock::duration::zero();
       const uint64_t limit = failing ? live->max_pending : live->max_pending * kHealthyBoundFactor;
       uint64_t held = b->pending_items + b->held_items;

@@ -28,8 +28,9 @@
 //     the timer with backoff (200ms doubling to 5s); meanwhile data accumulates. When a batcher
 //     whose last send failed holds more than 10 × send_batch_max_size items (10 ×
 //     send_batch_size, or 81920 when both are 0) new data is refused with RESOURCE_EXHAUSTED,
-//     which receivers answer with 429/503. While sends succeed the bound is 10 times higher
-//     (producers outrunning the single sender of a batcher).
+//     which receivers answer with 429/503. While sends succeed the bound is 3 times higher
+//     (producers outrunning the single sender of a batcher); a larger backlog only adds memory,
+//     not throughput.
 //     Other codes from an output are permanent: the piece is dropped for that output, counted in
 //     telegate_processor_dropped_items_total{component_id,signal,reason} and logged at most once a
 //     minute per reason. Accepted data is never dropped without being counted.
