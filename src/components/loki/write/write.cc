@@ -20,8 +20,9 @@
 
 #include "src/common/memory_budget.h"
 #include "src/components/all.h"
-#include "src/pdata/wire_encode.h"
+#include "src/components/common/drain.h"
 #include "src/net/http_client.h"
+#include "src/pdata/wire_encode.h"
 #include "src/queue/disk_queue.h"
 #include "src/runtime/registry.h"
 
@@ -354,20 +355,12 @@ struct StopState {
   // Sleeps up to `d`; false once draining and past the deadline (give up).
   bool sleepFor(std::chrono::nanoseconds d) {
     std::unique_lock<std::mutex> lk(mu);
-    auto until = Clock::now() + d;
-    while (true) {
-      auto now = Clock::now();
-      if (draining && now >= deadline) return false;
-      if (now >= until) return true;
-      cv.wait_until(lk, draining ? std::min(until, deadline) : until);
-    }
+    return components::sleepOrGiveUp(lk, cv, draining, deadline, d);
   }
   // The deadline for an attempt starting now, or nullopt when it has passed.
   std::optional<Clock::time_point> attemptDeadline() {
     std::lock_guard<std::mutex> lk(mu);
-    if (!draining) return Clock::time_point::max();
-    if (Clock::now() >= deadline) return std::nullopt;
-    return deadline;
+    return components::attemptDeadline(draining, deadline);
   }
 };
 

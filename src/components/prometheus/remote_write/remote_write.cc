@@ -19,8 +19,9 @@
 
 #include "src/common/memory_budget.h"
 #include "src/components/all.h"
-#include "src/pdata/wire_encode.h"
+#include "src/components/common/drain.h"
 #include "src/net/http_client.h"
+#include "src/pdata/wire_encode.h"
 #include "src/queue/disk_queue.h"
 #include "src/runtime/registry.h"
 
@@ -414,20 +415,12 @@ class Shard {
   // Sleeps up to `d`; false when draining and the deadline has passed (give up).
   bool sleepFor(std::chrono::nanoseconds d) {
     std::unique_lock<std::mutex> lk(mu_);
-    auto until = Clock::now() + d;
-    while (true) {
-      auto now = Clock::now();
-      if (draining_ && now >= deadline_) return false;
-      if (now >= until) return true;
-      cv_.wait_until(lk, draining_ ? std::min(until, deadline_) : until);
-    }
+    return components::sleepOrGiveUp(lk, cv_, draining_, deadline_, d);
   }
   // The deadline of an attempt starting now (max when not draining), or nullopt when passed.
   std::optional<Clock::time_point> attemptDeadline() {
     std::lock_guard<std::mutex> lk(mu_);
-    if (!draining_) return Clock::time_point::max();
-    if (Clock::now() >= deadline_) return std::nullopt;
-    return deadline_;
+    return components::attemptDeadline(draining_, deadline_);
   }
 
   // Reused encoding buffers (only the shard's thread uses them).
