@@ -74,7 +74,11 @@ class Controller {
 
   LoadResult load(const std::vector<syntax::SourceFilePtr>& sources);
 
-  // Stops every component (reverse dependency order) and the worker. Idempotent.
+  // Stops every component (reverse dependency order) and the worker. Idempotent. `deadline` is
+  // shared out: a component whose longest chain of references to other components has length h
+  // (its height: 0 for an exporter, 1 for a processor in front of one) is given
+  // shareOfDeadline(now, deadline, h) when its turn comes, so what it flushes downstream keeps
+  // time to be delivered.
   void shutdown(std::chrono::steady_clock::time_point deadline);
 
   bool loaded() const { return loaded_.load(); }
@@ -111,6 +115,11 @@ class Controller {
   std::thread worker_;
   uint64_t collector_id_ = 0;
 };
+
+// now + (deadline - now) / (height + 1); `deadline` itself when height is 0 or it has passed.
+std::chrono::steady_clock::time_point shareOfDeadline(
+    std::chrono::steady_clock::time_point now, std::chrono::steady_clock::time_point deadline,
+    size_t height);
 
 // Reads CONFIG_PATH: one file, or every *.alloy file directly inside a directory (sorted).
 absl::StatusOr<std::vector<syntax::SourceFilePtr>> readConfigSources(const std::string& path);

@@ -1859,6 +1859,16 @@ std::shared_ptr<const LokiConsumer::Config> LokiConsumer::config() const {
   return config_;
 }
 
+bool LokiConsumer::durable(pdata::Signal s) const {
+  if (s != pdata::Signal::kLogs) return false;
+  auto cfg = config();
+  if (cfg == nullptr || cfg->receivers.empty()) return false;
+  for (const auto& r : cfg->receivers) {
+    if (!r->durable()) return false;
+  }
+  return true;
+}
+
 absl::Status LokiConsumer::consume(pdata::Batch&& batch) {
   if (batch.signal != pdata::Signal::kLogs) {
     return absl::UnimplementedError(strCat(id_, " accepts logs only"));

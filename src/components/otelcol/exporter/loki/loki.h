@@ -93,6 +93,9 @@ class LokiConsumer : public Consumer {
   bool acceptsSignal(pdata::Signal s) const override { return s == pdata::Signal::kLogs; }
   absl::Status consume(pdata::Batch&& batch) override;
   std::string describe() const override { return id_ + ".input"; }
+  // Logs are forwarded synchronously: durable when every forward_to receiver is (loki.write with
+  // its WAL enabled), so a batch processor in front passes requests through.
+  bool durable(pdata::Signal s) const override;
 
  private:
   struct Config {
