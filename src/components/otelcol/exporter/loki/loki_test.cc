@@ -519,10 +519,28 @@ class FakeReceiver : public loki::LogsReceiver {
     return absl::OkStatus();
   }
   std::string describe() const override { return "fake"; }
+  bool durable() const override { return wal; }
   std::mutex mu;
+  bool wal = false;
   absl::Status status;
   std::vector<loki::Entry> got;
 };
+
+TEST(LokiConsumerTest, DurableWhenEveryReceiverKeepsAWal) {
+  metrics::Registry reg;
+  LokiConsumer c("otelcol.exporter.loki.t", reg, log::Logger{});
+  EXPECT_FALSE(c.durable(pdata::Signal::kLogs));  // not configured
+  auto r1 = std::make_shared<FakeReceiver>();
+  auto r2 = std::make_shared<FakeReceiver>();
+  Arguments args;
+  args.forward_to = {{r1}, {r2}};
+  c.configure(args);
+  r1->wal = true;
+  EXPECT_FALSE(c.durable(pdata::Signal::kLogs));  // r2 has no WAL
+  r2->wal = true;
+  EXPECT_TRUE(c.durable(pdata::Signal::kLogs));
+  EXPECT_FALSE(c.durable(pdata::Signal::kTraces));
+}
 
 TEST(LokiConsumerTest, ForwardsToEveryReceiverAndPropagatesRefusal) {
   metrics::Registry reg;
