@@ -5,6 +5,7 @@
 #include "src/common/strings.h"
 
 #include "absl/time/time.h"
+#include "src/common/log.h"
 #include "src/syntax/value.h"
 
 namespace telegate::admin {
@@ -66,10 +67,13 @@ std::string htmlEscape(std::string_view s) {
 AdminServer::AdminServer(std::string listen_addr, runtime::Controller& controller,
                          metrics::Registry& registry, std::function<ReloadOutcome()> reload)
     : controller_(controller), registry_(registry), reload_(std::move(reload)) {
+  refused_ = &registry_.counter(
+      "telegate_admin_refused_requests_total",
+      "Admin server requests refused before their handler ran, by reason.", {"reason"});
   net::HttpServerOptions opts;
   opts.listen_addr = std::move(listen_addr);
   opts.io_threads = 1;
-  opts.max_body_bytes = 1 << 20;
+  opts.max_body_bytes = kMaxReloadBodyBytes;
   server_ = std::make_unique<net::HttpServer>(
       opts, [this](const net::HttpRequest& r) { return handle(r); });
 }
@@ -146,8 +150,39 @@ net::HttpResponse AdminServer::indexPage() {
   return r;
 }
 
+void AdminServer::setHttpConfig(const runtime::HttpBlockArgs& args) {
+  policy_.store(std::make_shared<const AccessPolicy>(args));
+}
+
+void AdminServer::countRefusal(std::string_view reason, const net::HttpRequest& req) {
+  refused_->with({std::string(reason)}).inc();
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t last = last_refusal_log_ns_.load();
+  if (last != 0 && now - last < int64_t{60} * 1000 * 1000 * 1000) return;
+  if (!last_refusal_log_ns_.compare_exchange_strong(last, now)) return;
+  log::root().warn("admin request refused (logged at most once a minute)",
+                   {{"reason", std::string(reason)},
+                    {"method", req.method.substr(0, 16)},
+                    {"path", req.path.substr(0, 128)},
+                    {"remote", req.remote_addr}});
+}
+
 net::HttpResponse AdminServer::handle(const net::HttpRequest& req) {
   const std::string& p = req.path;
+  std::shared_ptr<const AccessPolicy> policy = policy_.load();
+  if (policy == nullptr && p != "/-/ready" && p != "/-/healthy") {
+    countRefusal("not_configured", req);
+    net::HttpResponse r = net::HttpResponse::text(503, "configuration not loaded yet\n");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  Refusal why = Refusal::kNone;
+  if (auto refused = checkHead(policy ? *policy : AccessPolicy(), req, &why)) {
+    countRefusal(refusalName(why), req);
+    return *refused;
+  }
   if (p == "/-/ready") {
     if (ready_.load() && controller_.loaded()) {
       return net::HttpResponse::text(200, "telegate is ready.\n");
@@ -156,18 +191,12 @@ net::HttpResponse AdminServer::handle(const net::HttpRequest& req) {
   }
   if (p == "/-/healthy") return healthy();
   if (p == "/metrics") {
-    if (req.method != "GET" && req.method != "HEAD") {
-      return net::HttpResponse::text(405, "method not allowed\n");
-    }
     net::HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = registry_.exposition();
     return r;
   }
   if (p == "/-/reload") {
-    if (req.method != "GET" && req.method != "POST") {
-      return net::HttpResponse::text(405, "method not allowed\n");
-    }
     ReloadOutcome o = reload_();
     if (o.ok) return net::HttpResponse::text(200, "config reloaded\n");
     return net::HttpResponse::text(400, o.message.empty() ? "reload failed\n" : o.message + "\n");
