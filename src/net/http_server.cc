@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <exception>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -286,8 +287,66 @@ class Session : public std::enable_shared_from_this<Session> {
     sendError(400, "malformed HTTP request\n");
   }
 
+  // Fills req_ from the parsed header (everything but the body).
+  void buildRequestHead() {
+    const auto& msg = parser_->get();
+    req_ = HttpRequest{};
+    req_.method = std::string(msg.method_string());
+    req_.target = std::string(msg.target());
+    req_.version = static_cast<int>(msg.version());
+    std::string_view path_and_query = req_.target;
+    // absolute-form: "http://host/path?q"
+    if (size_t scheme = path_and_query.find("://");
+        scheme != std::string_view::npos && path_and_query[0] != '/') {
+      size_t slash = path_and_query.find('/', scheme + 3);
+      path_and_query =
+          slash == std::string_view::npos ? std::string_view("/") : path_and_query.substr(slash);
+    }
+    size_t q = path_and_query.find('?');
+    req_.path = std::string(path_and_query.substr(0, q));
+    if (q != std::string_view::npos) req_.query = std::string(path_and_query.substr(q + 1));
+    req_.headers.reserve(static_cast<size_t>(std::distance(msg.begin(), msg.end())));
+    for (const auto& f : msg) {
+      req_.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    req_.remote_addr = remote_;
+  }
+
+  // Runs the header_check. Returns false when the request was refused (the response is on its
+  // way and the connection will be closed or kept as the contract says).
+  bool judgeHeader() {
+    if (!srv_->opts.header_check) return true;
+    HeaderDecision d;
+    try {
+      d = srv_->opts.header_check(req_);
+    } catch (const std::exception& e) {
+      srv_->logger.error("http header check threw",
+                         {{"path", req_.path}, {"remote_addr", remote_}, {"err", e.what()}});
+      d = HeaderDecision::refuse(HttpResponse::text(500, "internal server error\n"));
+    } catch (...) {
+      srv_->logger.error("http header check threw",
+                         {{"path", req_.path}, {"remote_addr", remote_}});
+      d = HeaderDecision::refuse(HttpResponse::text(500, "internal server error\n"));
+    }
+    if (d.refusal) {
+      const auto& msg = parser_->get();
+      // No body announced: the connection may stay open as the client asked.
+      const bool keep_alive = parser_->is_done() && msg.keep_alive();
+      const unsigned version = msg.version();
+      const bool head = msg.method() == http::verb::head;
+      parser_.reset();
+      req_ = HttpRequest{};
+      sendResponse(std::move(*d.refusal), version, keep_alive, head);
+      return false;
+    }
+    req_.state = std::move(d.state);
+    return true;
+  }
+
   void onHeader(error_code ec) {
     if (ec) return onReadError(ec);
+    buildRequestHead();
+    if (!judgeHeader()) return;
     if (parser_->is_done()) return dispatchRequest();
 
     const auto& req = parser_->get();
@@ -328,27 +387,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void dispatchRequest() {
     auto msg = parser_->release();
     parser_.reset();
-
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    req.version = static_cast<int>(msg.version());
-    std::string_view path_and_query = req.target;
-    // absolute-form: "http://host/path?q"
-    if (size_t scheme = path_and_query.find("://");
-        scheme != std::string_view::npos && path_and_query[0] != '/') {
-      size_t slash = path_and_query.find('/', scheme + 3);
-      path_and_query =
-          slash == std::string_view::npos ? std::string_view("/") : path_and_query.substr(slash);
-    }
-    size_t q = path_and_query.find('?');
-    req.path = std::string(path_and_query.substr(0, q));
-    if (q != std::string_view::npos) req.query = std::string(path_and_query.substr(q + 1));
-    for (const auto& f : msg) {
-      req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    }
+    HttpRequest req = std::move(req_);
+    req_ = HttpRequest{};
     req.body = std::move(msg.body());
-    req.remote_addr = remote_;
 
     const bool keep_alive = msg.keep_alive();
     const bool head = msg.method() == http::verb::head;
@@ -447,6 +488,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  HttpRequest req_;  // the request being read, without its body
   http::response<http::string_body> res_;
   bool first_request_ = true;
   bool close_after_write_ = false;

@@ -6,6 +6,22 @@
 //    pipelined requests are answered in order). Every response carries Content-Length (except
 //    1xx/204/304) and a Date header; `Connection: close` is sent whenever the server closes the
 //    connection after the response.
+//  * Header stage: when `header_check` is set it is called with the request line and headers
+//    (HttpRequest with an empty body) as soon as the header is complete: before `100 Continue` is
+//    sent and before any body byte is read. It returns either
+//      - HeaderDecision::refuse(response): the server sends the response and closes the connection
+//        without reading the body. When the request announced a body the response carries
+//        `Connection: close` and the server half-closes and discards what the client is still
+//        sending for at most 500 ms / 4 MiB (only so that the client reads the response instead of
+//        a reset; the discarded bytes are never held); a request without a body keeps the
+//        connection as it asked for; or
+//      - HeaderDecision::accept(state, authenticated): the body is read and the handler runs with
+//        HttpRequest::state = state (an opaque per-request value, e.g. the authenticated client,
+//        so the handler does not authenticate a second time). `authenticated` marks the
+//        connection as having proven itself (see the connection table below).
+//    Without a header_check every complete request header is accepted and authenticates the
+//    connection. The check runs on the connection's strand like the handler (same threading
+//    rules); an exception from it -> 500 and close.
 //  * The whole request body is read into memory before the handler runs, bounded by
 //    max_body_bytes. A declared Content-Length above the limit is answered with 413 right after the
 //    headers, without reading the body; a chunked body that grows past the limit gets 413 as soon
@@ -44,6 +60,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,6 +80,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
   std::string body;
   std::string remote_addr;  // "127.0.0.1:54321" or "[::1]:54321"
+  // What the header_check accepted the request with (null without a header_check).
+  std::shared_ptr<const void> state;
 
   // Case-insensitive; first value; "" if absent.
   std::string_view header(std::string_view name) const;
@@ -81,6 +100,30 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
 
+// The verdict of a header_check (see the contract above).
+struct HeaderDecision {
+  std::optional<HttpResponse> refusal;  // set: refused with this response
+  std::shared_ptr<const void> state;    // accepted: becomes HttpRequest::state
+  bool authenticated = true;            // accepted: the connection counts as authenticated
+
+  static HeaderDecision accept(std::shared_ptr<const void> state = nullptr,
+                               bool authenticated = true) {
+    HeaderDecision d;
+    d.state = std::move(state);
+    d.authenticated = authenticated;
+    return d;
+  }
+  static HeaderDecision refuse(HttpResponse r) {
+    HeaderDecision d;
+    d.refusal = std::move(r);
+    d.authenticated = false;
+    return d;
+  }
+};
+
+// Called with the request without its body (HttpRequest::body empty, state null).
+using HeaderCheck = std::function<HeaderDecision(const HttpRequest&)>;
+
 struct HttpServerOptions {
   // "host:port". Host may be an IPv4/IPv6 literal (IPv6 in brackets), a name such as localhost
   // (first resolved address, IPv4 preferred), or empty (":4318" = all interfaces, dual stack).
@@ -92,6 +135,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds read_timeout{0};
   size_t max_connections = 4096;
+  // Judges requests at their headers; empty = accept every request.
+  HeaderCheck header_check;
 };
 
 class HttpServer {
