@@ -74,6 +74,15 @@ AdminServer::AdminServer(std::string listen_addr, runtime::Controller& controlle
   opts.listen_addr = std::move(listen_addr);
   opts.io_threads = 1;
   opts.max_body_bytes = kMaxReloadBodyBytes;
+  // Admin requests are small: a slow or idle client is cut off quickly.
+  opts.header_timeout = std::chrono::seconds(10);
+  opts.read_timeout = std::chrono::seconds(10);
+  opts.idle_timeout = std::chrono::seconds(30);
+  // Access control, method and body rules are judged before any body byte is read.
+  opts.header_check = [this](const net::HttpRequest& head) {
+    if (auto refused = judge(head)) return net::HeaderDecision::refuse(std::move(*refused));
+    return net::HeaderDecision::accept(judgedMarker());
+  };
   server_ = std::make_unique<net::HttpServer>(
       opts, [this](const net::HttpRequest& r) { return handle(r); });
 }
@@ -169,19 +178,31 @@ void AdminServer::countRefusal(std::string_view reason, const net::HttpRequest& 
                     {"remote", req.remote_addr}});
 }
 
-net::HttpResponse AdminServer::handle(const net::HttpRequest& req) {
-  const std::string& p = req.path;
+const std::shared_ptr<const void>& AdminServer::judgedMarker() {
+  static const std::shared_ptr<const void> marker = std::make_shared<int>(0);
+  return marker;
+}
+
+std::optional<net::HttpResponse> AdminServer::judge(const net::HttpRequest& head) {
+  const std::string& p = head.path;
   std::shared_ptr<const AccessPolicy> policy = policy_.load();
   if (policy == nullptr && p != "/-/ready" && p != "/-/healthy") {
-    countRefusal("not_configured", req);
+    countRefusal("not_configured", head);
     net::HttpResponse r = net::HttpResponse::text(503, "configuration not loaded yet\n");
     r.headers.emplace_back("Retry-After", "1");
     return r;
   }
   Refusal why = Refusal::kNone;
-  if (auto refused = checkHead(policy ? *policy : AccessPolicy(), req, &why)) {
-    countRefusal(refusalName(why), req);
-    return *refused;
+  auto refused = checkHead(policy ? *policy : AccessPolicy(), head, &why);
+  if (refused) countRefusal(refusalName(why), head);
+  return refused;
+}
+
+net::HttpResponse AdminServer::handle(const net::HttpRequest& req) {
+  const std::string& p = req.path;
+  // Requests from the server were judged at their headers; direct calls are judged here.
+  if (req.state != judgedMarker()) {
+    if (auto refused = judge(req)) return std::move(*refused);
   }
   if (p == "/-/ready") {
     if (ready_.load() && controller_.loaded()) {

@@ -12,20 +12,22 @@
 //   GET  /api/v0/web/components[/<id>]  JSON: components with arguments (secrets shown as
 //                      "(secret)"), exports, health, references.
 //   GET  /             a small HTML status page.
-// Every request is first judged by checkHead() (src/admin/access.h) with the policy of the root
-// `http` block last applied by setHttpConfig(): basic authentication per its filter, the method
-// and the body rules. Until the first setHttpConfig() (the first configuration load), only the
-// probes are answered; other paths get 503 with Retry-After, so nothing is served before the
-// configured access control is known. Refusals are counted in
-// telegate_admin_refused_requests_total{reason} and logged at most once a minute. Request bodies
-// are limited to kMaxReloadBodyBytes.
-// The server runs on its own thread; handlers only read controller snapshots, except reload,
-// which calls the supplied reload function (serialised by the controller).
+// Every request is judged at its headers (net::HttpServerOptions::header_check, before any body
+// byte is read) by checkHead() (src/admin/access.h) with the policy of the root `http` block
+// last applied by setHttpConfig(): basic authentication per its filter, the method and the body
+// rules; a refused request gets its status and the connection is closed. Until the first
+// setHttpConfig() (the first configuration load), only the probes are answered; other paths get 503
+// with Retry-After, so nothing is served before the configured access control is known. Refusals
+// are counted in telegate_admin_refused_requests_total{reason} and logged at most once a minute.
+// Request bodies are limited to kMaxReloadBodyBytes. The server runs on its own thread; handlers
+// only read controller snapshots, except reload, which calls the supplied reload function
+// (serialised by the controller).
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -49,19 +51,25 @@ class AdminServer {
   absl::Status start();
   void stop();
   std::string boundAddress() const;
+  const net::HttpServer& server() const { return *server_; }
   // Set once the first load has completed and components were started.
   void setReady(bool ready) { ready_.store(ready); }
   // Applies the root `http` block (called by the controller when a load commits; thread-safe).
   void setHttpConfig(const runtime::HttpBlockArgs& args);
 
-  // Exposed for tests: answers one request without a network round trip.
+  // Exposed for tests: answers one request without a network round trip (judging it first,
+  // as the server's header stage does).
   net::HttpResponse handle(const net::HttpRequest& req);
+  // The header-stage verdict: the refusal to send, or nullopt. Counts and logs refusals.
+  std::optional<net::HttpResponse> judge(const net::HttpRequest& head);
 
  private:
   net::HttpResponse components(const std::string& id);
   net::HttpResponse healthy();
   net::HttpResponse indexPage();
   void countRefusal(std::string_view reason, const net::HttpRequest& req);
+  // HttpRequest::state of requests the header stage accepted.
+  static const std::shared_ptr<const void>& judgedMarker();
 
   runtime::Controller& controller_;
   metrics::Registry& registry_;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "src/net/http_client.h"
+#include "src/net/http_test_util.h"
 #include "src/runtime/registry.h"
 
 namespace telegate::admin {
@@ -174,6 +175,34 @@ TEST_F(AdminTest, OverTheNetworkRefusalsCarryTheirHeaders) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(reloads_.load(), 0);
+  admin_->stop();
+}
+
+TEST_F(AdminTest, RefusedAtTheHeadersWithoutContinueOrReadingTheBody) {
+  ASSERT_TRUE(admin_->start().ok());
+  ASSERT_TRUE(load(kAuthConfig));
+  net::Conn c(admin_->server().port());
+  ASSERT_TRUE(c.connected());
+  // A body the server would accept by size; the refusal must come before 100 Continue.
+  ASSERT_TRUE(
+      c.send("POST /-/reload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+             "Content-Length: 1000\r\n\r\n"));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(r->headers["www-authenticate"], kBasicChallenge);
+  EXPECT_EQ(r->headers["connection"], "close");
+  EXPECT_TRUE(c.waitClosed());
+  EXPECT_EQ(reloads_.load(), 0);
+
+  // An authenticated GET of a path that takes no body, announcing one: 413 before the body.
+  net::Conn c2(admin_->server().port());
+  ASSERT_TRUE(c2.send(
+      "GET /api/v0/web/components HTTP/1.1\r\nHost: x\r\nAuthorization: " + basic("ops:pw").second +
+      "\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n"));
+  r = c2.readResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 413);
   admin_->stop();
 }
 
