@@ -55,6 +55,7 @@ class Conn {
     if (fd_ >= 0) ::close(fd_);
   }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
 
   bool send(std::string_view data) {
     while (!data.empty()) {
@@ -163,7 +164,8 @@ std::unique_ptr<HttpServer> startServer(HttpServerOptions opts = {},
   return srv;
 }
 
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit = 3000ms) {
+[[maybe_unused]] bool waitFor(const std::function<bool()>& pred,
+                              std::chrono::milliseconds limit = 3000ms) {
   auto deadline = Clock::now() + limit;
   while (Clock::now() < deadline) {
     if (pred()) return true;
