@@ -146,7 +146,7 @@ class Conn {
   std::string buf_;
 };
 
-HttpResponse echoHandler(const HttpRequest& req) {
+[[maybe_unused]] HttpResponse echoHandler(const HttpRequest& req) {
   if (req.path == "/throw") throw std::runtime_error("boom");
   if (req.path == "/sleep") std::this_thread::sleep_for(50ms);
   HttpResponse r;
@@ -156,8 +156,8 @@ HttpResponse echoHandler(const HttpRequest& req) {
   return r;
 }
 
-std::unique_ptr<HttpServer> startServer(HttpServerOptions opts = {},
-                                        HttpHandler handler = echoHandler) {
+[[maybe_unused]] std::unique_ptr<HttpServer> startServer(HttpServerOptions opts = {},
+                                                         HttpHandler handler = echoHandler) {
   auto srv = std::make_unique<HttpServer>(std::move(opts), std::move(handler));
   auto st = srv->start();
   EXPECT_TRUE(st.ok()) << st;
