@@ -55,6 +55,7 @@ class Conn {
     if (fd_ >= 0) ::close(fd_);
   }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
 
   bool send(std::string_view data) {
     while (!data.empty()) {
@@ -145,7 +146,7 @@ class Conn {
   std::string buf_;
 };
 
-HttpResponse echoHandler(const HttpRequest& req) {
+[[maybe_unused]] HttpResponse echoHandler(const HttpRequest& req) {
   if (req.path == "/throw") throw std::runtime_error("boom");
   if (req.path == "/sleep") std::this_thread::sleep_for(50ms);
   HttpResponse r;
@@ -155,15 +156,16 @@ HttpResponse echoHandler(const HttpRequest& req) {
   return r;
 }
 
-std::unique_ptr<HttpServer> startServer(HttpServerOptions opts = {},
-                                        HttpHandler handler = echoHandler) {
+[[maybe_unused]] std::unique_ptr<HttpServer> startServer(HttpServerOptions opts = {},
+                                                         HttpHandler handler = echoHandler) {
   auto srv = std::make_unique<HttpServer>(std::move(opts), std::move(handler));
   auto st = srv->start();
   EXPECT_TRUE(st.ok()) << st;
   return srv;
 }
 
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit = 3000ms) {
+[[maybe_unused]] bool waitFor(const std::function<bool()>& pred,
+                              std::chrono::milliseconds limit = 3000ms) {
   auto deadline = Clock::now() + limit;
   while (Clock::now() < deadline) {
     if (pred()) return true;
