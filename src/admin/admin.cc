@@ -72,6 +72,8 @@ AdminServer::AdminServer(std::string listen_addr, runtime::Controller& controlle
       "Admin server requests refused before their handler ran, by reason.", {"reason"});
   net::HttpServerOptions opts;
   opts.listen_addr = std::move(listen_addr);
+  opts.name = "admin";
+  opts.metrics = &registry_;
   opts.io_threads = 1;
   opts.max_body_bytes = kMaxReloadBodyBytes;
   // Admin requests are small: a slow or idle client is cut off quickly.
@@ -79,9 +81,14 @@ AdminServer::AdminServer(std::string listen_addr, runtime::Controller& controlle
   opts.read_timeout = std::chrono::seconds(10);
   opts.idle_timeout = std::chrono::seconds(30);
   // Access control, method and body rules are judged before any body byte is read.
+  // A connection counts as authenticated (shed last under a flood) when its request passed the
+  // credential check, or when none is configured; the probes count too, so kubelet's survive.
   opts.header_check = [this](const net::HttpRequest& head) {
     if (auto refused = judge(head)) return net::HeaderDecision::refuse(std::move(*refused));
-    return net::HeaderDecision::accept(judgedMarker());
+    std::shared_ptr<const AccessPolicy> policy = policy_.load();
+    bool proven = policy == nullptr || !policy->authEnabled() || head.path == "/-/ready" ||
+                  head.path == "/-/healthy" || policy->needsCredential(head.path);
+    return net::HeaderDecision::accept(judgedMarker(), proven);
   };
   server_ = std::make_unique<net::HttpServer>(
       opts, [this](const net::HttpRequest& r) { return handle(r); });
