@@ -143,6 +143,13 @@ TEST_F(AdminTest, HttpBlockErrors) {
   }
 }
 
+TEST_F(AdminTest, FilterThatProtectsNothingIsAWarning) {
+  std::string diags;
+  ASSERT_TRUE(load(
+      "http { auth {\n basic { username = \"u\"\n password = \"p\" }\n filter { }\n} }", &diags));
+  EXPECT_NE(diags.find("no path needs the credential"), std::string::npos) << diags;
+}
+
 TEST_F(AdminTest, OverTheNetworkRefusalsCarryTheirHeaders) {
   ASSERT_TRUE(admin_->start().ok());
   ASSERT_TRUE(load(kAuthConfig));

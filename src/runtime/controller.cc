@@ -410,25 +410,7 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
     for (auto& w : warnings) diags.addWarning(logging_file, w.range, w.message);
   }
   HttpBlockArgs http;
-  if (http_block != nullptr) {
-    syntax::Object root = syntax::stdlib();
-    syntax::Scope scope(&root);
-    std::vector<syntax::EvalWarning> warnings;
-    DecodeContext ctx{&scope, http_file, &diags, &warnings};
-    if (decodeBody(http_block->body, schemaOf<HttpBlockArgs>(), &http, http_block->name_range,
-                   ctx)) {
-      if (auto st = http.validate(); !st.ok()) {
-        diags.addError(http_file, http_block->name_range, std::string(st.message()));
-      } else if (http.auth && http.auth->basic && http.auth->filter &&
-                 http.auth->filter->authenticate_matching_paths &&
-                 http.auth->filter->paths.empty()) {
-        diags.addWarning(http_file, http_block->name_range,
-                         "http.auth.filter lists no paths with authenticate_matching_paths = true: "
-                         "no path needs the credential");
-      }
-    }
-    for (auto& w : warnings) diags.addWarning(http_file, w.range, w.message);
-  }
+  if (http_block != nullptr) decodeHttpBlock(*http_block, http_file, &diags, &http);
 
   // 5. Staged evaluation: decode arguments; build new components (not started).
   struct StagedNode {

@@ -1,5 +1,7 @@
 #include "src/runtime/http_block.h"
 
+#include "src/syntax/stdlib.h"
+
 namespace telegate::runtime {
 
 void HttpBasicAuthBlock::describe(Schema<HttpBasicAuthBlock>& s) {
@@ -54,6 +56,28 @@ absl::Status HttpBlockArgs::validate() const {
     }
   }
   return absl::OkStatus();
+}
+
+bool decodeHttpBlock(const syntax::ast::Block& block, const std::string& file,
+                     syntax::Diagnostics* diags, HttpBlockArgs* out) {
+  syntax::Object root = syntax::stdlib();
+  syntax::Scope scope(&root);
+  std::vector<syntax::EvalWarning> warnings;
+  DecodeContext ctx{&scope, file, diags, &warnings};
+  bool ok = decodeBody(block.body, schemaOf<HttpBlockArgs>(), out, block.name_range, ctx);
+  if (ok) {
+    if (auto st = out->validate(); !st.ok()) {
+      diags->addError(file, block.name_range, std::string(st.message()));
+      ok = false;
+    } else if (out->auth && out->auth->basic && out->auth->filter &&
+               out->auth->filter->authenticate_matching_paths && out->auth->filter->paths.empty()) {
+      diags->addWarning(file, block.name_range,
+                        "http.auth.filter lists no paths with authenticate_matching_paths = true: "
+                        "no path needs the credential");
+    }
+  }
+  for (auto& w : warnings) diags->addWarning(file, w.range, w.message);
+  return ok;
 }
 
 }  // namespace telegate::runtime

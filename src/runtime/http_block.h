@@ -72,4 +72,10 @@ struct HttpBlockArgs {
   absl::Status validate() const;
 };
 
+// Decodes a root `http` block (its expressions see only the standard library, like `logging`),
+// runs validate(), and warns about a filter that protects nothing. Problems become positioned
+// diagnostics; false when an error was added.
+bool decodeHttpBlock(const syntax::ast::Block& block, const std::string& file,
+                     syntax::Diagnostics* diags, HttpBlockArgs* out);
+
 }  // namespace telegate::runtime
