@@ -15,7 +15,8 @@
 // Every request is judged at its headers (net::HttpServerOptions::header_check, before any body
 // byte is read) by checkHead() (src/admin/access.h) with the policy of the root `http` block
 // last applied by setHttpConfig(): basic authentication per its filter, the method and the body
-// rules; a refused request gets its status and the connection is closed. Until the first
+// rules; a refused request gets its status without any body byte being read (the connection is
+// closed when it announced a body). Until the first
 // setHttpConfig() (the first configuration load), only the probes are answered; other paths get 503
 // with Retry-After, so nothing is served before the configured access control is known. Refusals
 // are counted in telegate_admin_refused_requests_total{reason} and logged at most once a minute.
