@@ -111,11 +111,12 @@ bool Session::enterPhase(Phase to) {
   return true;
 }
 
+// The parser stays: a cancelled read may still refer to it until its handler has run. Its body
+// goes with the session, which ends as soon as the pending handlers have run.
 void Session::close() {
   error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
   stream_.close();
-  parser_.reset();
   releaseCharge();
 }
 
@@ -454,11 +455,11 @@ void Session::lingeringClose() {
   error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec || srv_->stopping()) return close();
-  if (!authenticated.load(std::memory_order_relaxed)) {
-    if (!enterPhase(Phase::kHeader)) return;
-  } else if (!enterPhase(Phase::kIdle)) {
+  const int64_t since = since_ns.load(std::memory_order_relaxed);
+  if (!enterPhase(authenticated.load(std::memory_order_relaxed) ? Phase::kIdle : Phase::kHeader)) {
     return;
   }
+  since_ns.store(since, std::memory_order_relaxed);  // keeps its place in the shedding order
   stream_.expires_after(kLingerTime);
   expiry_reason_.reset();
   drain();

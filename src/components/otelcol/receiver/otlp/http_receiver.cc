@@ -1,11 +1,13 @@
 #include "src/components/otelcol/receiver/otlp/http_receiver.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string_view>
 #include <utility>
 
 #include "google/rpc/status.pb.h"
 #include "src/common/decompress.h"
+#include "src/common/log.h"
 #include "src/common/strings.h"
 #include "src/pdata/otlp_decode.h"
 
@@ -350,6 +352,11 @@ net::HeaderDecision checkHeaders(const net::HttpRequest& req, const Head& h,
 
 net::HttpResponse memoryRefusal(const Head& h, Dispatcher& d, std::string_view what) {
   d.countRefused(*h.signal, h.protocol, "memory_limit");
+  static log::OnceEvery every(std::chrono::seconds(60));
+  if (every.shouldLog()) {
+    log::root().warn("OTLP/HTTP request refused: memory limit reached (logged once a minute)",
+                     {{"stage", std::string(what)}});
+  }
   net::HttpResponse r = statusResponse(429, h.type, 8, strCat("memory limit reached ", what));
   r.headers.emplace_back("Retry-After", strCat(d.retryAfterSeconds()));
   return r;

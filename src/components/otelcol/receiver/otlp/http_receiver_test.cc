@@ -780,9 +780,11 @@ TEST(HttpReceiverNetTest, ServesOverTcpWithKeepAlive) {
   EXPECT_EQ(provider_calls, 4);
 
   // Gzip bomb over the wire: 413 from the receiver.
+  // (Built before connecting: building it may take longer than the header deadline.)
+  const std::string bomb_request = rawPost("/v1/logs", "application/x-protobuf", gzipBomb1GiB(),
+                                           bearer + "Content-Encoding: gzip\r\n");
   Conn b(port);
-  ASSERT_TRUE(b.send(rawPost("/v1/logs", "application/x-protobuf", gzipBomb1GiB(),
-                             bearer + "Content-Encoding: gzip\r\n")));
+  ASSERT_TRUE(b.send(bomb_request));
   auto rb = b.read();
   ASSERT_TRUE(rb);
   EXPECT_EQ(rb->status, 413);
