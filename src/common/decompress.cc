@@ -25,6 +25,52 @@ absl::Status limitError(size_t max_output) {
   return absl::ResourceExhaustedError(strCat(kLimitPrefix, max_output, " bytes"));
 }
 
+constexpr std::string_view kMemoryPrefix = "memory limit reached while decompressing";
+
+absl::Status memoryError() {
+  return absl::ResourceExhaustedError(std::string(kMemoryPrefix));
+}
+
+// Charges allocations to a MemoryBudget (none when the budget is null). What is still charged at
+// destruction is given back unless take() moved it into a reservation.
+class Charger {
+ public:
+  explicit Charger(MemoryBudget* budget) : budget_(budget) {}
+  ~Charger() {
+    if (budget_ != nullptr) budget_->release(charged_);
+  }
+  Charger(const Charger&) = delete;
+  Charger& operator=(const Charger&) = delete;
+
+  // False (and failed() from then on) when the budget has no room for n more bytes.
+  bool add(size_t n) {
+    if (budget_ == nullptr) return true;
+    if (!budget_->tryReserve(n)) {
+      failed_ = true;
+      return false;
+    }
+    charged_ += n;
+    return true;
+  }
+  void sub(size_t n) {
+    if (budget_ == nullptr) return;
+    n = std::min(n, charged_);
+    budget_->release(n);
+    charged_ -= n;
+  }
+  bool failed() const { return failed_; }
+  MemoryReservation take() {
+    MemoryReservation r(budget_, charged_);
+    charged_ = 0;
+    return r;
+  }
+
+ private:
+  MemoryBudget* const budget_;
+  size_t charged_ = 0;
+  bool failed_ = false;
+};
+
 absl::Status corrupt(std::string_view codec, std::string_view what) {
   return absl::InvalidArgumentError(strCat("invalid ", codec, " body: ", what));
 }
@@ -32,12 +78,19 @@ absl::Status corrupt(std::string_view codec, std::string_view what) {
 // Output collected in segments, so memory never exceeds max_output + 1 bytes in total (plus the
 // final concatenation when there is more than one segment). Segments grow geometrically; a size
 // hint (never trusted beyond the cap) lets typical bodies fit in one segment, which take()
-// returns without copying.
+// returns without copying. Every segment (and the concatenation) is charged to the Charger before
+// it is allocated; when the charge fails nothing is allocated and room() is 0.
 class BoundedOutput {
  public:
-  BoundedOutput(size_t max_output, size_t hint)
-      : max_output_(max_output), cap_(max_output == SIZE_MAX ? SIZE_MAX : max_output + 1) {
+  BoundedOutput(size_t max_output, size_t hint, Charger* charger)
+      : max_output_(max_output),
+        cap_(max_output == SIZE_MAX ? SIZE_MAX : max_output + 1),
+        charger_(charger) {
     startSegment(std::max(kChunk, hint));
+  }
+  // Why no more output could be produced: the memory budget or the size limit.
+  absl::Status stopError() const {
+    return charger_->failed() ? memoryError() : limitError(max_output_);
   }
 
   // Contiguous free space at tail(); zero only once cap_ bytes were produced.
@@ -57,20 +110,28 @@ class BoundedOutput {
     return total_ <= max_output_;
   }
   size_t size() const { return total_; }
-  std::string take() {
+  // The output; an error when the budget cannot hold the concatenation.
+  absl::StatusOr<std::string> take() {
     cur_.resize(used_);
     if (done_.empty()) return std::move(cur_);
+    if (!charger_->add(total_)) return memoryError();
     std::string out;
     out.reserve(total_);
     for (const std::string& s : done_) out.append(s);
     out.append(cur_);
+    size_t freed = cur_.capacity();
+    for (const std::string& s : done_) freed += s.capacity();
+    done_.clear();
+    cur_ = std::string();
+    charger_->sub(std::min(freed, segment_bytes_));
     return out;
   }
 
  private:
   void startSegment(size_t want) {
     const size_t n = std::min(want, cap_ - total_);
-    if (n == 0) return;
+    if (n == 0 || !charger_->add(n)) return;
+    segment_bytes_ += n;
     if (used_ > 0) {
       cur_.resize(used_);
       done_.push_back(std::move(cur_));
@@ -86,6 +147,8 @@ class BoundedOutput {
   size_t used_ = 0;  // bytes used in cur_
   std::string cur_;
   std::vector<std::string> done_;
+  Charger* const charger_;
+  size_t segment_bytes_ = 0;  // charged for segments
 };
 
 // ---- zlib family ----
@@ -100,7 +163,7 @@ bool hasZlibHeader(std::string_view b) {
 }
 
 absl::StatusOr<std::string> inflateBody(ZFormat fmt, std::string_view codec, std::string_view body,
-                                        size_t max_output) {
+                                        size_t max_output, Charger* charger) {
   z_stream zs{};
   const int wbits = fmt == ZFormat::kGzip ? 15 + 16 : fmt == ZFormat::kZlib ? 15 : -15;
   if (inflateInit2(&zs, wbits) != Z_OK) return absl::InternalError("inflateInit2 failed");
@@ -114,7 +177,7 @@ absl::StatusOr<std::string> inflateBody(ZFormat fmt, std::string_view codec, std
     // Deflate cannot expand more than ~1032:1, which bounds what a forged trailer can ask for.
     hint = std::max(hint, std::min(isize, body.size() * 1032));
   }
-  BoundedOutput out(max_output, hint);
+  BoundedOutput out(max_output, hint, charger);
 
   auto* in = reinterpret_cast<const Bytef*>(body.data());
   size_t in_left = body.size();
@@ -123,7 +186,7 @@ absl::StatusOr<std::string> inflateBody(ZFormat fmt, std::string_view codec, std
     zs.next_in = const_cast<Bytef*>(in);
     zs.avail_in = feed;
     const size_t room = out.room();
-    if (room == 0) return limitError(max_output);  // unreachable: commit() fails first
+    if (room == 0) return out.stopError();
     zs.next_out = reinterpret_cast<Bytef*>(out.tail());
     zs.avail_out = static_cast<uInt>(std::min<size_t>(room, UINT_MAX));
     const uInt out_before = zs.avail_out;
@@ -159,7 +222,24 @@ absl::StatusOr<std::string> inflateBody(ZFormat fmt, std::string_view codec, std
 
 // ---- zstd ----
 
-absl::StatusOr<std::string> zstdBody(std::string_view body, size_t max_output) {
+uint32_t le32(const char* p);
+
+// The window the first frame declares (RFC 8878 3.1.1.1): from its Window_Descriptor, or its
+// content size for a single-segment frame. 0 when unknown (skippable frame, short input).
+size_t zstdWindowSize(std::string_view b) {
+  if (b.size() < 6 || le32(b.data()) != 0xFD2FB528u) return 0;
+  const auto fhd = static_cast<unsigned char>(b[4]);
+  if ((fhd & 0x20) == 0) {
+    const auto wd = static_cast<unsigned char>(b[5]);
+    const size_t base = size_t{1} << (10 + (wd >> 3));
+    return base + (base / 8) * (wd & 7);
+  }
+  const unsigned long long declared = ZSTD_getFrameContentSize(b.data(), b.size());
+  if (declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == ZSTD_CONTENTSIZE_ERROR) return 0;
+  return static_cast<size_t>(std::min<unsigned long long>(declared, SIZE_MAX));
+}
+
+absl::StatusOr<std::string> zstdBody(std::string_view body, size_t max_output, Charger* charger) {
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   if (!dctx) return absl::ResourceExhaustedError("zstd: cannot create a decoder");
   int wlog = 24;  // 16 MiB, enough for any streaming compressor's default window
@@ -173,11 +253,22 @@ absl::StatusOr<std::string> zstdBody(std::string_view body, size_t max_output) {
   if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR) {
     hint = std::max<size_t>(hint, std::min<unsigned long long>(declared, 64ull * body.size()));
   }
-  BoundedOutput out(max_output, hint);
+  // The decoder's window, as the first frame declares it (the decoder refuses larger ones).
+  // Charged while decoding only.
+  struct WindowCharge {
+    Charger* charger;
+    size_t bytes = 0;
+    ~WindowCharge() { charger->sub(bytes); }
+  } window{charger};
+  if (const size_t w = std::min(zstdWindowSize(body), size_t{1} << wlog); w > 0) {
+    if (!charger->add(w)) return memoryError();
+    window.bytes = w;
+  }
+  BoundedOutput out(max_output, hint, charger);
   ZSTD_inBuffer in{body.data(), body.size(), 0};
   for (;;) {
     const size_t room = out.room();
-    if (room == 0) return limitError(max_output);
+    if (room == 0) return out.stopError();
     ZSTD_outBuffer ob{out.tail(), room, 0};
     const size_t in_before = in.pos;
     const size_t rc = ZSTD_decompressStream(dctx.get(), &ob, &in);
@@ -235,12 +326,14 @@ void putLe32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-absl::StatusOr<std::string> snappyBlock(std::string_view body, size_t max_output) {
+absl::StatusOr<std::string> snappyBlock(std::string_view body, size_t max_output,
+                                        Charger* charger) {
   size_t n = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &n)) {
     return corrupt("snappy", "bad uncompressed length");
   }
   if (n > max_output) return limitError(max_output);
+  if (!charger->add(n)) return memoryError();
   std::string out;
   out.resize(n);
   if (!snappy::RawUncompress(body.data(), body.size(), out.data())) {
@@ -249,8 +342,9 @@ absl::StatusOr<std::string> snappyBlock(std::string_view body, size_t max_output
   return out;
 }
 
-absl::StatusOr<std::string> snappyFramed(std::string_view body, size_t max_output) {
-  BoundedOutput out(max_output, 0);
+absl::StatusOr<std::string> snappyFramed(std::string_view body, size_t max_output,
+                                         Charger* charger) {
+  BoundedOutput out(max_output, 0, charger);
   while (!body.empty()) {
     if (body.size() < 4) return corrupt("snappy", "truncated chunk header");
     const auto type = static_cast<unsigned char>(body[0]);
@@ -275,6 +369,7 @@ absl::StatusOr<std::string> snappyFramed(std::string_view body, size_t max_outpu
     if (n > kSnappyMaxFrameBlock) return corrupt("snappy", "chunk larger than 65536 bytes");
     if (n > max_output - out.size()) return limitError(max_output);
     out.ensure(n);  // n <= max_output - size(), so this stays within the cap
+    if (charger->failed()) return memoryError();
     if (type == 0x00) {
       if (!snappy::RawUncompress(chunk.data(), chunk.size(), out.tail())) {
         return corrupt("snappy", "corrupt input");
@@ -301,26 +396,47 @@ bool isDecompressLimitError(const absl::Status& err) {
   return std::string_view(msg.data(), msg.size()).starts_with(kLimitPrefix);
 }
 
+bool isDecompressMemoryError(const absl::Status& err) {
+  if (err.code() != absl::StatusCode::kResourceExhausted) return false;
+  const auto msg = err.message();
+  return std::string_view(msg.data(), msg.size()).starts_with(kMemoryPrefix);
+}
+
 absl::StatusOr<std::string> decompress(std::string_view encoding, std::string_view body,
-                                       size_t max_output) {
+                                       size_t max_output, MemoryBudget* budget,
+                                       MemoryReservation* charge) {
   if (!isSupportedEncoding(encoding)) {
     return absl::InvalidArgumentError(strCat("unsupported Content-Encoding: ", encoding));
   }
+  Charger charger(budget);
+  absl::StatusOr<std::string> out;
   if (encoding.empty() || encoding == "identity") {
     if (body.size() > max_output) return limitError(max_output);
-    return std::string(body);
+    if (!charger.add(body.size())) return memoryError();
+    out = std::string(body);
+  } else if (body.empty()) {
+    out = std::string();
+  } else if (encoding == "gzip") {
+    out = inflateBody(ZFormat::kGzip, "gzip", body, max_output, &charger);
+  } else if (encoding == "zlib") {
+    out = inflateBody(ZFormat::kZlib, "zlib", body, max_output, &charger);
+  } else if (encoding == "deflate") {
+    out = inflateBody(hasZlibHeader(body) ? ZFormat::kZlib : ZFormat::kRaw, "deflate", body,
+                      max_output, &charger);
+  } else if (encoding == "zstd") {
+    out = zstdBody(body, max_output, &charger);
+  } else if (body.starts_with(kSnappyStreamId)) {
+    out = snappyFramed(body, max_output, &charger);
+  } else {
+    out = snappyBlock(body, max_output, &charger);
   }
-  if (body.empty()) return std::string();
-  if (encoding == "gzip") return inflateBody(ZFormat::kGzip, "gzip", body, max_output);
-  if (encoding == "zlib") return inflateBody(ZFormat::kZlib, "zlib", body, max_output);
-  if (encoding == "deflate") {
-    return inflateBody(hasZlibHeader(body) ? ZFormat::kZlib : ZFormat::kRaw, "deflate", body,
-                       max_output);
-  }
-  if (encoding == "zstd") return zstdBody(body, max_output);
-  // snappy
-  if (body.starts_with(kSnappyStreamId)) return snappyFramed(body, max_output);
-  return snappyBlock(body, max_output);
+  if (out.ok() && charge != nullptr) *charge = charger.take();
+  return out;
+}
+
+absl::StatusOr<std::string> decompress(std::string_view encoding, std::string_view body,
+                                       size_t max_output) {
+  return decompress(encoding, body, max_output, nullptr, nullptr);
 }
 
 namespace {

@@ -32,6 +32,14 @@
 //    Size hints only choose the first segment's size, never beyond the cap: gzip's ISIZE
 //    (at most 1032x the body, deflate's maximum ratio), zstd's declared content size (at most 64x
 //    the body). A 1 GiB bomb costs O(max_output) memory and the time to inflate max_output bytes.
+//  * decompress(encoding, body, max_output, budget, charge) is the same, charging the memory it
+//    allocates to `budget` (null: nothing charged) BEFORE allocating it: every output segment,
+//    the final concatenation and, for zstd, the window the first frame declares. When the budget
+//    has no room the call stops -> ResourceExhausted "memory limit reached while decompressing"
+//    (isDecompressMemoryError()), and nothing stays charged. On success `*charge` (if non-null)
+//    holds the reservation covering the returned string (its capacity, at least its size); with
+//    a null `charge` the charge is released when the call returns. The transient window and
+//    segment charges are released before returning.
 //  * compress(encoding, data) produces a body for "", "identity", "gzip", "zlib", "deflate"
 //    (zlib-wrapped, the HTTP meaning), "zstd" and "snappy" (block format);
 //    compressSnappyFramed() produces the snappy framing format. Unsupported encoding ->
@@ -45,11 +53,15 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "src/common/memory_budget.h"
 
 namespace telegate {
 
 absl::StatusOr<std::string> decompress(std::string_view encoding, std::string_view body,
                                        size_t max_output);
+absl::StatusOr<std::string> decompress(std::string_view encoding, std::string_view body,
+                                       size_t max_output, MemoryBudget* budget,
+                                       MemoryReservation* charge);
 
 bool isSupportedEncoding(std::string_view encoding);
 
@@ -61,5 +73,7 @@ std::string compressSnappyFramed(std::string_view data);
 
 // True when `err` is decompress()'s "output exceeds the limit" error.
 bool isDecompressLimitError(const absl::Status& err);
+// True when `err` is decompress()'s "memory limit reached" error (the budget had no room).
+bool isDecompressMemoryError(const absl::Status& err);
 
 }  // namespace telegate

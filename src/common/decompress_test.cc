@@ -1,4 +1,5 @@
 #include "src/common/decompress.h"
+#include "src/common/memory_budget.h"
 
 #include <zlib.h>
 #include <zstd.h>
@@ -374,6 +375,41 @@ TEST(DecompressBomb, SnappyBlockAndFramed) {
   expectBombRejected(runBomb("snappy", block, limit), limit);
   const std::string framed = compressSnappyFramed(zeros);
   expectBombRejected(runBomb("snappy", framed, limit), limit);
+}
+
+TEST(DecompressBudget, OutputIsChargedAsItGrowsAndRefusedOverTheBudget) {
+  const std::string plain(3 << 20, 'z');
+  for (const char* enc : {"gzip", "zlib", "deflate", "zstd", "snappy", ""}) {
+    SCOPED_TRACE(enc);
+    const std::string body = *compress(enc, plain);
+    MemoryBudget small(1 << 20);
+    MemoryReservation charge;
+    auto out = decompress(enc, body, 8 << 20, &small, &charge);
+    ASSERT_FALSE(out.ok());
+    EXPECT_TRUE(isDecompressMemoryError(out.status())) << out.status();
+    EXPECT_FALSE(isDecompressLimitError(out.status()));
+    EXPECT_EQ(small.used(), 0u);
+    EXPECT_EQ(charge.bytes(), 0u);
+
+    MemoryBudget big(64 << 20);
+    out = decompress(enc, body, 8 << 20, &big, &charge);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(*out, plain);
+    EXPECT_GE(charge.bytes(), plain.size());
+    EXPECT_LE(charge.bytes(), 2 * plain.size() + (64 << 10));
+    EXPECT_EQ(big.used(), charge.bytes());
+    charge.reset();
+    EXPECT_EQ(big.used(), 0u);
+  }
+}
+
+TEST(DecompressBudget, SnappyFramedAndNullChargeReleaseEverything) {
+  const std::string plain(1 << 20, 'q');
+  MemoryBudget b(8 << 20);
+  auto out = decompress("snappy", compressSnappyFramed(plain), 4 << 20, &b, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, plain);
+  EXPECT_EQ(b.used(), 0u);
 }
 
 }  // namespace

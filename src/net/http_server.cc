@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <exception>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -23,7 +24,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "src/common/log.h"
+#include "src/net/http_server_impl.h"
 
 namespace telegate::net {
 
@@ -33,13 +34,36 @@ namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 using boost::system::error_code;
 
-namespace {
+namespace http_internal {
 
-using Clock = std::chrono::steady_clock;
+std::string_view shedReasonName(ShedReason r) {
+  switch (r) {
+    case ShedReason::kUnauthenticated:
+      return "unauthenticated";
+    case ShedReason::kIdle:
+      return "idle";
+    case ShedReason::kPerClientLimit:
+      return "per_client_limit";
+    case ShedReason::kConnectionLimit:
+      return "connection_limit";
+    case ShedReason::kHeaderTimeout:
+      return "header_timeout";
+    case ShedReason::kRequestTimeout:
+      return "request_timeout";
+    case ShedReason::kMinReceiveRate:
+      return "min_receive_rate";
+    case ShedReason::kIdleTimeout:
+      return "idle_timeout";
+    case ShedReason::kCount:
+      break;
+  }
+  return "unknown";
+}
 
-constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-constexpr std::chrono::milliseconds kLingerTime{500};
-constexpr size_t kLingerMaxBytes = 4u << 20;
+int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -51,6 +75,13 @@ bool iequals(std::string_view a, std::string_view b) {
   }
   return true;
 }
+
+}  // namespace http_internal
+
+namespace {
+
+using http_internal::Phase;
+using http_internal::ShedReason;
 
 std::string endpointString(const tcp::endpoint& ep) {
   return joinHostPort(ep.address().to_string(), ep.port());
@@ -65,35 +96,11 @@ std::string errorText(const error_code& ec) {
   return m;
 }
 
-std::string httpDate() {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  time_t now = time(nullptr);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  char buf[64];
-  snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday % 7],
-           tm.tm_mday, kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-           tm.tm_sec);
-  return buf;
-}
-
-bool hasCrLf(std::string_view s) {
-  return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
-bool isManagedHeader(std::string_view name) {
-  return iequals(name, "content-length") || iequals(name, "connection") ||
-         iequals(name, "transfer-encoding") || iequals(name, "date") ||
-         iequals(name, "content-type");
-}
-
 }  // namespace
 
 std::string_view HttpRequest::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (iequals(k, name)) return v;
+    if (http_internal::iequals(k, name)) return v;
   }
   return {};
 }
@@ -149,324 +156,145 @@ std::string joinHostPort(std::string_view host, uint16_t port) {
 
 // ---------------------------------------------------------------------------------------------
 
-class Session;
-
-class HttpServer::Impl {
- public:
-  Impl(HttpServerOptions o, HttpHandler h)
-      : opts(std::move(o)),
-        handler(std::move(h)),
-        logger(log::root().with("component", "http_server")),
-        ioc(std::max(1, opts.io_threads)),
-        accept_strand(asio::make_strand(ioc)),
-        accept_retry(accept_strand) {}
-
-  absl::Status start();
-  void stop();
-  void doAccept();
-  void onAccept(error_code ec, tcp::socket socket);
-
-  // Registers a new session unless stopping. Called on an I/O thread.
-  bool registerSession(Session* s, const std::shared_ptr<Session>& sp);
-  void unregisterSession(Session* s);
-  bool stopping() const { return stopping_flag.load(std::memory_order_acquire); }
-
-  const HttpServerOptions opts;
-  const HttpHandler handler;
-  const log::Logger logger;
-  log::OnceEvery conn_limit_log{std::chrono::seconds(60)};
-  log::OnceEvery accept_error_log{std::chrono::seconds(60)};
-
-  std::mutex mu;  // guards the fields below
-  bool started = false;
-  bool stopped = false;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
-  tcp::endpoint bound;
-
-  std::atomic<bool> stopping_flag{false};
-  std::atomic<size_t> open_connections{0};
-  std::mutex stop_mu;  // serialises stop()
-
-  // Declared last: destroyed first, so pending handlers (and the sessions they own) go away
-  // while the members above are still alive.
-  asio::io_context ioc;
-  asio::strand<asio::io_context::executor_type> accept_strand;
-  std::optional<tcp::acceptor> acceptor;  // used on accept_strand after start()
-  asio::steady_timer accept_retry;
-  std::vector<std::thread> threads;
-};
-
-// One TCP connection. All member functions run on the connection's strand.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(HttpServer::Impl* srv, tcp::socket socket, std::string remote)
-      : srv_(srv), stream_(std::move(socket)), remote_(std::move(remote)) {
-    srv_->open_connections.fetch_add(1, std::memory_order_relaxed);
-  }
-  ~Session() {
-    srv_->unregisterSession(this);
-    srv_->open_connections.fetch_sub(1, std::memory_order_relaxed);
-  }
-
-  asio::any_io_executor executor() { return stream_.get_executor(); }
-
-  void run() {
-    asio::dispatch(executor(), [self = shared_from_this()] { self->readRequest(); });
-  }
-
-  // Called (via post) from stop().
-  void forceClose() {
-    error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
-  }
-
- private:
-  void setTimeout(std::chrono::milliseconds d) {
-    if (d.count() > 0) {
-      stream_.expires_after(d);
-    } else {
-      stream_.expires_never();
+HttpServer::Impl::Impl(HttpServerOptions o, HttpHandler h)
+    : opts(std::move(o)),
+      handler(std::move(h)),
+      logger(log::root().with("component", "http_server").with("server", opts.name)),
+      ioc(std::max(1, opts.io_threads)),
+      accept_strand(asio::make_strand(ioc)),
+      accept_retry(accept_strand) {
+  if (opts.metrics != nullptr) {
+    auto& shed = opts.metrics->counter(
+        "telegate_http_server_connections_shed_total",
+        "Connections an HTTP server closed on its own to protect itself, by reason.",
+        {"server", "reason"});
+    for (size_t i = 0; i < shed_counters.size(); ++i) {
+      shed_counters[i] =
+          &shed.with({opts.name, std::string(shedReasonName(static_cast<ShedReason>(i)))});
     }
+    memory_refusals = &opts.metrics
+                           ->counter("telegate_http_server_refused_requests_total",
+                                     "Requests an HTTP server refused before reading their body, "
+                                     "by reason.",
+                                     {"server", "reason"})
+                           .with({opts.name, "memory_limit"});
   }
+}
 
-  void close() {
-    error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+void HttpServer::Impl::countShed(ShedReason r) {
+  if (auto* c = shed_counters[static_cast<size_t>(r)]) c->inc();
+  if (shed_log.shouldLog()) {
+    logger.warn("closing connections to protect the server (logged once a minute)",
+                {{"reason", std::string(shedReasonName(r))},
+                 {"max_connections", std::to_string(opts.max_connections)},
+                 {"max_connections_per_client", std::to_string(opts.max_connections_per_client)}});
   }
+}
 
-  void readRequest() {
-    if (srv_->stopping()) return close();
-    if (first_request_ || buffer_.size() > 0) return readHeader();
-    // Keep-alive: wait (idle_timeout) for the first byte of the next request.
-    setTimeout(srv_->opts.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](error_code ec, size_t n) {
-                              if (ec) return self->close();
-                              self->buffer_.commit(n);
-                              self->readHeader();
-                            });
+void HttpServer::Impl::countMemoryRefusal() {
+  if (memory_refusals != nullptr) memory_refusals->inc();
+  if (memory_log.shouldLog()) {
+    const MemoryBudget* b = opts.memory_budget;
+    logger.warn("memory limit reached: refusing request bodies with 429 (logged once a minute)",
+                {{"used_bytes", std::to_string(b ? b->used() : 0)},
+                 {"limit_bytes", std::to_string(b ? b->limit() : 0)}});
   }
+}
 
-  void readHeader() {
-    first_request_ = false;
-    parser_.emplace();
-    parser_->header_limit(
-        static_cast<std::uint32_t>(std::min<size_t>(srv_->opts.max_header_bytes, UINT32_MAX)));
-    parser_->body_limit(static_cast<std::uint64_t>(srv_->opts.max_body_bytes));
-    setTimeout(srv_->opts.header_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](error_code ec, size_t) { self->onHeader(ec); });
-  }
-
-  // Errors that mean the peer went away or a timeout fired: close without a response.
-  static bool isQuietError(const error_code& ec) {
-    return ec == http::error::end_of_stream || ec == http::error::partial_message ||
-           ec == beast::error::timeout || ec == asio::error::eof ||
-           ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-           ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor;
-  }
-
-  void onReadError(const error_code& ec) {
-    if (ec == http::error::body_limit) {
-      return sendError(413, "request body too large\n");
-    }
-    if (ec == http::error::header_limit) {
-      return sendError(431, "request header fields too large\n");
-    }
-    if (isQuietError(ec)) {
-      if (ec == beast::error::timeout) {
-        srv_->logger.debug("closing connection: read timeout", {{"remote_addr", remote_}});
+std::shared_ptr<Session> HttpServer::Impl::pickVictim(const std::string* source, ShedReason* reason,
+                                                      std::vector<std::shared_ptr<Session>>* keep) {
+  const std::weak_ptr<Session>* best_unauth = nullptr;
+  const std::weak_ptr<Session>* best_idle = nullptr;
+  int64_t unauth_since = INT64_MAX, idle_since = INT64_MAX;
+  for (const auto& [ptr, weak] : sessions) {
+    if (!ptr->counted) continue;
+    if (source != nullptr && ptr->source() != *source) continue;
+    const Phase ph = ptr->phase.load(std::memory_order_acquire);
+    if (ph == Phase::kShed) continue;
+    const int64_t since = ptr->since_ns.load(std::memory_order_relaxed);
+    if (!ptr->authenticated.load(std::memory_order_acquire)) {
+      if (since < unauth_since) {
+        best_unauth = &weak;
+        unauth_since = since;
       }
-      return close();
+    } else if (ph == Phase::kIdle && since < idle_since) {
+      best_idle = &weak;
+      idle_since = since;
     }
-    srv_->logger.debug("malformed request", {{"remote_addr", remote_}, {"err", ec.message()}});
-    sendError(400, "malformed HTTP request\n");
   }
-
-  void onHeader(error_code ec) {
-    if (ec) return onReadError(ec);
-    if (parser_->is_done()) return dispatchRequest();
-
-    const auto& req = parser_->get();
-    body_deadline_ = srv_->opts.read_timeout.count() > 0 ? Clock::now() + srv_->opts.read_timeout
-                                                         : Clock::time_point::max();
-    auto expect = req[http::field::expect];
-    if (req.version() >= 11 &&
-        iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
-      setTimeout(srv_->opts.idle_timeout);
-      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](error_code ec, size_t) {
-                          if (ec) return self->close();
-                          self->readBody();
-                        });
-      return;
+  for (const std::weak_ptr<Session>* cand : {best_unauth, best_idle}) {
+    if (cand == nullptr) continue;
+    std::shared_ptr<Session> v = cand->lock();
+    if (v == nullptr) continue;
+    Phase ph = v->phase.load(std::memory_order_acquire);
+    const bool unauth = cand == best_unauth;
+    // A connection that moved on meanwhile (e.g. passed its header check) is left alone.
+    if (ph == Phase::kShed || (!unauth && ph != Phase::kIdle) ||
+        (unauth && v->authenticated.load(std::memory_order_acquire)) ||
+        !v->phase.compare_exchange_strong(ph, Phase::kShed, std::memory_order_acq_rel)) {
+      keep->push_back(std::move(v));  // never the last reference while mu is held
+      continue;
     }
-    readBody();
+    v->counted = false;
+    --live;
+    if (auto it = per_source.find(v->source()); it != per_source.end() && --it->second == 0) {
+      per_source.erase(it);
+    }
+    *reason = unauth ? ShedReason::kUnauthenticated : ShedReason::kIdle;
+    return v;
   }
+  return nullptr;
+}
 
-  void readBody() {
-    if (srv_->stopping()) return close();
-    auto idle = srv_->opts.idle_timeout;
-    Clock::time_point deadline = body_deadline_;
-    if (idle.count() > 0) deadline = std::min(deadline, Clock::now() + idle);
-    if (deadline == Clock::time_point::max()) {
-      stream_.expires_never();
-    } else {
-      stream_.expires_at(deadline);
-    }
-    http::async_read_some(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](error_code ec, size_t) {
-                            if (ec) return self->onReadError(ec);
-                            if (self->parser_->is_done()) return self->dispatchRequest();
-                            self->readBody();
-                          });
-  }
+void HttpServer::Impl::shed(const std::shared_ptr<Session>& victim, ShedReason reason) {
+  countShed(reason);
+  asio::post(victim->executor(), [victim] { victim->forceClose(); });
+}
 
-  void dispatchRequest() {
-    auto msg = parser_->release();
-    parser_.reset();
-
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    req.version = static_cast<int>(msg.version());
-    std::string_view path_and_query = req.target;
-    // absolute-form: "http://host/path?q"
-    if (size_t scheme = path_and_query.find("://");
-        scheme != std::string_view::npos && path_and_query[0] != '/') {
-      size_t slash = path_and_query.find('/', scheme + 3);
-      path_and_query =
-          slash == std::string_view::npos ? std::string_view("/") : path_and_query.substr(slash);
-    }
-    size_t q = path_and_query.find('?');
-    req.path = std::string(path_and_query.substr(0, q));
-    if (q != std::string_view::npos) req.query = std::string(path_and_query.substr(q + 1));
-    for (const auto& f : msg) {
-      req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    }
-    req.body = std::move(msg.body());
-    req.remote_addr = remote_;
-
-    const bool keep_alive = msg.keep_alive();
-    const bool head = msg.method() == http::verb::head;
-
-    HttpResponse resp;
-    try {
-      resp = srv_->handler(req);
-    } catch (const std::exception& e) {
-      srv_->logger.error("http handler threw",
-                         {{"path", req.path}, {"remote_addr", remote_}, {"err", e.what()}});
-      resp = HttpResponse::text(500, "internal server error\n");
-    } catch (...) {
-      srv_->logger.error("http handler threw", {{"path", req.path}, {"remote_addr", remote_}});
-      resp = HttpResponse::text(500, "internal server error\n");
-    }
-    sendResponse(std::move(resp), msg.version(), keep_alive, head);
-  }
-
-  void sendError(int status, std::string body) {
-    sendResponse(HttpResponse::text(status, std::move(body)), 11, /*keep_alive=*/false,
-                 /*head=*/false);
-  }
-
-  void sendResponse(HttpResponse hr, unsigned version, bool keep_alive, bool head) {
-    if (hr.status < 100 || hr.status > 999) {
-      srv_->logger.error("http handler returned an invalid status",
-                         {{"status", std::to_string(hr.status)}});
-      hr = HttpResponse::text(500, "internal server error\n");
-    }
-    keep_alive = keep_alive && !srv_->stopping();
-    close_after_write_ = !keep_alive;
-
-    res_ = {};
-    res_.version(version == 10 ? 10 : 11);
-    res_.result(static_cast<unsigned>(hr.status));
-    if (http::int_to_status(static_cast<unsigned>(hr.status)) == http::status::unknown) {
-      res_.reason("Unknown");
-    }
-    res_.set(http::field::date, httpDate());
-    const bool no_body = hr.status / 100 == 1 || hr.status == 204 || hr.status == 304;
-    if (!hr.content_type.empty() && !no_body && !hasCrLf(hr.content_type)) {
-      res_.set(http::field::content_type, hr.content_type);
-    }
-    for (const auto& [k, v] : hr.headers) {
-      if (k.empty() || isManagedHeader(k) || hasCrLf(k) || hasCrLf(v) ||
-          k.find_first_of(" :\t") != std::string::npos) {
-        continue;
+bool HttpServer::Impl::admit(const std::shared_ptr<Session>& s) {
+  std::shared_ptr<Session> victim;
+  std::vector<std::shared_ptr<Session>> keep;  // released after mu
+  ShedReason reason = ShedReason::kConnectionLimit;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopping()) return false;
+    if (opts.max_connections_per_client > 0) {
+      auto it = per_source.find(s->source());
+      if (it != per_source.end() && it->second >= opts.max_connections_per_client) {
+        ShedReason ignored;
+        victim = pickVictim(&s->source(), &ignored, &keep);
+        if (victim == nullptr) {
+          countShed(ShedReason::kPerClientLimit);
+          return false;
+        }
+        reason = ShedReason::kPerClientLimit;
       }
-      res_.insert(k, v);
     }
-    if (keep_alive) {
-      if (res_.version() == 10) res_.set(http::field::connection, "keep-alive");
-    } else {
-      res_.set(http::field::connection, "close");
+    if (victim == nullptr && live >= opts.max_connections) {
+      victim = pickVictim(nullptr, &reason, &keep);
+      if (victim == nullptr) {
+        countShed(ShedReason::kConnectionLimit);
+        return false;
+      }
     }
-    if (!no_body) {
-      res_.content_length(hr.body.size());
-      if (!head) res_.body() = std::move(hr.body);
-    }
-
-    setTimeout(srv_->opts.idle_timeout);
-    http::async_write(stream_, res_,
-                      [self = shared_from_this()](error_code ec, size_t) { self->onWrite(ec); });
+    sessions.emplace(s.get(), s);
+    ++per_source[s->source()];
+    ++live;
   }
-
-  void onWrite(error_code ec) {
-    if (ec) return close();
-    res_ = {};
-    if (close_after_write_) return lingeringClose();
-    readRequest();
-  }
-
-  // Half-closes and drains what the client is still sending for a short while, so that it reads
-  // our final response instead of getting a reset.
-  void lingeringClose() {
-    error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec || srv_->stopping()) return close();
-    stream_.expires_after(kLingerTime);
-    drain();
-  }
-
-  void drain() {
-    stream_.async_read_some(
-        asio::buffer(drain_buf_), [self = shared_from_this()](error_code ec, size_t n) {
-          self->drained_ += n;
-          if (ec || self->drained_ > kLingerMaxBytes || self->srv_->stopping()) {
-            return self->close();
-          }
-          self->drain();
-        });
-  }
-
-  HttpServer::Impl* const srv_;
-  beast::tcp_stream stream_;
-  const std::string remote_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
-  bool first_request_ = true;
-  bool close_after_write_ = false;
-  Clock::time_point body_deadline_;
-  std::array<char, 16384> drain_buf_;
-  size_t drained_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------------
-
-bool HttpServer::Impl::registerSession(Session* s, const std::shared_ptr<Session>& sp) {
-  std::lock_guard<std::mutex> lock(mu);
-  if (stopping()) return false;
-  sessions.emplace(s, sp);
+  if (victim != nullptr) shed(victim, reason);
   return true;
 }
 
 void HttpServer::Impl::unregisterSession(Session* s) {
   std::lock_guard<std::mutex> lock(mu);
-  sessions.erase(s);
+  if (sessions.erase(s) == 0) return;
+  if (s->counted) {
+    s->counted = false;
+    --live;
+    if (auto it = per_source.find(s->source()); it != per_source.end() && --it->second == 0) {
+      per_source.erase(it);
+    }
+  }
 }
 
 absl::Status HttpServer::Impl::start() {
@@ -572,54 +400,67 @@ void HttpServer::Impl::onAccept(error_code ec, tcp::socket socket) {
     return;
   }
   if (ec) {
-    // E.g. EMFILE: back off briefly instead of spinning.
     if (accept_error_log.shouldLog()) logger.warn("accept failed", {{"err", ec.message()}});
-    accept_retry.expires_after(std::chrono::milliseconds(50));
+    // Out of file descriptors (or socket memory): free one by shedding a connection that may be
+    // shed and retry at once; otherwise back off briefly instead of spinning.
+    std::chrono::milliseconds retry{50};
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+        ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
+      std::shared_ptr<Session> victim;
+      std::vector<std::shared_ptr<Session>> keep;  // released after mu
+      ShedReason reason = ShedReason::kConnectionLimit;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        victim = pickVictim(nullptr, &reason, &keep);
+      }
+      if (victim != nullptr) {
+        shed(victim, reason);
+        retry = std::chrono::milliseconds(2);
+      }
+    }
+    accept_retry.expires_after(retry);
     accept_retry.async_wait([this](error_code wec) {
       if (wec || stopping()) return;
       doAccept();
     });
     return;
   }
-  if (open_connections.load(std::memory_order_relaxed) >= opts.max_connections) {
-    if (conn_limit_log.shouldLog()) {
-      logger.warn("connection limit reached; closing new connections",
-                  {{"max_connections", std::to_string(opts.max_connections)}});
-    }
-    error_code ignored;
-    socket.close(ignored);
-    return doAccept();
-  }
   error_code rec;
   tcp::endpoint remote = socket.remote_endpoint(rec);
   std::string remote_str = rec ? std::string() : endpointString(remote);
+  std::string source = rec ? std::string() : remote.address().to_string();
   socket.set_option(tcp::no_delay(true), rec);
-  auto session = std::make_shared<Session>(this, std::move(socket), std::move(remote_str));
-  if (registerSession(session.get(), session)) session->run();
+  auto session =
+      std::make_shared<Session>(this, std::move(socket), std::move(remote_str), std::move(source));
+  if (admit(session)) {
+    session->run();
+  } else {
+    session->forceClose();
+  }
   doAccept();
 }
 
 void HttpServer::Impl::stop() {
   std::lock_guard<std::mutex> stop_lock(stop_mu);
-  std::vector<std::weak_ptr<Session>> live;
+  std::vector<std::weak_ptr<Session>> open;
   {
     std::lock_guard<std::mutex> lock(mu);
     if (!started || stopped) return;
     stopped = true;
     stopping_flag.store(true, std::memory_order_release);
-    for (auto& [ptr, weak] : sessions) live.push_back(weak);
+    for (auto& [ptr, weak] : sessions) open.push_back(weak);
   }
   asio::post(accept_strand, [this] {
     error_code ec;
     accept_retry.cancel();
     if (acceptor) acceptor->close(ec);
   });
-  for (auto& weak : live) {
+  for (auto& weak : open) {
     if (auto s = weak.lock()) {
       asio::post(s->executor(), [s] { s->forceClose(); });
     }
   }
-  live.clear();
+  open.clear();
   for (auto& t : threads) {
     if (t.joinable()) t.join();
   }

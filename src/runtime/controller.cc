@@ -270,6 +270,8 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   std::map<std::string, std::pair<std::string, syntax::Pos>> declared;  // id -> file, pos
   const syntax::ast::Block* logging_block = nullptr;
   std::string logging_file;
+  const syntax::ast::Block* http_block = nullptr;
+  std::string http_file;
   for (const auto& f : files) {
     const std::string& fname = f->source->name();
     for (const auto& stmt : f->body.stmts) {
@@ -297,6 +299,17 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
         logging_block = &b;
         logging_file = fname;
         checkBodyShape(b.body, schemaOf<LoggingArgs>(), b.name_range, fname, &diags);
+        continue;
+      }
+      if (b.name == "http") {
+        if (b.label) {
+          diags.addError(fname, b.label_range, "block \"http\" does not support labels");
+          continue;
+        }
+        declared[id] = {fname, b.name_range.begin};
+        http_block = &b;
+        http_file = fname;
+        checkBodyShape(b.body, schemaOf<HttpBlockArgs>(), b.name_range, fname, &diags);
         continue;
       }
       const Registration* reg = registry_.find(b.name);
@@ -381,7 +394,7 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   }
   if (diags.hasErrors()) return fail();
 
-  // 4. Logging block.
+  // 4. Root blocks: logging, http.
   LoggingArgs logging;
   if (logging_block != nullptr) {
     syntax::Object root = syntax::stdlib();
@@ -396,6 +409,8 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
     }
     for (auto& w : warnings) diags.addWarning(logging_file, w.range, w.message);
   }
+  HttpBlockArgs http;
+  if (http_block != nullptr) decodeHttpBlock(*http_block, http_file, &diags, &http);
 
   // 5. Staged evaluation: decode arguments; build new components (not started).
   struct StagedNode {
@@ -505,6 +520,7 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   auto log_level = log::parseLevel(logging.level);
   auto log_format = log::parseFormat(logging.format);
   log::configure(*log_level, *log_format);
+  if (opts_.on_http_block) opts_.on_http_block(http);
 
   for (size_t i : order) {
     auto& s = staged[i];

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "src/common/metrics.h"
 #include "src/runtime/component.h"
+#include "src/runtime/http_block.h"
 #include "src/runtime/registry.h"
 #include "src/syntax/ast.h"
 #include "src/syntax/diag.h"
@@ -42,6 +44,10 @@ struct ControllerOptions {
   // When false, components are built and discarded but never started (`telegate validate`).
   bool run_components = true;
   const Registry* registry = nullptr;  // defaults to Registry::global()
+  // Called (on the loading thread, under the load lock) when a load commits, with the root `http`
+  // block or its defaults when the configuration has none. Not called by loads that fail or that
+  // do not run components.
+  std::function<void(const HttpBlockArgs&)> on_http_block;
 };
 
 struct LoadResult {

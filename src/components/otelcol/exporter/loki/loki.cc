@@ -1362,6 +1362,9 @@ class Converter {
       labels_[w++] = labels_[i];
     }
     labels_.resize(w);
+    // The tenant comes from the client's credential only: a `__tenant_id__` made from client
+    // attributes (by any hint, or by normalisation such as "__tenant.id__") is dropped.
+    std::erase_if(labels_, [](const auto& kv) { return kv.first == "__tenant_id__"; });
     auto upsert = [&](std::string_view k, std::string_view v, bool replace) {
       for (auto& [lk, lv] : labels_) {
         if (lk == k) {

@@ -6,3 +6,6 @@ target_link_libraries(telegate_otlp_http
 telegate_test(telegate_otlp_http_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/http_receiver_test.cc
   LIBS telegate_otlp_http ZLIB::ZLIB Threads::Threads)
+telegate_test(telegate_otlp_http_guard_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/http_receiver_guard_test.cc
+  LIBS telegate_otlp_http Threads::Threads)

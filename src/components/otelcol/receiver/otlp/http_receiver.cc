@@ -1,11 +1,13 @@
 #include "src/components/otelcol/receiver/otlp/http_receiver.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string_view>
 #include <utility>
 
 #include "google/rpc/status.pb.h"
 #include "src/common/decompress.h"
+#include "src/common/log.h"
 #include "src/common/strings.h"
 #include "src/pdata/otlp_decode.h"
 
@@ -280,64 +282,103 @@ net::HttpResponse successResponse(BodyType type) {
   return r;
 }
 
-// `own_body`: req.body itself, which may be moved from; null -> copy the body.
-net::HttpResponse pipeline(const net::HttpRequest& req, std::string* own_body,
-                           const HttpReceiverOptions& opts, Dispatcher& d,
-                           const AuthHandler* auth) {
-  const BodyType type = bodyType(req.header("Content-Type"));
-  const Protocol protocol =
-      type == BodyType::kProtobuf ? Protocol::kHttpProtobuf : Protocol::kHttpJson;
-  std::optional<pdata::Signal> signal = matchPath(req.path, opts);
-  if (signal && !d.hasSignal(*signal)) signal.reset();
-  const pdata::Signal count_signal = signal.value_or(pdata::Signal::kLogs);
+// What the header stage found, for the body stage.
+struct Head {
+  BodyType type;
+  Protocol protocol;
+  std::optional<pdata::Signal> signal;  // known path of a served signal
+  pdata::Signal count_signal;
+};
 
+Head inspect(const net::HttpRequest& req, const HttpReceiverOptions& opts, Dispatcher& d) {
+  Head h;
+  h.type = bodyType(req.header("Content-Type"));
+  h.protocol = h.type == BodyType::kProtobuf ? Protocol::kHttpProtobuf : Protocol::kHttpJson;
+  h.signal = matchPath(req.path, opts);
+  if (h.signal && !d.hasSignal(*h.signal)) h.signal.reset();
+  h.count_signal = h.signal.value_or(pdata::Signal::kLogs);
+  return h;
+}
+
+// Steps b-f: everything that is judged from the request line and headers. A refusal, or
+// acceptance with the authenticated client (null without auth) as the state.
+net::HeaderDecision checkHeaders(const net::HttpRequest& req, const Head& h,
+                                 const HttpReceiverOptions& opts, Dispatcher& d,
+                                 const AuthHandler* auth) {
   // b. auth
   std::shared_ptr<const pdata::ClientInfo> client;
   if (auth != nullptr) {
     AuthResult res =
         auth->authenticate([&req](std::string_view lower_name) { return req.header(lower_name); });
     if (!res.ok) {
-      d.countRefused(count_signal, protocol, "unauthenticated");
+      d.countRefused(h.count_signal, h.protocol, "unauthenticated");
       const std::string message =
           res.message.empty() ? strCat("authentication failed: ", res.reason) : res.message;
-      net::HttpResponse r = statusResponse(401, type, 16, message);
+      net::HttpResponse r = statusResponse(401, h.type, 16, message);
       r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return r;
+      return net::HeaderDecision::refuse(std::move(r));
     }
     client = std::move(res.client);
   }
-
   // c. path
-  if (!signal) {
-    d.countRefused(count_signal, protocol, "not_found");
-    return textResponse(404, "404 page not found\n");
+  if (!h.signal) {
+    d.countRefused(h.count_signal, h.protocol, "not_found");
+    return net::HeaderDecision::refuse(textResponse(404, "404 page not found\n"));
   }
   // d. method
   if (req.method != "POST") {
     net::HttpResponse r = textResponse(405, "405 method not allowed, supported: [POST]\n");
     r.headers.emplace_back("Allow", "POST");
-    return r;
+    return net::HeaderDecision::refuse(std::move(r));
   }
   // e. media type
-  if (type == BodyType::kOther) {
-    d.countRefused(*signal, protocol, "unsupported_media_type");
-    return textResponse(
-        415, "415 unsupported media type, supported: [application/json, application/x-protobuf]\n");
+  if (h.type == BodyType::kOther) {
+    d.countRefused(*h.signal, h.protocol, "unsupported_media_type");
+    return net::HeaderDecision::refuse(textResponse(
+        415,
+        "415 unsupported media type, supported: [application/json, application/x-protobuf]\n"));
   }
-  // f. content encoding
+  // f. content encoding (the name; decoding happens with the body)
   const std::string_view encoding = req.header("Content-Encoding");
   const auto& algos = opts.compression_algorithms;
   if (std::find(algos.begin(), algos.end(), encoding) == algos.end() ||
       !isSupportedEncoding(encoding)) {
-    d.countRefused(*signal, protocol, "unsupported_encoding");
-    return statusResponse(400, type, 3, strCat("unsupported Content-Encoding: ", encoding));
+    d.countRefused(*h.signal, h.protocol, "unsupported_encoding");
+    return net::HeaderDecision::refuse(
+        statusResponse(400, h.type, 3, strCat("unsupported Content-Encoding: ", encoding)));
   }
+  return net::HeaderDecision::accept(std::move(client));
+}
+
+net::HttpResponse memoryRefusal(const Head& h, Dispatcher& d, std::string_view what) {
+  d.countRefused(*h.signal, h.protocol, "memory_limit");
+  static log::OnceEvery every(std::chrono::seconds(60));
+  if (every.shouldLog()) {
+    log::root().warn("OTLP/HTTP request refused: memory limit reached (logged once a minute)",
+                     {{"stage", std::string(what)}});
+  }
+  net::HttpResponse r = statusResponse(429, h.type, 8, strCat("memory limit reached ", what));
+  r.headers.emplace_back("Retry-After", strCat(d.retryAfterSeconds()));
+  return r;
+}
+
+// Steps f (decoding) to h, for a request the header stage accepted. `own_body`: req.body itself,
+// which may be moved from; null -> copy the body.
+net::HttpResponse bodyStage(const net::HttpRequest& req, std::string* own_body, const Head& h,
+                            std::shared_ptr<const pdata::ClientInfo> client,
+                            const HttpReceiverOptions& opts, Dispatcher& d) {
+  if (!h.signal) {  // the signal's consumers went away since the header stage (reload)
+    d.countRefused(h.count_signal, h.protocol, "not_found");
+    return textResponse(404, "404 page not found\n");
+  }
+  const std::string_view encoding = req.header("Content-Encoding");
   std::string body;
+  MemoryReservation plain_charge;  // the decompressed body, while this request holds it
   if (encoding.empty() || encoding == "identity") {
     if (req.body.size() > opts.max_request_body_size) {
-      d.countRefused(*signal, protocol, "too_large");
+      d.countRefused(*h.signal, h.protocol, "too_large");
       return statusResponse(
-          413, type, 8,
+          413, h.type, 8,
           strCat("request body exceeds the limit of ", opts.max_request_body_size, " bytes"));
     }
     if (own_body != nullptr) {
@@ -346,67 +387,98 @@ net::HttpResponse pipeline(const net::HttpRequest& req, std::string* own_body,
       body = req.body;
     }
   } else {
-    absl::StatusOr<std::string> plain = decompress(encoding, req.body, opts.max_request_body_size);
+    absl::StatusOr<std::string> plain = decompress(encoding, req.body, opts.max_request_body_size,
+                                                   opts.memory_budget, &plain_charge);
     if (!plain.ok()) {
       if (isDecompressLimitError(plain.status())) {
-        d.countRefused(*signal, protocol, "too_large");
-        return statusResponse(413, type, 8, std::string(plain.status().message()));
+        d.countRefused(*h.signal, h.protocol, "too_large");
+        return statusResponse(413, h.type, 8, std::string(plain.status().message()));
+      }
+      if (isDecompressMemoryError(plain.status())) {
+        return memoryRefusal(h, d, "while decompressing the body");
       }
       if (plain.status().code() != absl::StatusCode::kInvalidArgument) {  // codec out of memory
-        return statusResponse(500, type, static_cast<int>(plain.status().code()),
+        return statusResponse(500, h.type, static_cast<int>(plain.status().code()),
                               std::string(plain.status().message()));
       }
-      d.countRefused(*signal, protocol, "malformed");
-      return statusResponse(400, type, 3, std::string(plain.status().message()));
+      d.countRefused(*h.signal, h.protocol, "malformed");
+      return statusResponse(400, h.type, 3, std::string(plain.status().message()));
     }
     body = std::move(*plain);
+    if (own_body != nullptr) std::string().swap(*own_body);  // the compressed body is done with
   }
 
   // g. decode
-  if (type == BodyType::kJson) {
-    absl::StatusOr<pdata::DecodedJson> decoded = pdata::otlpJsonToWire(*signal, body);
+  if (h.type == BodyType::kJson) {
+    // The decoder's working memory, charged around the conversion.
+    MemoryReservation work;
+    if (MemoryBudget* b = opts.memory_budget; b != nullptr) {
+      const size_t need = 3 * body.size();
+      if (!b->tryReserve(need)) return memoryRefusal(h, d, "while decoding the JSON body");
+      work = MemoryReservation(b, need);
+    }
+    absl::StatusOr<pdata::DecodedJson> decoded = pdata::otlpJsonToWire(*h.signal, body);
     if (!decoded.ok()) {
-      d.countRefused(*signal, protocol, "malformed");
-      return statusResponse(400, type, 3, std::string(decoded.status().message()));
+      d.countRefused(*h.signal, h.protocol, "malformed");
+      return statusResponse(400, h.type, 3, std::string(decoded.status().message()));
     }
     body = std::move(decoded->wire);
   }
 
   // h. dispatch
-  const absl::Status st = d.dispatch(*signal, std::move(body), std::move(client), protocol);
-  if (st.ok()) return successResponse(type);
+  const absl::Status st = d.dispatch(*h.signal, std::move(body), std::move(client), h.protocol);
+  if (st.ok()) return successResponse(h.type);
   const int http_status = httpStatusFor(st.code());
   net::HttpResponse r =
-      statusResponse(http_status, type, static_cast<int>(st.code()), std::string(st.message()));
+      statusResponse(http_status, h.type, static_cast<int>(st.code()), std::string(st.message()));
   if (http_status == 429 || http_status == 503) {
     r.headers.emplace_back("Retry-After", strCat(d.retryAfterSeconds()));
   }
   return r;
 }
 
-}  // namespace
+// a. CORS (outermost): a preflight is answered here (set in `*preflight`); otherwise the grant
+// headers every response gets.
+std::vector<std::pair<std::string, std::string>> corsHeaders(
+    const net::HttpRequest& req, const HttpReceiverOptions& opts,
+    std::optional<net::HttpResponse>* preflight) {
+  std::vector<std::pair<std::string, std::string>> cors_headers;
+  if (!opts.cors || opts.cors->allowed_origins.empty()) return cors_headers;
+  const std::string_view origin = req.header("Origin");
+  if (req.method == "OPTIONS" && !origin.empty() &&
+      !req.header("Access-Control-Request-Method").empty()) {
+    *preflight = corsPreflight(req, *opts.cors, origin);
+    return cors_headers;
+  }
+  cors_headers.emplace_back("Vary", "Origin");
+  if (!origin.empty() && originAllowed(*opts.cors, origin)) {
+    cors_headers.emplace_back("Access-Control-Allow-Origin", std::string(origin));
+    cors_headers.emplace_back("Access-Control-Allow-Credentials", "true");
+  }
+  return cors_headers;
+}
 
-namespace {
+void addHeaders(net::HttpResponse& r, std::vector<std::pair<std::string, std::string>> extra) {
+  for (auto& h : extra) r.headers.push_back(std::move(h));
+}
 
 net::HttpResponse handle(const net::HttpRequest& req, std::string* own_body,
                          const HttpReceiverOptions& opts, Dispatcher& dispatcher,
                          const AuthHandler* auth) {
-  // a. CORS (outermost): preflights are answered here; other responses get the grant headers.
-  std::vector<std::pair<std::string, std::string>> cors_headers;
-  if (opts.cors && !opts.cors->allowed_origins.empty()) {
-    const std::string_view origin = req.header("Origin");
-    if (req.method == "OPTIONS" && !origin.empty() &&
-        !req.header("Access-Control-Request-Method").empty()) {
-      return corsPreflight(req, *opts.cors, origin);
-    }
-    cors_headers.emplace_back("Vary", "Origin");
-    if (!origin.empty() && originAllowed(*opts.cors, origin)) {
-      cors_headers.emplace_back("Access-Control-Allow-Origin", std::string(origin));
-      cors_headers.emplace_back("Access-Control-Allow-Credentials", "true");
-    }
+  std::optional<net::HttpResponse> preflight;
+  auto cors = corsHeaders(req, opts, &preflight);
+  if (preflight) return std::move(*preflight);
+  const Head h = inspect(req, opts, dispatcher);
+  net::HeaderDecision decision = checkHeaders(req, h, opts, dispatcher, auth);
+  net::HttpResponse r;
+  if (decision.refusal) {
+    r = std::move(*decision.refusal);
+  } else {
+    r = bodyStage(req, own_body, h,
+                  std::static_pointer_cast<const pdata::ClientInfo>(std::move(decision.state)),
+                  opts, dispatcher);
   }
-  net::HttpResponse r = pipeline(req, own_body, opts, dispatcher, auth);
-  for (auto& h : cors_headers) r.headers.push_back(std::move(h));
+  addHeaders(r, std::move(cors));
   return r;
 }
 
@@ -422,6 +494,29 @@ net::HttpResponse handleOtlpHttp(net::HttpRequest&& req, const HttpReceiverOptio
   return handle(req, &req.body, opts, dispatcher, auth);
 }
 
+net::HeaderDecision checkOtlpHttpHeaders(const net::HttpRequest& req,
+                                         const HttpReceiverOptions& opts, Dispatcher& dispatcher,
+                                         const AuthHandler* auth) {
+  std::optional<net::HttpResponse> preflight;
+  auto cors = corsHeaders(req, opts, &preflight);
+  // A preflight carries no credentials: answered at once, the connection stays unproven.
+  if (preflight) return net::HeaderDecision::refuse(std::move(*preflight));
+  net::HeaderDecision d = checkHeaders(req, inspect(req, opts, dispatcher), opts, dispatcher, auth);
+  if (d.refusal) addHeaders(*d.refusal, std::move(cors));
+  return d;
+}
+
+net::HttpResponse handleOtlpHttpBody(net::HttpRequest&& req, const HttpReceiverOptions& opts,
+                                     Dispatcher& dispatcher) {
+  std::optional<net::HttpResponse> preflight;  // answered by the header stage
+  auto cors = corsHeaders(req, opts, &preflight);
+  net::HttpResponse r =
+      bodyStage(req, &req.body, inspect(req, opts, dispatcher),
+                std::static_pointer_cast<const pdata::ClientInfo>(req.state), opts, dispatcher);
+  addHeaders(r, std::move(cors));
+  return r;
+}
+
 HttpReceiver::HttpReceiver(HttpReceiverOptions opts, Dispatcher& dispatcher, AuthProvider auth)
     : opts_(std::move(opts)), dispatcher_(dispatcher), auth_(std::move(auth)) {}
 
@@ -435,11 +530,22 @@ absl::Status HttpReceiver::start() {
   so.listen_addr = opts_.endpoint;
   so.io_threads = std::max(1, opts_.io_threads);
   so.max_body_bytes = opts_.max_request_body_size;
+  so.name = opts_.server_name;
   so.header_timeout = opts_.read_header_timeout;
+  so.read_timeout = opts_.read_timeout;
   so.idle_timeout = opts_.idle_timeout;
-  auto server = std::make_unique<net::HttpServer>(so, [this](net::HttpRequest& req) {
+  so.min_receive_rate = opts_.min_receive_rate;
+  so.min_rate_grace = opts_.min_rate_grace;
+  so.max_connections = opts_.max_connections;
+  so.max_connections_per_client = opts_.max_connections_per_client;
+  so.memory_budget = opts_.memory_budget;
+  so.retry_after_seconds = dispatcher_.retryAfterSeconds();
+  so.header_check = [this](const net::HttpRequest& req) {
     const std::shared_ptr<AuthHandler> auth = auth_ ? auth_() : nullptr;
-    return handleOtlpHttp(std::move(req), opts_, dispatcher_, auth.get());
+    return checkOtlpHttpHeaders(req, opts_, dispatcher_, auth.get());
+  };
+  auto server = std::make_unique<net::HttpServer>(so, [this](net::HttpRequest& req) {
+    return handleOtlpHttpBody(std::move(req), opts_, dispatcher_);
   });
   if (absl::Status st = server->start(); !st.ok()) return st;
   server_ = std::move(server);

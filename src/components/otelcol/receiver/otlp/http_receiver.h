@@ -47,18 +47,30 @@
 //  Content-Type other than the two OTLP types; telegate answers the real error in JSON). The
 //  response Content-Type names the encoding used. Text bodies are text/plain with
 //  X-Content-Type-Options: nosniff, like Go's http.Error.
+//  Header stage: HttpReceiver runs steps a-f (without decoding) as the net::HttpServer
+//  header_check (checkOtlpHttpHeaders), so a refused request is answered before `100 Continue` and
+//  before any body byte is read, and the connection is closed without reading the body. A CORS
+//  preflight is answered there too. An accepted request carries the authenticated client to the
+//  body stage (handleOtlpHttpBody), which decodes and dispatches without authenticating again.
+//  Memory: the raw body is charged by the server (a declared body that does not fit the budget
+//  -> 429 from the server, see net/http_server.h); the decompressed body is charged as it grows
+//  (decompress() with opts.memory_budget) and a JSON body is charged 3x its decompressed size
+//  while otlpJsonToWire runs. Either charge failing -> 429 Status{8, "memory limit reached ..."}
+//  with Retry-After, counted with reason "memory_limit".
 //  Differences from Alloy, on purpose: decompression (f) runs after path/method/Content-Type checks
 //  instead of before them, so a bad encoding on an unknown path gets 404 rather than 400; the
 //  decompressed-size overflow is 413 instead of 400; Retry-After is always sent on 429/503.
 //  Refusals are counted with Dispatcher::countRefused(signal, protocol, reason): reasons
 //  "unauthenticated", "not_found", "unsupported_media_type", "unsupported_encoding",
-//  "too_large", "malformed". The signal is the one of the matched path; when the path is unknown
-//  (401 before path matching, 404) the request is counted under logs. The protocol is
-//  kHttpProtobuf for an application/x-protobuf request and kHttpJson otherwise. 405 is not counted.
+//  "too_large", "malformed", "memory_limit". The signal is the one of the matched path; when the
+//  path is unknown (401 before path matching, 404) the request is counted under logs. The protocol
+//  is kHttpProtobuf for an application/x-protobuf request and kHttpJson otherwise. 405 is not
+//  counted.
 //
 // Threading: handleOtlpHttp() is pure apart from the dispatcher/auth calls and is thread-safe when
 // they are. HttpReceiver runs handlers synchronously on `io_threads` I/O threads (see
-// net/http_server.h); the auth provider is called once per request and must be thread-safe.
+// net/http_server.h); the auth provider is called once per request (at its headers) and must be
+// thread-safe.
 // start() may be called once; stop() is idempotent and returns after in-flight handlers finished;
 // the destructor calls stop(). The Dispatcher and the provider must outlive stop().
 #pragma once
@@ -73,6 +85,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "src/common/memory_budget.h"
 #include "src/components/otelcol/auth/handler.h"
 #include "src/components/otelcol/receiver/otlp/dispatch.h"
 #include "src/net/http_server.h"
@@ -97,8 +110,17 @@ struct HttpReceiverOptions {
                                                      "zlib", "snappy", "deflate"};
   std::optional<CorsOptions> cors;
   int io_threads = 2;
-  std::chrono::milliseconds read_header_timeout{60000};
+  // Connection protection, passed to net::HttpServer (see net/http_server.h for the semantics).
+  std::chrono::milliseconds read_header_timeout{10000};
+  std::chrono::milliseconds read_timeout{60000};  // whole request, header + body
   std::chrono::milliseconds idle_timeout{60000};
+  size_t min_receive_rate = 1024;  // bytes/s after min_rate_grace; 0 = none
+  std::chrono::milliseconds min_rate_grace{5000};
+  size_t max_connections = 4096;
+  size_t max_connections_per_client = 1024;  // 0 = no per-source limit
+  // Request bodies, decompressed bodies and JSON decoding are charged here; null = not charged.
+  MemoryBudget* memory_budget = &globalMemoryBudget();
+  std::string server_name = "otlp_http";  // `server` label of the HTTP server metrics
 };
 
 using AuthProvider = std::function<std::shared_ptr<AuthHandler>()>;  // null result = no auth
@@ -109,6 +131,17 @@ net::HttpResponse handleOtlpHttp(const net::HttpRequest& req, const HttpReceiver
 // becomes the dispatched payload without a copy). `req.body` is unspecified afterwards.
 net::HttpResponse handleOtlpHttp(net::HttpRequest&& req, const HttpReceiverOptions& opts,
                                  Dispatcher& dispatcher, const AuthHandler* auth);
+
+// The header stage alone (steps a-f without decoding): what HttpReceiver's header_check returns.
+// The accepted state is the authenticated client (shared_ptr<const pdata::ClientInfo>, null
+// without auth).
+net::HeaderDecision checkOtlpHttpHeaders(const net::HttpRequest& req,
+                                         const HttpReceiverOptions& opts, Dispatcher& dispatcher,
+                                         const AuthHandler* auth);
+// The body stage of a request checkOtlpHttpHeaders accepted (req.state is its state): decoding
+// (f, g) and dispatch (h). Takes the body out of `req`.
+net::HttpResponse handleOtlpHttpBody(net::HttpRequest&& req, const HttpReceiverOptions& opts,
+                                     Dispatcher& dispatcher);
 
 class HttpReceiver {
  public:

@@ -63,6 +63,18 @@ void HttpServerBlock::describe(Schema<HttpServerBlock>& s) {
   s.block("tls", &HttpServerBlock::tls);
   s.block("cors", &HttpServerBlock::cors);
   s.attr("auth", &HttpServerBlock::auth).doc("an otelcol.auth.* handler");
+  s.attr("read_header_timeout", &HttpServerBlock::read_header_timeout)
+      .doc("telegate: time to receive the request line and headers");
+  s.attr("read_timeout", &HttpServerBlock::read_timeout)
+      .doc("telegate: time to receive a whole request, headers and body; 0 = none");
+  s.attr("idle_timeout", &HttpServerBlock::idle_timeout)
+      .doc("telegate: keep-alive idle time, and the longest pause while reading a body");
+  s.attr("min_receive_rate", &HttpServerBlock::min_receive_rate)
+      .doc("telegate: bytes per second a body must average after 5s; 0 = none");
+  s.attr("max_connections", &HttpServerBlock::max_connections)
+      .doc("telegate: open connections; when full, unauthenticated then idle ones are shed");
+  s.attr("max_connections_per_client", &HttpServerBlock::max_connections_per_client)
+      .doc("telegate: open connections per client IP; 0 = no limit");
 }
 
 absl::Status HttpServerBlock::validate() const {
@@ -82,6 +94,16 @@ absl::Status HttpServerBlock::validate() const {
   if (tls) {
     return absl::InvalidArgumentError(
         "tls on the HTTP server is not supported; terminate TLS at the ingress");
+  }
+  if (read_header_timeout.value.count() <= 0) {
+    return absl::InvalidArgumentError("read_header_timeout must be greater than 0");
+  }
+  if (read_timeout.value.count() < 0 || idle_timeout.value.count() < 0) {
+    return absl::InvalidArgumentError("read_timeout and idle_timeout must not be negative");
+  }
+  if (max_connections < 1) return absl::InvalidArgumentError("max_connections must be at least 1");
+  if (max_connections_per_client < 0) {
+    return absl::InvalidArgumentError("max_connections_per_client must not be negative");
   }
   return absl::OkStatus();
 }
@@ -152,6 +174,12 @@ HttpReceiverOptions httpOptions(const HttpServerBlock& b) {
   o.path_prefixes = b.path_prefixes;
   if (b.max_request_body_size.bytes != 0) o.max_request_body_size = b.max_request_body_size.bytes;
   o.compression_algorithms = b.compression_algorithms;
+  o.read_header_timeout = b.read_header_timeout.millis();
+  o.read_timeout = b.read_timeout.millis();
+  o.idle_timeout = b.idle_timeout.millis();
+  o.min_receive_rate = b.min_receive_rate.bytes;
+  o.max_connections = static_cast<size_t>(b.max_connections);
+  o.max_connections_per_client = static_cast<size_t>(b.max_connections_per_client);
   if (b.cors && !b.cors->allowed_origins.empty()) {
     CorsOptions c;
     c.allowed_origins = b.cors->allowed_origins;
@@ -361,7 +389,9 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
       }
     }
     if (args_.http && !http_) {
-      auto h = std::make_unique<HttpReceiver>(httpOptions(*args_.http), *this,
+      HttpReceiverOptions ho = httpOptions(*args_.http);
+      ho.server_name = host_.id();  // the `server` label of its connection metrics
+      auto h = std::make_unique<HttpReceiver>(std::move(ho), *this,
                                               [this] { return live_.load()->http_auth; });
       if (auto st = h->start(); !st.ok()) {
         errors.push_back(strCat("http: ", st.message()));

@@ -8,6 +8,10 @@
 // without dropping connections; a changed endpoint restarts that server.
 // telegate extension: http.path_prefixes (default ["/observability"]) also accepts
 // <prefix><path> so an ingress that does not strip its prefix reaches the receiver.
+// telegate extensions of the http block protect the server from hostile clients:
+// read_header_timeout (10s), read_timeout (60s, header + body), idle_timeout (60s),
+// min_receive_rate (1KiB per second after 5 s), max_connections (4096),
+// max_connections_per_client (1024, 0 = none); see net/http_server.h.
 #pragma once
 
 #include <optional>
@@ -47,6 +51,13 @@ struct HttpServerBlock {
   std::optional<TlsServerBlock> tls;
   std::optional<CorsBlock> cors;
   std::optional<CapsuleRef<AuthHandler>> auth;
+  // telegate extensions: connection protection (see net/http_server.h).
+  Duration read_header_timeout{std::chrono::seconds(10)};
+  Duration read_timeout{std::chrono::seconds(60)};
+  Duration idle_timeout{std::chrono::seconds(60)};
+  ByteSize min_receive_rate{1024};  // per second
+  int64_t max_connections = 4096;
+  int64_t max_connections_per_client = 1024;
   static void describe(Schema<HttpServerBlock>& s);
   absl::Status validate() const;
 };
