@@ -20,6 +20,7 @@
 // counts the items and guarantees both entry points accept exactly the same wire messages.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -81,13 +82,26 @@ struct JsonInt {
   uint64_t bits() const { return negative ? 0 - magnitude : magnitude; }
 };
 
-const Field* findField(const Message& m, std::string_view key) {
+bool sameText(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// The field named `key` (lowerCamelCase or snake_case). The search starts at *hint, the field
+// after the previous match: producers write fields in a fixed order, usually the schema's.
+const Field* findField(const Message& m, std::string_view key, uint32_t* hint) {
   if (key.empty()) return nullptr;
-  for (uint32_t i = 0; i < m.count; ++i) {
+  uint32_t i = *hint < m.count ? *hint : 0;
+  for (uint32_t k = 0; k < m.count; ++k, ++i) {
+    if (i == m.count) i = 0;
     const Field& f = m.fields[i];
-    // First byte, then length, then the rest: most candidates fail on the first byte.
-    if (key[0] == f.json_name[0] && key == f.json_name) return &f;
-    if (key[0] == f.name[0] && key == f.name) return &f;
+    if (sameText(key, f.json_name) || sameText(key, f.name)) {
+      *hint = i + 1;
+      return &f;
+    }
   }
   return nullptr;
 }
@@ -178,6 +192,7 @@ bool Decoder<Sink>::message(const Message& m, int depth) {
     in_.advance();
     return true;
   }
+  uint32_t hint = 0;
   for (;;) {
     if (in_.peek() != '"') return in_.fail("expected a string key");
     StringToken key;
@@ -189,7 +204,7 @@ bool Decoder<Sink>::message(const Message& m, int depth) {
       const size_t n = json::unescape(key.raw, nullptr);
       name = n <= sizeof(buf) ? std::string_view(buf, json::unescape(key.raw, buf)) : "";
     }
-    const Field* f = findField(m, name);
+    const Field* f = findField(m, name, &hint);
     if (f == nullptr) {
       if (!in_.skipValue()) return false;  // unknown fields are ignored
     } else if (!field(*f, depth)) {
@@ -307,10 +322,15 @@ bool Decoder<Sink>::intText(std::string_view s, JsonInt* out) {
   }
   if (i == s.size()) return fail("expected an integer");
   uint64_t m = 0;
+  // Up to 19 digits cannot overflow; check only past that.
+  for (const size_t fast = std::min(s.size(), i + 19); i < fast; ++i) {
+    const auto d = static_cast<unsigned char>(s[i] - '0');
+    if (d > 9) return fail("expected an integer");
+    m = m * 10 + d;
+  }
   for (; i < s.size(); ++i) {
-    const char ch = s[i];
-    if (ch < '0' || ch > '9') return fail("expected an integer");
-    const uint64_t d = static_cast<uint64_t>(ch - '0');
+    const auto d = static_cast<unsigned char>(s[i] - '0');
+    if (d > 9) return fail("expected an integer");
     if (m > (UINT64_MAX - d) / 10) return fail("integer out of range");
     m = m * 10 + d;
   }
