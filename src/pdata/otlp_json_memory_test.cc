@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <thread>
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
@@ -49,24 +50,48 @@ void* allocateAligned(std::size_t n, std::align_val_t a) {
 
 }  // namespace
 
-void* operator new(std::size_t n) { return allocate(n); }
-void* operator new[](std::size_t n) { return allocate(n); }
+void* operator new(std::size_t n) {
+  return allocate(n);
+}
+void* operator new[](std::size_t n) {
+  return allocate(n);
+}
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   return counted(std::malloc(n == 0 ? 1 : n));
 }
 void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
   return counted(std::malloc(n == 0 ? 1 : n));
 }
-void* operator new(std::size_t n, std::align_val_t a) { return allocateAligned(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a) { return allocateAligned(n, a); }
-void operator delete(void* p) noexcept { release(p); }
-void operator delete[](void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return allocateAligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return allocateAligned(n, a);
+}
+void operator delete(void* p) noexcept {
+  release(p);
+}
+void operator delete[](void* p) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  release(p);
+}
 
 namespace telegate::pdata {
 namespace {
@@ -78,12 +103,17 @@ struct Measured {
   int64_t peak = 0;  // bytes allocated at once during the call, above what was live before
 };
 
+// Decodes on a new thread (as a fresh worker would), so that nothing the decoder might keep per
+// thread from an earlier call hides its allocations.
 Measured decodeMeasured(Signal s, const std::string& json) {
   Measured m;
-  const int64_t before = g_live.load();
-  g_peak = before;
-  m.result = otlpJsonToWire(s, json);
-  m.peak = g_peak.load() - before;
+  std::thread worker([&] {
+    const int64_t before = g_live.load();
+    g_peak = before;
+    m.result = otlpJsonToWire(s, json);
+    m.peak = g_peak.load() - before;
+  });
+  worker.join();
   return m;
 }
 
@@ -139,9 +169,9 @@ TEST(OtlpJsonMemoryTest, EmptyObjectsInAMessageList) {
 }
 
 TEST(OtlpJsonMemoryTest, EmptyValuesInAnyValueArrays) {
-  const std::string body = repeated(
-      R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"arrayValue":{"values":[)",
-      "null", "]}}}]}]}]}", kBody);
+  const std::string body =
+      repeated(R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"arrayValue":{"values":[)",
+               "null", "]}}}]}]}]}", kBody);
   Measured m = decodeMeasured(Signal::kLogs, body);
   ASSERT_TRUE(m.result.ok()) << m.result.status();
   EXPECT_EQ(m.result->items, 1u);
@@ -153,8 +183,8 @@ TEST(OtlpJsonMemoryTest, DeeplyNestedBodies) {
   std::string nested = R"({"stringValue":"x"})";
   for (int i = 0; i < 40; ++i) nested = strCat(R"({"arrayValue":{"values":[)", nested, "]}}");
   const std::string record = strCat(R"({"body":)", nested, "}");
-  const std::string body = repeated(R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[)", record,
-                                    "]}]}]}", kBody);
+  const std::string body =
+      repeated(R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[)", record, "]}]}]}", kBody);
   Measured m = decodeMeasured(Signal::kLogs, body);
   ASSERT_TRUE(m.result.ok()) << m.result.status();
   EXPECT_GT(m.result->items, 1000u);
@@ -162,8 +192,8 @@ TEST(OtlpJsonMemoryTest, DeeplyNestedBodies) {
 
   std::string too_deep = R"({"stringValue":"x"})";
   for (int i = 0; i < 60; ++i) too_deep = strCat(R"({"arrayValue":{"values":[)", too_deep, "]}}");
-  const std::string bad = strCat(body.substr(0, body.size() - 6), ",{\"body\":", too_deep,
-                                 "}]}]}]}");
+  const std::string bad =
+      strCat(body.substr(0, body.size() - 6), ",{\"body\":", too_deep, "}]}]}]}");
   m = decodeMeasured(Signal::kLogs, bad);
   ASSERT_FALSE(m.result.ok());
   EXPECT_NE(m.result.status().message().find("message nesting deeper than 100 at resourceLogs[0]."
@@ -184,10 +214,10 @@ TEST(OtlpJsonMemoryTest, DeeplyNestedBodies) {
 
 TEST(OtlpJsonMemoryTest, PackedZerosHaveTheLargestWireForm) {
   // 2 JSON bytes per element, 8 wire bytes: the case the factor is set by. Decoded exactly.
-  const std::string body = repeated(
-      R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"histogram":{"dataPoints":[)"
-      R"({"explicitBounds":[)",
-      "0", "]}]}}]}]}]}", kBody);
+  const std::string body =
+      repeated(R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"histogram":{"dataPoints":[)"
+               R"({"explicitBounds":[)",
+               "0", "]}]}}]}]}]}", kBody);
   Measured m = decodeMeasured(Signal::kMetrics, body);
   ASSERT_TRUE(m.result.ok()) << m.result.status();
   EXPECT_EQ(m.result->items, 1u);
@@ -195,7 +225,11 @@ TEST(OtlpJsonMemoryTest, PackedZerosHaveTheLargestWireForm) {
   expectWithinBound(m, body.size());
   opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceRequest req;
   ASSERT_TRUE(req.ParseFromString(m.result->wire));
-  EXPECT_EQ(req.resource_metrics(0).scope_metrics(0).metrics(0).histogram().data_points(0)
+  EXPECT_EQ(req.resource_metrics(0)
+                .scope_metrics(0)
+                .metrics(0)
+                .histogram()
+                .data_points(0)
                 .explicit_bounds_size(),
             std::count(body.begin(), body.end(), '0'));
 }
@@ -224,13 +258,14 @@ std::string realisticLogs(size_t body_size) {
         R"({"timeUnixNano":")", 1700000000000000000ull + static_cast<uint64_t>(i) * 1000003,
         R"(","observedTimeUnixNano":")", 1700000000000001500ull + static_cast<uint64_t>(i),
         R"(","severityNumber":9,"severityText":"INFO","body":{"stringValue":"request completed)"
-        R"( user session timeout GET /api/v1/orders status 200 cache miss retry )", i,
-        R"("},"attributes":[{"key":"thread.name","value":{"stringValue":"http-nio-8080-exec-)",
+        R"( user session timeout GET /api/v1/orders status 200 cache miss retry )",
+        i, R"("},"attributes":[{"key":"thread.name","value":{"stringValue":"http-nio-8080-exec-)",
         i % 10,
         R"("}},{"key":"code.function","value":{"stringValue":"placeOrderWithPaymentRetry"}},)"
         R"({"key":"code.lineno","value":{"intValue":")",
-        100 + i % 400, R"("}}],"flags":1,"traceId":"5b8efff798038103d269b633813fc60c",)"
-                       R"("spanId":"eee19b7ec3c1b174"})");
+        100 + i % 400,
+        R"("}}],"flags":1,"traceId":"5b8efff798038103d269b633813fc60c",)"
+        R"("spanId":"eee19b7ec3c1b174"})");
   }
   s += "]}]}]}";
   return s;
