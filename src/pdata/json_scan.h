@@ -18,6 +18,10 @@
 #include <string>
 #include <string_view>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace telegate::pdata::json {
 
 // Nesting limit for values the decoder skips (simdjson's default, so the old DOM decoder's limit).
@@ -72,6 +76,21 @@ class Scanner {
     const char* start = s;
     bool escaped = false;
     for (;;) {
+#ifdef __SSE2__
+      while (end_ - s >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+        const __m128i special =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                         _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v));
+        const auto m = static_cast<unsigned>(_mm_movemask_epi8(special));
+        if (m != 0) {
+          s += std::countr_zero(m);
+          goto found;
+        }
+        s += 16;
+      }
+#endif
       while (end_ - s >= 8) {
         uint64_t w;
         std::memcpy(&w, s, 8);
@@ -139,7 +158,9 @@ class Scanner {
     }
   }
 
-  bool failed() const { return what_ != nullptr; }
+  bool failed() const {
+    return what_ != nullptr;
+  }
   bool fail(const char* what) {
     if (what_ == nullptr) {
       what_ = atEnd() ? "unexpected end of input" : what;
@@ -151,7 +172,9 @@ class Scanner {
   std::string error() const;
 
  private:
-  static bool isSpecial(unsigned char c) { return c == '"' || c == '\\' || c < 0x20; }
+  static bool isSpecial(unsigned char c) {
+    return c == '"' || c == '\\' || c < 0x20;
+  }
   // High bit of each byte that is '"', '\\' or a control character. Bits above the first match
   // may be spurious (borrows), the lowest one is exact.
   static uint64_t specialBytes(uint64_t w) {
