@@ -58,11 +58,13 @@ absl::StatusOr<DecodedJson> otlpJsonToWire(Signal signal, std::string_view json)
 // body itself, which the caller holds). A caller that budgets memory can reserve that much before
 // calling and release the difference to result.wire.capacity() after. The factor is set by the
 // output alone: the wire form of a packed numeric array written as short JSON numbers is 4 times
-// its JSON ("explicitBounds":[0,0,...]: 2 bytes -> 8). Real bodies need far less: their wire form
-// is smaller than the JSON, and the decoder then holds at most 0.75x the body (1.75x while growing
-// its buffer once, when the wire form exceeds 0.75x); larger outputs are sized exactly by a
-// counting pass before they are written. Garbage such as {"resourceLogs":[0,0,...]} is refused at
-// its first element.
+// its JSON ("explicitBounds":[0,0,...]: 2 bytes -> 8); such outputs (larger than the body) are
+// sized exactly by a counting pass before they are written. Real bodies need far less, as their
+// wire form is smaller than the JSON: the output buffer is reserved at 0.75x the body (touched
+// only as it is written), grown once to 1x when needed (1.75x during the copy), and copied to a
+// right-sized string when less than half of it is used; a string value that has JSON escapes
+// and is read rather than copied through (a number, id or base64 value) adds one unescaped copy
+// of itself. Garbage such as {"resourceLogs":[0,0,...]} is refused at its first element.
 inline constexpr size_t kOtlpJsonWorkingMemoryFactor = 4;
 inline constexpr size_t kOtlpJsonWorkingMemoryOverhead = 64 << 10;
 constexpr size_t otlpJsonWorkingMemory(size_t json_size) {

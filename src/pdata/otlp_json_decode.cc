@@ -14,7 +14,9 @@
 // hex ids halve, 64-bit numbers shrink from 19 digits to 8 bytes), so nearly every body finishes
 // in that pass. Only bodies dominated by short packed numbers (e.g. "explicitBounds":[0,0,...],
 // 2 JSON bytes -> 8 wire bytes) can need more: then the buffer is freed, a counting pass computes
-// the exact wire size, and a third pass writes into a buffer of exactly that size.
+// the exact wire size, and a third pass writes into a buffer of exactly that size. The bound:
+// first pass <= 1.75x (growth copy) + one escaped string; exact pass <= wire size + that string,
+// and the wire form plus the string is at most 4x the body.
 // Proto3 defaults are not written (as protobuf's serializer does) except for oneof members and
 // `optional` fields, whose presence matters. The result is then walked by checkAndCount(), which
 // counts the items and guarantees both entry points accept exactly the same wire messages.
