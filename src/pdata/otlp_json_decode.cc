@@ -23,17 +23,15 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 #include "src/common/strings.h"
 #include "src/pdata/json_scan.h"
 #include "src/pdata/otlp_decode.h"
 #include "src/pdata/otlp_json_sink.h"
+#include "src/pdata/otlp_json_values.h"
 
 namespace telegate::pdata {
 namespace {
@@ -46,6 +44,7 @@ using json_sink::kI64;
 using json_sink::kLen;
 using json_sink::kVarint;
 using json_sink::WriteSink;
+using json_values::JsonInt;
 using otlp_schema::Field;
 using otlp_schema::Kind;
 using otlp_schema::Message;
@@ -55,34 +54,6 @@ constexpr size_t kSlack = 256;
 constexpr double kInitialShare = 0.75;
 // Longest value echoed in an error message.
 constexpr size_t kMaxEchoedValue = 64;
-
-// Hex digit values; -1 for anything else.
-constexpr std::array<int8_t, 256> kHexValue = [] {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(i);
-  for (int i = 0; i < 6; ++i) {
-    t['a' + i] = static_cast<int8_t>(10 + i);
-    t['A' + i] = static_cast<int8_t>(10 + i);
-  }
-  return t;
-}();
-
-int base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;  // standard and URL-safe alphabets
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-// An integer read from JSON (number or decimal string) as sign and magnitude.
-struct JsonInt {
-  bool negative = false;
-  uint64_t magnitude = 0;
-  uint64_t bits() const { return negative ? 0 - magnitude : magnitude; }
-};
 
 uint64_t load64(const char* p) {
   uint64_t v;
@@ -191,9 +162,14 @@ class Decoder {
   bool stringField(const Field& f, bool always);
   std::string_view text(const StringToken& t);
   bool readInt(JsonInt* out);
-  bool intText(std::string_view s, JsonInt* out);
+  bool intText(std::string_view s, JsonInt* out) {
+    const char* problem = json_values::intText(s, out);
+    return problem == nullptr || fail(problem);
+  }
   bool readRangedInt(const Field& f, uint64_t* bits);
-  bool inRange(const Field& f, const JsonInt& n, uint64_t* bits);
+  bool inRange(const Field& f, const JsonInt& n, uint64_t* bits) {
+    return json_values::inRange(f.kind, n, bits) || fail("integer out of range");
+  }
   bool readDouble(double* out);
   bool readEnum(const Field& f, uint64_t* bits);
   bool writeHexId(const Field& f, std::string_view hex);
@@ -336,67 +312,12 @@ bool Decoder<Sink>::readInt(JsonInt* out) {
   return in_.string(&t) && intText(text(t), out);
 }
 
-template <class Sink>
-bool Decoder<Sink>::intText(std::string_view s, JsonInt* out) {
-  size_t i = 0;
-  out->negative = false;
-  if (!s.empty() && s[0] == '-') {
-    out->negative = true;
-    i = 1;
-  }
-  if (i == s.size()) return fail("expected an integer");
-  uint64_t m = 0;
-  // Up to 19 digits cannot overflow; check only past that.
-  for (const size_t fast = std::min(s.size(), i + 19); i < fast; ++i) {
-    const auto d = static_cast<unsigned char>(s[i] - '0');
-    if (d > 9) return fail("expected an integer");
-    m = m * 10 + d;
-  }
-  for (; i < s.size(); ++i) {
-    const auto d = static_cast<unsigned char>(s[i] - '0');
-    if (d > 9) return fail("expected an integer");
-    if (m > (UINT64_MAX - d) / 10) return fail("integer out of range");
-    m = m * 10 + d;
-  }
-  out->magnitude = m;
-  if (m == 0) out->negative = false;
-  return true;
-}
-
 // Reads an integer for an integer-typed field and range-checks it; *bits is the value as the
 // 64-bit two's complement pattern (what a varint or fixed field carries).
 template <class Sink>
 bool Decoder<Sink>::readRangedInt(const Field& f, uint64_t* bits) {
   JsonInt n;
   return readInt(&n) && inRange(f, n, bits);
-}
-
-template <class Sink>
-bool Decoder<Sink>::inRange(const Field& f, const JsonInt& n, uint64_t* bits) {
-  uint64_t max_pos = 0, max_neg = 0;  // largest magnitude allowed when positive / negative
-  switch (f.kind) {
-    case Kind::kInt32:
-    case Kind::kSInt32:
-    case Kind::kEnum:
-      max_pos = INT32_MAX;
-      max_neg = static_cast<uint64_t>(INT32_MAX) + 1;
-      break;
-    case Kind::kUInt32:
-    case Kind::kFixed32:
-      max_pos = UINT32_MAX;
-      break;
-    case Kind::kInt64:
-    case Kind::kSFixed64:
-      max_pos = INT64_MAX;
-      max_neg = static_cast<uint64_t>(INT64_MAX) + 1;
-      break;
-    default:  // kUInt64, kFixed64
-      max_pos = UINT64_MAX;
-      break;
-  }
-  if (n.magnitude > (n.negative ? max_neg : max_pos)) return fail("integer out of range");
-  *bits = n.bits();
-  return true;
 }
 
 template <class Sink>
@@ -417,29 +338,8 @@ bool Decoder<Sink>::readDouble(double* out) {
   if (c != '"') return typeError("expected a number");
   StringToken t;
   if (!in_.string(&t)) return false;
-  const std::string_view s = text(t);
-  if (s == "NaN") {
-    *out = std::numeric_limits<double>::quiet_NaN();
-    return true;
-  }
-  if (s == "Infinity") {
-    *out = std::numeric_limits<double>::infinity();
-    return true;
-  }
-  if (s == "-Infinity") {
-    *out = -std::numeric_limits<double>::infinity();
-    return true;
-  }
-  const size_t digit = !s.empty() && s[0] == '-' ? 1 : 0;
-  if (s.size() <= digit || !((s[digit] >= '0' && s[digit] <= '9') || s[digit] == '.')) {
-    return fail("expected a number");
-  }
-  double d = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  if (ec == std::errc::result_out_of_range) return fail("number out of range");
-  if (ec != std::errc() || ptr != s.data() + s.size()) return fail("expected a number");
-  *out = d;
-  return true;
+  const char* problem = json_values::doubleText(text(t), out);
+  return problem == nullptr || fail(problem);
 }
 
 template <class Sink>
@@ -472,14 +372,7 @@ bool Decoder<Sink>::writeHexId(const Field& f, std::string_view hex) {
     return fail(strCat("invalid length for ID: ", hex.size(), " hex digits, want ", want * 2));
   }
   char bytes[16];
-  int bad = 0;
-  for (size_t i = 0; i < want; ++i) {
-    const int hi = kHexValue[static_cast<uint8_t>(hex[2 * i])];
-    const int lo = kHexValue[static_cast<uint8_t>(hex[2 * i + 1])];
-    bad |= hi | lo;
-    bytes[i] = static_cast<char>((static_cast<unsigned>(hi) << 4) | static_cast<unsigned>(lo));
-  }
-  if (bad < 0) return fail("invalid hex in ID");
+  if (!json_values::hexBytes(hex, bytes)) return fail("invalid hex in ID");
   if (!out_.room(24)) return overflow();
   out_.tag(f.number, kLen);
   out_.varint(want);
@@ -489,34 +382,16 @@ bool Decoder<Sink>::writeHexId(const Field& f, std::string_view hex) {
 
 template <class Sink>
 bool Decoder<Sink>::writeBase64(const Field& f, std::string_view b64, bool presence) {
-  size_t n = b64.size();
-  if (n > 0 && b64[n - 1] == '=') --n;
-  if (n > 0 && b64[n - 1] == '=') --n;
-  if (n % 4 == 1) return fail("invalid base64");
-  const size_t decoded = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
+  size_t chars = 0, decoded = 0;
+  if (!json_values::base64Size(b64, &chars, &decoded)) return fail("invalid base64");
   if (decoded == 0 && !presence) return true;
   if (!out_.room(decoded + 16)) return overflow();
-  const size_t tag_at = out_.size();
   out_.tag(f.number, kLen);
   out_.varint(decoded);
-  char* w = out_.tail();
-  out_.advance(decoded);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const int v = base64Value(b64[i]);
-    if (v < 0) {
-      out_.truncate(tag_at);
-      return fail("invalid base64");
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if constexpr (Sink::kWrites) *w++ = static_cast<char>(acc >> bits);
-      acc &= (1u << bits) - 1;
-    }
+  if (!json_values::base64Decode(b64.substr(0, chars), out_.tail())) {
+    return fail("invalid base64");
   }
+  out_.advance(decoded);
   return true;
 }
 
