@@ -24,7 +24,7 @@
 
 namespace telegate::pdata::json {
 
-// Nesting limit for values the decoder skips (simdjson's default, so the old DOM decoder's limit).
+// Nesting limit for values the decoder skips (simdjson's default maximum depth).
 inline constexpr int kMaxJsonDepth = 1024;
 
 struct StringToken {
