@@ -149,41 +149,41 @@ TEST(ProcessScrapeTest, HonorLabelsFalseRenamesCollisions) {
   Exposition e =
       parse("m{job=\"theirs\",instance=\"x\",exported_instance=\"y\",a=\"1\",empty=\"\"} 5\n");
   SeriesState st;
-  std::vector<ScrapedSample> out;
+  SeriesBatch out;
   ProcessResult r = processScrape(&e, target(), {}, 1000, &st, &out);
   ASSERT_TRUE(r.error.ok());
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].labels(), (SeriesLabels{{"__name__", "m"},
-                                           {"a", "1"},
-                                           {"exported_exported_instance", "x"},
-                                           {"exported_instance", "y"},
-                                           {"exported_job", "theirs"},
-                                           {"instance", "h:1"},
-                                           {"job", "job1"}}));
-  EXPECT_EQ(out[0].value, 5);
-  EXPECT_EQ(out[0].timestamp_ms, 1000);
+  ASSERT_EQ(out.sampleCount(), 1u);
+  EXPECT_EQ(out.samples()[0].labels, (SeriesLabels{{"__name__", "m"},
+                                                   {"a", "1"},
+                                                   {"exported_exported_instance", "x"},
+                                                   {"exported_instance", "y"},
+                                                   {"exported_job", "theirs"},
+                                                   {"instance", "h:1"},
+                                                   {"job", "job1"}}));
+  EXPECT_EQ(out.samples()[0].value, 5);
+  EXPECT_EQ(out.samples()[0].timestamp_ms, 1000);
 }
 
 TEST(ProcessScrapeTest, HonorLabelsTrueKeepsScrapedValues) {
   Exposition e = parse("m{job=\"theirs\"} 5\n");
   SeriesState st;
-  std::vector<ScrapedSample> out;
+  SeriesBatch out;
   ProcessOptions o;
   o.honor_labels = true;
   processScrape(&e, target(), o, 1000, &st, &out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].labels(),
+  ASSERT_EQ(out.sampleCount(), 1u);
+  EXPECT_EQ(out.samples()[0].labels,
             (SeriesLabels{{"__name__", "m"}, {"instance", "h:1"}, {"job", "theirs"}}));
 }
 
 TEST(ProcessScrapeTest, TimestampsHonouredOrReplaced) {
   SeriesState st;
-  std::vector<ScrapedSample> out;
+  SeriesBatch out;
   Exposition e = parse("a 1 123\nb 2\n");
   processScrape(&e, target(), {}, 5000, &st, &out);
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].timestamp_ms, 123);
-  EXPECT_EQ(out[1].timestamp_ms, 5000);
+  ASSERT_EQ(out.sampleCount(), 2u);
+  EXPECT_EQ(out.samples()[0].timestamp_ms, 123);
+  EXPECT_EQ(out.samples()[1].timestamp_ms, 5000);
   // A series with an exposed timestamp is not tracked for staleness.
   EXPECT_EQ(st.tracked.size(), 1u);
 
@@ -193,7 +193,7 @@ TEST(ProcessScrapeTest, TimestampsHonouredOrReplaced) {
   SeriesState st2;
   e = parse("a 1 123\n");
   processScrape(&e, target(), o, 5000, &st2, &out);
-  EXPECT_EQ(out[0].timestamp_ms, 5000);
+  EXPECT_EQ(out.samples()[0].timestamp_ms, 5000);
   EXPECT_EQ(st2.tracked.size(), 1u);
 
   // OpenMetrics timestamps are seconds.
@@ -201,12 +201,12 @@ TEST(ProcessScrapeTest, TimestampsHonouredOrReplaced) {
   SeriesState st3;
   e = parse("a 1 1.5\n# EOF\n", ExpositionFormat::kOpenMetrics);
   processScrape(&e, target(), {}, 5000, &st3, &out);
-  EXPECT_EQ(out[0].timestamp_ms, 1500);
+  EXPECT_EQ(out.samples()[0].timestamp_ms, 1500);
 }
 
 TEST(ProcessScrapeTest, VanishedSeriesGetStaleMarkers) {
   SeriesState st;
-  std::vector<ScrapedSample> out;
+  SeriesBatch out;
   Exposition e = parse("a 1\nb{x=\"1\"} 2\n");
   ProcessResult r = processScrape(&e, target(), {}, 1000, &st, &out);
   EXPECT_EQ(r.series_added, 2);
@@ -214,24 +214,24 @@ TEST(ProcessScrapeTest, VanishedSeriesGetStaleMarkers) {
   e = parse("a 3\nc 4\n");
   r = processScrape(&e, target(), {}, 2000, &st, &out);
   EXPECT_EQ(r.series_added, 1);
-  ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[2].labels(),
+  ASSERT_EQ(out.sampleCount(), 3u);
+  EXPECT_EQ(out.samples()[2].labels,
             (SeriesLabels{{"__name__", "b"}, {"instance", "h:1"}, {"job", "job1"}, {"x", "1"}}));
-  EXPECT_TRUE(isStaleNaN(out[2].value));
-  EXPECT_EQ(out[2].timestamp_ms, 2000);
+  EXPECT_TRUE(isStaleNaN(out.samples()[2].value));
+  EXPECT_EQ(out.samples()[2].timestamp_ms, 2000);
   EXPECT_FALSE(isStaleNaN(std::nan("")));
 
   // A failed scrape marks everything stale.
   out.clear();
   processScrape(nullptr, target(), {}, 3000, &st, &out);
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_TRUE(isStaleNaN(out[0].value) && isStaleNaN(out[1].value));
+  ASSERT_EQ(out.sampleCount(), 2u);
+  EXPECT_TRUE(isStaleNaN(out.samples()[0].value) && isStaleNaN(out.samples()[1].value));
   EXPECT_TRUE(st.tracked.empty());
 }
 
 TEST(ProcessScrapeTest, SampleLimitFailsTheWholeScrape) {
   SeriesState st;
-  std::vector<ScrapedSample> out;
+  SeriesBatch out;
   Exposition e = parse("a 1\n");
   processScrape(&e, target(), {}, 1000, &st, &out);
   out.clear();
@@ -239,21 +239,21 @@ TEST(ProcessScrapeTest, SampleLimitFailsTheWholeScrape) {
   o.sample_limit = 2;
   e = parse("a 1\nb 2\nc 3\n");
   ProcessResult r = processScrape(&e, target(), o, 2000, &st, &out);
-  EXPECT_EQ(r.error.message(), "sample limit exceeded");
+  EXPECT_EQ(r.error.message(), "sample limit exceeded (limit: 2)");
   EXPECT_EQ(r.failure_reason, "sample_limit");
   EXPECT_EQ(r.scraped, 3);
-  ASSERT_EQ(out.size(), 1u);  // only the stale marker of `a`
-  EXPECT_TRUE(isStaleNaN(out[0].value));
+  ASSERT_EQ(out.sampleCount(), 1u);  // only the stale marker of `a`
+  EXPECT_TRUE(isStaleNaN(out.samples()[0].value));
   out.clear();
   e = parse("a 1\nb 2\n");
   r = processScrape(&e, target(), o, 3000, &st, &out);
   EXPECT_TRUE(r.error.ok());
-  EXPECT_EQ(out.size(), 2u);
+  EXPECT_EQ(out.sampleCount(), 2u);
 }
 
 TEST(ProcessScrapeTest, LabelLimitsAndDuplicates) {
   SeriesState st;
-  std::vector<ScrapedSample> out;
+  SeriesBatch out;
   ProcessOptions o;
   o.label_limit = 3;  // __name__, instance, job
   Exposition e = parse("a{x=\"1\"} 1\n");
@@ -271,41 +271,38 @@ TEST(ProcessScrapeTest, LabelLimitsAndDuplicates) {
   out.clear();
   r = processScrape(&e, target(), {}, 1000, &st, &out);
   EXPECT_EQ(r.duplicates, 1);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].value, 1);
+  ASSERT_EQ(out.sampleCount(), 1u);
+  EXPECT_EQ(out.samples()[0].value, 1);
 }
 
 TEST(ProcessScrapeTest, EndOfRunStalenessIncludesSyntheticSeries) {
   SeriesState st;
-  std::vector<ScrapedSample> out;
+  SeriesBatch out;
   Exposition e = parse("a 1\n");
   processScrape(&e, target(), {}, 1000, &st, &out);
   st.reported = true;
   out.clear();
   endOfRunStaleness(target(), false, 9000, &st, &out);
-  ASSERT_EQ(out.size(), 6u);
-  for (const auto& s : out) {
+  ASSERT_EQ(out.sampleCount(), 6u);
+  for (const auto& s : out.samples()) {
     EXPECT_TRUE(isStaleNaN(s.value));
     EXPECT_EQ(s.timestamp_ms, 9000);
   }
-  EXPECT_EQ(get(out[1].labels(), "__name__"), "up");
+  EXPECT_EQ(get(out.samples()[1].labels, "__name__"), "up");
 }
 
-TEST(ProcessScrapeTest, AppendBatchKeepsLabelsAndValues) {
-  SeriesLabels a = {{"__name__", "a"}, {"job", std::string(200, 'j')}};
-  std::vector<ScrapedSample> in = {
-      {encodeLabels(a), 10, 1.5},
-      {encodeLabels({{"__name__", "b"}, {"job", "j"}}), 20, staleNaN()},
-  };
-  EXPECT_EQ(in[0].labels(), a);
-  AppendBatch b = toAppendBatch(in);
+TEST(ProcessScrapeTest, ReportSamplesSortName) {
+  SeriesBatch b;
+  ScrapeTarget t = target();
+  t.public_labels.insert(t.public_labels.begin(), {"A", "first"});
+  addReportSample(t, "up", 10, 1.5, &b);
   EXPECT_TRUE(b.valid());
   auto s = b.samples();
-  ASSERT_EQ(s.size(), 2u);
-  EXPECT_EQ(s[0].labels, a);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].labels,
+            (Labels{{"A", "first"}, {"__name__", "up"}, {"instance", "h:1"}, {"job", "job1"}}));
   EXPECT_EQ(s[0].timestamp_ms, 10);
   EXPECT_EQ(s[0].value, 1.5);
-  EXPECT_TRUE(isStaleNaN(s[1].value));
 }
 
 // ---- the component against an in-process HTTP server ----
