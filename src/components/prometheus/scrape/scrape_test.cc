@@ -1,6 +1,7 @@
 #include "src/components/prometheus/scrape/scrape.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "src/common/decompress.h"
+#include "src/common/memory_budget.h"
 #include "src/net/http_server.h"
 
 namespace telegate::prometheus::scrape {
@@ -660,6 +662,93 @@ TEST_F(ScrapeComponentTest, BodySizeLimitAndTargetLimit) {
   EXPECT_EQ(named(sink_->samples(), "up", "second")[0].value, 0);
   EXPECT_NE(host_.registry_.exposition().find("reason=\"target_limit\""), std::string::npos);
   (void)before;
+}
+
+// The debug info of the target whose url ends with `suffix`: {health, last_failure_reason}.
+std::pair<std::string, std::string> targetHealth(const Component& c, std::string_view suffix) {
+  syntax::Value info = c.debugInfo();
+  for (const auto& t : info.asObject().at("targets").asArray()) {
+    const auto& o = t.asObject();
+    const std::string& url = o.at("url").asString();
+    if (url.size() >= suffix.size() && url.substr(url.size() - suffix.size()) == suffix) {
+      return {o.at("health").asString(), o.at("last_failure_reason").asString()};
+    }
+  }
+  return {};
+}
+
+// gzip of `n` lines "a 1\n" (100 KB for 25M lines: 100 MB decompressed).
+std::string gzipBomb(size_t n) {
+  std::string unit;
+  for (int i = 0; i < 16384; ++i) unit.append("a 1\n");
+  z_stream z{};
+  deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
+  std::string out;
+  char buf[1 << 16];
+  for (size_t done = 0; done < n; done += 16384) {
+    z.next_in = reinterpret_cast<Bytef*>(unit.data());
+    z.avail_in = static_cast<uInt>(unit.size());
+    const int flush = done + 16384 >= n ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(buf);
+      z.avail_out = sizeof(buf);
+      deflate(&z, flush);
+      out.append(buf, sizeof(buf) - z.avail_out);
+    } while (z.avail_out == 0);
+  }
+  deflateEnd(&z);
+  return out;
+}
+
+TEST_F(ScrapeComponentTest, GzipBombFailsWithReasonWhileOtherTargetsAreScraped) {
+  const std::string bomb = gzipBomb(25'000'000);
+  setHandler([&](const net::HttpRequest& req) {
+    net::HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    if (req.target == "/bomb") {
+      r.headers.emplace_back("Content-Encoding", "gzip");
+      r.body = bomb;
+    } else {
+      r.body = "good 1\n";
+    }
+    return r;
+  });
+  Arguments a = args();
+  a.body_size_limit = ByteSize(1 << 20);
+  a.targets = {{{"__address__", addr_}, {"__metrics_path__", "/bomb"}, {"instance", "bomb"}},
+               {{"__address__", addr_}, {"instance", "good"}}};
+  start(a);
+  auto up = waitUp(1, "bomb");
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->value, 0);
+  EXPECT_EQ(targetHealth(*comp_, "/bomb"),
+            std::make_pair(std::string("down"), std::string("body_size")));
+  // The good target keeps its schedule (one scrape every 200ms).
+  ASSERT_TRUE(waitUp(4, "good"));
+  for (const auto& s : named(sink_->samples(), "up", "good")) EXPECT_EQ(s.value, 1);
+  EXPECT_NE(host_.registry_.exposition().find("reason=\"body_size\"}"), std::string::npos);
+}
+
+TEST_F(ScrapeComponentTest, MemoryBudgetRefusalFailsTheScrape) {
+  std::string big;
+  for (int i = 0; i < 200000; ++i) big += "series_" + std::to_string(i) + " 1\n";
+  setHandler([&](const net::HttpRequest&) {
+    net::HttpResponse r;
+    r.body = big;
+    return r;
+  });
+  MemoryBudget& budget = globalMemoryBudget();
+  const size_t old_limit = budget.limit();
+  budget.setLimit(budget.used() + (4 << 20));  // room for about 15000 series
+  start(args());
+  auto up = waitUp();
+  budget.setLimit(old_limit);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->value, 0);
+  EXPECT_TRUE(named(sink_->samples(), "series_1").empty());
+  EXPECT_EQ(targetHealth(*comp_, "/metrics").second, "memory_budget");
+  EXPECT_NE(host_.registry_.exposition().find("reason=\"memory_budget\"} 1"), std::string::npos)
+      << host_.registry_.exposition();
 }
 
 TEST_F(ScrapeComponentTest, RefusedAppendIsCountedNotRetried) {
