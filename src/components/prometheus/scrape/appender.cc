@@ -145,8 +145,9 @@ void addEncoded(std::string_view key, int64_t ts, double value, SeriesBatch* out
 
 absl::Status budgetError(size_t held) {
   return absl::ResourceExhaustedError(
-      strCat("memory budget exhausted (--memory.limit): the scrape holds ", held,
-             " bytes and may not take more"));
+      strCat("memory budget exhausted: the scrape holds ", held,
+             " bytes and may not take more (one scrape may hold ", kOneScrapePercent,
+             "% of --memory.limit, all scrapes together ", kAllScrapesPercent, "%)"));
 }
 
 }  // namespace

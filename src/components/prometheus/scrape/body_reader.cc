@@ -33,7 +33,7 @@ absl::Status BodyReader::begin(std::string_view content_encoding) {
   if (content_encoding != "gzip") return absl::OkStatus();
   if (charge_ != nullptr && !charge_->add(kInflateState + kInflateBuffer)) {
     return fail("memory_budget",
-                "memory budget exhausted (--memory.limit): no room to decompress the body");
+                "memory budget exhausted: no room to decompress the body (--memory.limit)");
   }
   gz_ = std::make_unique<Inflater>();
   gz_->out = std::make_unique<char[]>(kInflateBuffer);
