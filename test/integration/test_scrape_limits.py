@@ -36,7 +36,7 @@ from harness import Telegate, http, wait_for
 from test_scrape import start_prometheus
 
 LIMIT_MIB = 128
-OVERHEAD_MIB = 96  # binary, threads, allocator slack: the same headroom as test_memory_cap
+OVERHEAD_MIB = 64  # binary, threads, libraries, allocator slack
 
 
 def gzip_bomb(line, count):
@@ -67,6 +67,12 @@ class Targets:
 
             def log_message(self, *a):
                 pass
+
+            def handle(self):
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the scraper gave up on a body and closed the connection
 
             def do_GET(self):
                 path = self.path.split("?")[0]
@@ -195,7 +201,7 @@ class ScrapeLimitsTest(unittest.TestCase):
 
         def all_failed():
             for (comp, inst), reason in expected.items():
-                if debug_targets(comp)[inst]["last_failure_reason"] != reason:
+                if debug_targets(comp)[inst].get("last_failure_reason") != reason:
                     return False
                 if failed(comp, reason) < 2:
                     return False
@@ -235,7 +241,7 @@ class ScrapeLimitsTest(unittest.TestCase):
         self.assertTrue(wait_for(
             lambda: all(good_samples(c) >= before[c] + 4 for c in before), timeout=5,
             interval=0.5), f"{before} -> {[good_samples(c) for c in before]}")
-        self.assertGreaterEqual(failed("limited", "body_size"), failures_before + 3)
+        self.assertGreaterEqual(failed("limited", "body_size"), failures_before + 2)
 
         hwm_mib = vm_hwm_kib(t.proc.pid) / 1024
         print(f"peak RSS {hwm_mib:.0f} MiB; requests {targets.requests}; "

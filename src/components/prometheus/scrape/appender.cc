@@ -203,7 +203,8 @@ absl::Status ScrapeAppender::fail(absl::Status st, std::string_view reason) {
 }
 
 // Makes room in the batch for one more series with `labels` labels of `bytes` bytes, charging
-// the growth of its buffers first (they double, so this runs O(log n) times per scrape).
+// the growth of its buffers first (they grow by half, so this runs O(log n) times per scrape and
+// at most a third of what they hold is slack).
 bool ScrapeAppender::reserveBatch(size_t labels, size_t bytes) {
   const size_t ns = out_->seriesRefs().size() + 1;
   const size_t nl = out_->labelRefs().size() + labels;
@@ -213,7 +214,9 @@ bool ScrapeAppender::reserveBatch(size_t labels, size_t bytes) {
       np <= out_->pointList().capacity() && nb <= out_->bytes().capacity()) {
     return true;
   }
-  auto grow = [](size_t need, size_t cap) { return need <= cap ? cap : std::max(need, cap * 2); };
+  auto grow = [](size_t need, size_t cap) {
+    return need <= cap ? cap : std::max({need, cap + cap / 2, size_t{16}});
+  };
   const size_t cs = grow(ns, out_->seriesRefs().capacity());
   const size_t cl = grow(nl, out_->labelRefs().capacity());
   const size_t cp = grow(np, out_->pointList().capacity());
@@ -228,6 +231,12 @@ bool ScrapeAppender::reserveBatch(size_t labels, size_t bytes) {
 
 absl::Status ScrapeAppender::onSample(const SampleView& s) {
   ++result_.scraped;
+  // The same series written again on the next line (a repeated line): a duplicate, without
+  // building its labels again.
+  if (!s.series_text.empty() && s.series_text == last_series_text_) {
+    ++result_.duplicates;
+    return absl::OkStatus();
+  }
   buildLabels(s, target_.public_labels, opts_.honor_labels, &lb_, &renamed_);
   if (label_limits_) {
     absl::Status st = checkLabelLimits(lb_, opts_);
@@ -239,6 +248,7 @@ absl::Status ScrapeAppender::onSample(const SampleView& s) {
   const bool track = !explicit_ts || opts_.track_timestamps_staleness;
   if (cur_.contains(probe_) || (!untracked_.empty() && untracked_.contains(probe_))) {
     ++result_.duplicates;
+    rememberSeriesText(s.series_text);
     return absl::OkStatus();
   }
   ++result_.post_relabel;
@@ -273,7 +283,19 @@ absl::Status ScrapeAppender::onSample(const SampleView& s) {
   out_->beginSeries();
   for (const auto& [k, v] : lb_) out_->addLabel(k, v);
   out_->addSample(explicit_ts ? *s.timestamp_ms : scrape_ms_, s.value);
+  rememberSeriesText(s.series_text);
   return absl::OkStatus();
+}
+
+// Keeps the text of the last series for the repeated-line check, within what is charged.
+void ScrapeAppender::rememberSeriesText(std::string_view text) {
+  if (text.size() > last_series_text_.capacity()) {
+    if (text.size() > 256 || !charge(text.size())) {
+      last_series_text_.clear();
+      return;
+    }
+  }
+  last_series_text_.assign(text);
 }
 
 ProcessResult ScrapeAppender::finish(bool ok) {

@@ -254,6 +254,7 @@ class ScrapeAppender final : public ExpositionVisitor {
 
  private:
   bool charge(size_t bytes);
+  void rememberSeriesText(std::string_view text);
   bool reserveBatch(size_t labels, size_t bytes);
   absl::Status fail(absl::Status st, std::string_view reason);
 
@@ -271,6 +272,7 @@ class ScrapeAppender final : public ExpositionVisitor {
   TrackedKey probe_;
   std::vector<std::pair<std::string_view, std::string_view>> lb_;
   std::vector<std::string> renamed_;
+  std::string last_series_text_;  // of the last sample kept or counted as a duplicate
 };
 
 // Runs a ScrapeAppender over an already parsed body (tests, benchmarks). A null `exp` is a

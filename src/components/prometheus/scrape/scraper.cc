@@ -2,6 +2,8 @@
 // request to delivery, and the component (see scrape.h for the contract).
 #include "src/components/prometheus/scrape/scrape.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
@@ -26,6 +28,8 @@ using std::chrono::nanoseconds;
 
 constexpr size_t kMinWorkers = 4;
 constexpr size_t kMaxWorkers = 64;
+// A scrape that held at least this much returns freed memory to the system (malloc_trim).
+constexpr size_t kTrimAfterBytes = size_t{8} << 20;
 
 bool startsWith(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
@@ -344,9 +348,17 @@ class Scraper {
     }
   }
 
-  // One scrape: the body is parsed and turned into series while it arrives (BodyReader ->
-  // ExpositionParser -> ScrapeAppender), so a failing limit stops the transfer at once.
+  // One scrape, then, when it held a lot, the freed memory goes back to the system: workers
+  // allocate from their own malloc arenas and the process raises the trim threshold, so without
+  // this every worker would keep the peak of the largest scrape it ran resident.
   void scrapeOnce(TargetState& st, const ScrapeTarget& t, const Config& cfg) {
+    if (scrapeAndDeliver(st, t, cfg) >= kTrimAfterBytes) malloc_trim(0);
+  }
+
+  // One scrape: the body is parsed and turned into series while it arrives (BodyReader ->
+  // ExpositionParser -> ScrapeAppender), so a failing limit stops the transfer at once. Returns
+  // the most memory the scrape held.
+  size_t scrapeAndDeliver(TargetState& st, const ScrapeTarget& t, const Config& cfg) {
     const auto wall = std::chrono::system_clock::now();
     const int64_t scrape_ms = unixMillis(wall);
     const auto t0 = Clock::now();
@@ -459,6 +471,7 @@ class Scraper {
     st.last_failure_reason = reason;
     st.last_scrape_ms = scrape_ms;
     st.last_duration = secs;
+    return charge.held();
   }
 
   void deliver(const Config& cfg, SeriesBatch&& batch) {

@@ -290,6 +290,7 @@ absl::Status ExpositionParser::parseSample(std::string_view line, ExpositionVisi
       }
     }
   }
+  smp.series_text = line.substr(0, i);
   skipBlanks(line, &i);
   size_t vstart = i;
   while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;

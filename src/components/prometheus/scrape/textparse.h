@@ -38,6 +38,8 @@ namespace telegate::prometheus {
 using LabelPairView = std::pair<std::string_view, std::string_view>;
 
 struct SampleView {
+  std::string_view
+      series_text;  // the line's name and label set as written (same text: same series)
   std::string_view name;
   const LabelPairView* labels = nullptr;  // sorted by name, without __name__
   size_t label_count = 0;
