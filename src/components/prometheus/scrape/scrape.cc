@@ -98,12 +98,21 @@ void Arguments::describe(Schema<Arguments>& s) {
   s.attr("honor_timestamps", &Arguments::honor_timestamps);
   s.attr("track_timestamps_staleness", &Arguments::track_timestamps_staleness);
   s.attr("enable_compression", &Arguments::enable_compression);
-  s.attr("body_size_limit", &Arguments::body_size_limit).doc("0: telegate bounds bodies at 128MiB");
-  s.attr("sample_limit", &Arguments::sample_limit);
+  s.attr("body_size_limit", &Arguments::body_size_limit)
+      .doc(
+          "0: 128MiB. Checked while the body is read and decompressed; over it the scrape fails "
+          "(reason body_size)");
+  s.attr("sample_limit", &Arguments::sample_limit)
+      .doc(
+          "0: no limit. Checked at each sample while parsing; over it the scrape fails "
+          "(reason sample_limit)");
   s.attr("target_limit", &Arguments::target_limit);
-  s.attr("label_limit", &Arguments::label_limit);
-  s.attr("label_name_length_limit", &Arguments::label_name_length_limit);
-  s.attr("label_value_length_limit", &Arguments::label_value_length_limit);
+  s.attr("label_limit", &Arguments::label_limit)
+      .doc("0: no limit. Over it the scrape fails (reason label_limit)");
+  s.attr("label_name_length_limit", &Arguments::label_name_length_limit)
+      .doc("0: no limit. Over it the scrape fails (reason label_limit)");
+  s.attr("label_value_length_limit", &Arguments::label_value_length_limit)
+      .doc("0: no limit. Over it the scrape fails (reason label_limit)");
   s.attr("extra_metrics", &Arguments::extra_metrics);
   s.attr("scrape_native_histograms", &Arguments::scrape_native_histograms)
       .doc("accepted; no effect (native histograms are not scraped)");
