@@ -307,7 +307,9 @@ ProcessResult ScrapeAppender::finish(bool ok) {
     result_.series_added = 0;
   }
   for (const auto& k : prev) {
-    if (!reserveBatch(6, k.key.size())) {
+    size_t labels = 0;
+    forEachLabel(k.key, [&](std::string_view, std::string_view) { ++labels; });
+    if (!reserveBatch(labels, k.key.size())) {
       ++result_.stale_dropped;
       continue;
     }
