@@ -6,8 +6,9 @@ One Python HTTP server on a free loopback port serves three targets:
   /good     a normal exposition.
 telegate runs with --memory.limit=128MiB and two prometheus.scrape components, both sending into
 a real Prometheus with the remote-write receiver:
-  "limited"    scrapes all three with the node agent's limits (body_size_limit, sample_limit,
-               label limits of deploy/kubernetes/node-agent/config.alloy);
+  "limited"    scrapes all three with the node agent's limits, read from the bundle
+               (deploy/kubernetes/node-agent/config.alloy must set body_size_limit, sample_limit
+               and the label limits);
   "unlimited"  scrapes /million and /good with no limits at all, so only the memory budget stands
                between the million series and the process's memory.
 Asserted:
@@ -110,7 +111,27 @@ def target(addr, path, instance):
             f'"instance" = "{instance}"}}')
 
 
-def config(addr, prom_port):
+LIMIT_NAMES = ("body_size_limit", "sample_limit", "label_limit", "label_name_length_limit",
+               "label_value_length_limit")
+
+
+def node_agent_limits():
+    """The limit attributes of the node agent's prometheus.scrape block, as written there."""
+    path = os.path.join(harness.ARGS.source_dir, "deploy/kubernetes/node-agent/config.alloy")
+    with open(path) as f:
+        text = f.read()
+    block = re.search(r'prometheus\.scrape "pods" \{(.*?)\n\}', text, re.S)
+    assert block, "no prometheus.scrape block in the node agent's config"
+    found = {}
+    for name in LIMIT_NAMES:
+        m = re.search(r"^\s*" + name + r"\s*=\s*(\S+)\s*$", block.group(1), re.M)
+        if m:
+            found[name] = m.group(1)
+    return found
+
+
+def config(addr, prom_port, limits):
+    limit_lines = "\n  ".join(f"{k} = {v}" for k, v in limits.items())
     return f'''
 prometheus.scrape "limited" {{
   targets = [
@@ -121,11 +142,7 @@ prometheus.scrape "limited" {{
   forward_to               = [prometheus.remote_write.sink.receiver]
   scrape_interval          = "2s"
   scrape_timeout           = "1900ms"
-  body_size_limit          = "10MiB"
-  sample_limit             = 50000
-  label_limit              = 64
-  label_name_length_limit  = 256
-  label_value_length_limit = 4096
+  {limit_lines}
 }}
 
 prometheus.scrape "unlimited" {{
@@ -162,6 +179,10 @@ def vm_hwm_kib(pid):
 
 class ScrapeLimitsTest(unittest.TestCase):
     def test_hostile_targets_are_bounded(self):
+        limits = node_agent_limits()
+        self.assertEqual(set(limits), set(LIMIT_NAMES), "the node agent must bound its scrapes")
+        self.assertEqual(limits["body_size_limit"], '"10MiB"')  # the bomb inflates to 100 MB
+        self.assertLess(int(limits["sample_limit"]), 1_000_000)
         targets = Targets()
         self.addCleanup(targets.close)
         self.assertLess(len(targets.bomb), 200_000)
@@ -172,7 +193,7 @@ class ScrapeLimitsTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, d, True)
         path = os.path.join(d, "config.alloy")
         with open(path, "w") as f:
-            f.write(config(f"127.0.0.1:{targets.port}", sink_port))
+            f.write(config(f"127.0.0.1:{targets.port}", sink_port, limits))
         t = Telegate(path, extra_args=[f"--memory.limit={LIMIT_MIB}MiB"])
         self.addCleanup(t.close)
         t.wait_ready()
