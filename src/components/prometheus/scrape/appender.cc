@@ -237,10 +237,28 @@ absl::Status ScrapeAppender::onSample(const SampleView& s) {
     ++result_.duplicates;
     return absl::OkStatus();
   }
+  // Scratch for this sample's labels and key, charged before it grows (a line may carry any
+  // number of labels).
+  const size_t max_labels = s.label_count + target_.public_labels.size() + 1;
+  if (max_labels > lb_.capacity()) {
+    if (!charge((max_labels - lb_.capacity()) * sizeof(LabelView))) {
+      return fail(budgetError(charge_->held()), "memory_budget");
+    }
+    lb_.reserve(max_labels);
+  }
   buildLabels(s, target_.public_labels, opts_.honor_labels, &lb_, &renamed_);
   if (label_limits_) {
     absl::Status st = checkLabelLimits(lb_, opts_);
     if (!st.ok()) return fail(st, "label_limit");
+  }
+  size_t label_bytes = 0;
+  for (const auto& [k, v] : lb_) label_bytes += k.size() + v.size();
+  const size_t key_bytes = label_bytes + 20 * lb_.size();  // + varints
+  if (key_bytes > probe_.key.capacity()) {
+    if (!charge(key_bytes - probe_.key.capacity())) {
+      return fail(budgetError(charge_->held()), "memory_budget");
+    }
+    probe_.key.reserve(key_bytes);
   }
   encodeInto(&probe_.key, lb_);
   probe_.hash = std::hash<std::string_view>()(probe_.key);
@@ -257,8 +275,6 @@ absl::Status ScrapeAppender::onSample(const SampleView& s) {
                     strCat("sample limit exceeded (limit: ", opts_.sample_limit, ")")),
                 "sample_limit");
   }
-  size_t label_bytes = 0;
-  for (const auto& [k, v] : lb_) label_bytes += k.size() + v.size();
   if (!reserveBatch(lb_.size(), label_bytes)) {
     return fail(budgetError(charge_->held()), "memory_budget");
   }

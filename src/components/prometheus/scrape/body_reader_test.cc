@@ -195,6 +195,22 @@ TEST(BoundedScrapeTest, BudgetBoundsALongLine) {
   EXPECT_EQ(budget.used(), 0u);
 }
 
+TEST(BoundedScrapeTest, BudgetBoundsALineWithManyLabels) {
+  // 200000 labels in one 2 MB line: the label list (32 bytes per label) is charged as it grows.
+  std::string body = "m{";
+  for (int i = 0; i < 200000; ++i) strAppend(&body, i == 0 ? "" : ",", "l", i, "=\"x\"");
+  body += "} 1\n";
+  MemoryBudget budget(16 << 20);  // one scrape: 4 MiB
+  ScrapeRun r = scrapeBody(body, "", kDefaultBodyLimit, {}, &budget);
+  EXPECT_EQ(r.reason, "memory_budget");
+  EXPECT_EQ(budget.used(), 0u);
+  // With room, the same line is one sample (label_limit is what should stop it).
+  ProcessOptions o;
+  o.label_limit = 64;
+  r = scrapeBody(body, "", kDefaultBodyLimit, o);
+  EXPECT_EQ(r.reason, "label_limit");
+}
+
 TEST(BoundedScrapeTest, GzipErrorsAndMembers) {
   std::string two = *compress("gzip", "a 1\n") + *compress("gzip", "b 2\n");
   ScrapeRun r = scrapeBody(two, "gzip", kDefaultBodyLimit, {});

@@ -175,7 +175,8 @@ absl::Status ExpositionParser::parseLine(std::string_view line, ExpositionVisito
 
 // Parses `{a="b",...}` starting at s[*i] == '{' into labels_ (values with escapes are resolved
 // into unescaped_, which the caller reserved to the line's length so that views stay valid).
-bool ExpositionParser::parseLabels(std::string_view s, size_t* i, std::string* err) {
+bool ExpositionParser::parseLabels(std::string_view s, size_t* i, std::string* err,
+                                   ExpositionVisitor& visitor) {
   ++*i;  // '{'
   while (true) {
     skipBlanks(s, i);
@@ -242,6 +243,14 @@ bool ExpositionParser::parseLabels(std::string_view s, size_t* i, std::string* e
       }
       value = std::string_view(unescaped_.data() + off, unescaped_.size() - off);
     }
+    if (labels_.size() == labels_.capacity()) {  // grows by half, charged first
+      const size_t cap = std::max<size_t>(16, labels_.capacity() + labels_.capacity() / 2);
+      if (!visitor.onBufferGrow((cap - labels_.capacity()) * sizeof(LabelPairView))) {
+        *err = "";
+        return false;
+      }
+      labels_.reserve(cap);
+    }
     labels_.emplace_back(name, value);
     skipBlanks(s, i);
     if (*i < s.size() && s[*i] == ',') {
@@ -266,22 +275,17 @@ absl::Status ExpositionParser::parseSample(std::string_view line, ExpositionVisi
   skipBlanks(line, &i);
   labels_.clear();
   if (i < line.size() && line[i] == '{') {
-    // Working memory for this line: unescaped values (at most the line's length) and at most one
-    // label per 4 bytes ("a=\"\""), both charged before they grow.
+    // Working memory for this line: unescaped values (at most the line's length) and the label
+    // list, both charged before they grow.
     unescaped_.clear();
     if (line.find('\\', i) != std::string_view::npos && unescaped_.capacity() < line.size()) {
       if (!visitor.onBufferGrow(line.size() - unescaped_.capacity())) return bufferRefused();
       unescaped_.reserve(line.size());
     }
-    const size_t max_labels = line.size() / 4 + 1;
-    if (labels_.capacity() < max_labels && max_labels > 16) {
-      if (!visitor.onBufferGrow((max_labels - labels_.capacity()) * sizeof(LabelPairView))) {
-        return bufferRefused();
-      }
-      labels_.reserve(max_labels);
-    }
     std::string err;
-    if (!parseLabels(line, &i, &err)) return lineError(lineno_, err);
+    if (!parseLabels(line, &i, &err, visitor)) {
+      return err.empty() ? bufferRefused() : lineError(lineno_, err);
+    }
     std::sort(labels_.begin(), labels_.end(),
               [](const LabelPairView& a, const LabelPairView& b) { return a.first < b.first; });
     for (size_t k = 1; k < labels_.size(); ++k) {

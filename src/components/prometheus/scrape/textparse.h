@@ -79,7 +79,8 @@ class ExpositionParser {
  private:
   absl::Status parseLine(std::string_view line, ExpositionVisitor& visitor);
   absl::Status parseSample(std::string_view line, ExpositionVisitor& visitor);
-  bool parseLabels(std::string_view s, size_t* i, std::string* err);
+  // False with an empty *err: the visitor refused memory.
+  bool parseLabels(std::string_view s, size_t* i, std::string* err, ExpositionVisitor& visitor);
 
   ExpositionFormat format_;
   bool done_ = false;
