@@ -4,9 +4,9 @@
 // for transport failures (connection refused, timeout, TLS error) with curl's message. HTTP error
 // statuses are responses, not errors: the caller decides what is retryable. The response body is
 // kept up to `max_response_body` bytes (the rest is discarded), unless the request has an on_body
-// callback: then each piece of the body is passed to it as it arrives (status and headers already
-// filled in) and nothing is kept; a false return aborts the transfer at once and send() returns
-// ABORTED. An HttpClient is thread-safe: each
+// callback: then each piece of the body is passed to it as it arrives, on the thread calling
+// send(), with the status and headers already filled in, and nothing is kept; a false return
+// aborts the transfer at once and send() returns ABORTED. An HttpClient is thread-safe: each
 // call borrows a pooled curl handle, so connections are reused across calls and threads.
 // TLS: system CAs by default; ca_file/cert_file/key_file/insecure_skip_verify as configured.
 #pragma once

@@ -241,7 +241,8 @@ struct ProcessResult {
 //  * finish(ok): ok = false (failed here or elsewhere: transport, body size, parse) discards
 //    every sample of the body (`out` is cleared; it must be empty when the appender is made).
 //    Then stale markers for series of the previous scrape not seen in this one (all of them
-//    when !ok) are added and `state` becomes this scrape's series.
+//    when !ok) are added (those the budget has no room for are dropped and counted in
+//    stale_dropped) and `state` becomes this scrape's series.
 // Used by one thread; `state` and `out` must not be touched by others until finish() returns.
 class ScrapeAppender final : public ExpositionVisitor {
  public:
