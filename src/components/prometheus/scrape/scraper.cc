@@ -463,14 +463,16 @@ class Scraper {
         logger_.warn("scrape failed", {{"target", t.url}, {"reason", reason}, {"err", err}});
       }
     }
+    {  // the target's health is visible before its samples are (debug info, tests)
+      std::lock_guard<std::mutex> l(mu_);
+      st.scraped_once = true;
+      st.up = ok;
+      st.last_error = err;
+      st.last_failure_reason = reason;
+      st.last_scrape_ms = scrape_ms;
+      st.last_duration = secs;
+    }
     deliver(cfg, std::move(batch));
-    std::lock_guard<std::mutex> l(mu_);
-    st.scraped_once = true;
-    st.up = ok;
-    st.last_error = err;
-    st.last_failure_reason = reason;
-    st.last_scrape_ms = scrape_ms;
-    st.last_duration = secs;
     return charge.held();
   }
 
