@@ -3,11 +3,13 @@
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -199,6 +201,12 @@ int clampInt(uint64_t v) {
 }
 
 }  // namespace
+
+size_t defaultMemoryQuota(size_t memory_limit) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  if (memory_limit == 0) return 512 * kMiB;
+  return std::max<size_t>(32 * kMiB, memory_limit / 4);
+}
 
 struct GrpcReceiver::CqSlot {
   std::unique_ptr<grpc::ServerCompletionQueue> cq;
@@ -404,8 +412,19 @@ absl::Status GrpcReceiver::start() {
   msArg(GRPC_ARG_MAX_CONNECTION_AGE_MS, opts_.max_connection_age);
   msArg(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, opts_.max_connection_age_grace);
   msArg(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, opts_.min_ping_interval);
-  if (opts_.permit_without_stream) {
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  msArg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, opts_.handshake_timeout);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+                             opts_.permit_without_stream ? 1 : 0);
+  if (opts_.max_ping_strikes > 0) {
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, opts_.max_ping_strikes);
+  }
+  if (opts_.max_metadata_size > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, clampInt(opts_.max_metadata_size));
+  }
+  if (opts_.memory_quota > 0) {
+    quota_ = std::make_unique<grpc::ResourceQuota>("telegate-otlp-grpc");
+    quota_->Resize(opts_.memory_quota);
+    builder.SetResourceQuota(*quota_);
   }
 
   int threads = opts_.completion_threads;

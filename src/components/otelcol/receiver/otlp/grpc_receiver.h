@@ -52,6 +52,7 @@
 #include "src/components/otelcol/receiver/otlp/dispatch.h"
 
 namespace grpc {
+class ResourceQuota;
 class Server;
 class ServerCompletionQueue;
 class AsyncGenericService;
@@ -59,18 +60,39 @@ class AsyncGenericService;
 
 namespace telegate::otelcol::receiver_otlp {
 
+// Protective limits (telegate defaults; docs/operations.md "gRPC and HTTP/2 rapid reset"). A
+// duration or size of 0 leaves gRPC core's own default (keepalive ping 2 h / timeout 20 s, no
+// idle or age limit, handshake 120 s, 8 KiB metadata, no memory quota).
 struct GrpcReceiverOptions {
   std::string endpoint = "0.0.0.0:4317";
   size_t max_recv_msg_size = 4 << 20;
-  int64_t max_concurrent_streams = 0;   // 0 = unlimited
+  // SETTINGS_MAX_CONCURRENT_STREAMS per connection (Alloy: unlimited; telegate: 100). 0 =
+  // unlimited. gRPC 1.51 enforces it only once the client has acknowledged the SETTINGS frame and
+  // then treats a stream over the limit as a connection error (the connection is closed).
+  int64_t max_concurrent_streams = 100;
   size_t read_buffer_size = 512 << 10;  // initial TCP read size (GRPC_ARG_TCP_READ_CHUNK_SIZE)
-  // Keepalive (0 = gRPC default): server ping time/timeout, max connection idle/age/grace,
-  // enforcement policy min_time (minimum interval between client pings; gRPC C++ enforces it on
-  // pings without data, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS) and
-  // permit_without_stream (allow client pings when no call is active).
-  std::chrono::milliseconds keepalive_time{0}, keepalive_timeout{0}, max_connection_idle{0},
-      max_connection_age{0}, max_connection_age_grace{0}, min_ping_interval{0};
+  // Keepalive: server ping time/timeout, max connection idle/age/grace, enforcement policy
+  // min_time (minimum interval between client pings; gRPC C++ enforces it on pings without data,
+  // GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS) and permit_without_stream (allow
+  // client pings when no call is active; otherwise at most one per 2 h without calls). A client
+  // that pings more often gets a strike; more than max_ping_strikes strikes without data between
+  // them close its connection with GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings").
+  std::chrono::milliseconds keepalive_time{0}, keepalive_timeout{0};
+  std::chrono::milliseconds max_connection_idle{std::chrono::minutes(10)};
+  std::chrono::milliseconds max_connection_age{std::chrono::minutes(30)};
+  std::chrono::milliseconds max_connection_age_grace{std::chrono::seconds(30)};
+  std::chrono::milliseconds min_ping_interval{std::chrono::minutes(5)};
   bool permit_without_stream = false;
+  int max_ping_strikes = 2;
+  // Sum of one header block's metadata (GRPC_ARG_MAX_METADATA_SIZE); larger requests are refused.
+  size_t max_metadata_size = 8 << 10;
+  // A connection must complete the TLS handshake and send the HTTP/2 preface and SETTINGS
+  // within this time (GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS).
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  // Bytes gRPC core may allocate for this server (read buffers, HTTP/2 state, calls) through a
+  // grpc::ResourceQuota; 0 = no quota. Near the quota gRPC shrinks flow-control windows, drops
+  // new connections and closes connections to reclaim memory. See defaultMemoryQuota().
+  size_t memory_quota = 0;
   // PEM files. Empty cert/key: plaintext. A client CA requires and verifies client certificates.
   std::string tls_cert_file, tls_key_file, tls_client_ca_file;
   // Threads serving calls (each runs dispatch() synchronously); 0: hardware concurrency. Threads
@@ -78,6 +100,10 @@ struct GrpcReceiverOptions {
   int completion_threads = 0;
   log::Logger logger;  // for "starting"/"stopped" lines
 };
+
+// The gRPC memory quota for a process whose `--memory.limit` is `memory_limit` bytes (0: none):
+// a quarter of the limit, at least 32 MiB; 512 MiB without a limit.
+size_t defaultMemoryQuota(size_t memory_limit);
 
 // Returns the current auth handler; a null handler means no authentication. Called once per call.
 using AuthProvider = std::function<std::shared_ptr<AuthHandler>()>;
@@ -105,6 +131,7 @@ class GrpcReceiver {
   GrpcReceiverOptions opts_;
   Dispatcher& dispatcher_;
   AuthProvider auth_;
+  std::unique_ptr<grpc::ResourceQuota> quota_;
   std::unique_ptr<grpc::AsyncGenericService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<CqSlot>> cqs_;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "src/common/log.h"
+#include "src/common/memory_budget.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
 #include "src/components/otelcol/receiver/otlp/dispatch.h"
@@ -33,10 +34,13 @@ void GrpcServerBlock::describe(Schema<GrpcServerBlock>& s) {
   s.attr("transport", &GrpcServerBlock::transport);
   s.block("tls", &GrpcServerBlock::tls);
   s.attr("max_recv_msg_size", &GrpcServerBlock::max_recv_msg_size).doc("0 means 4MiB");
-  s.attr("max_concurrent_streams", &GrpcServerBlock::max_concurrent_streams);
+  s.attr("max_concurrent_streams", &GrpcServerBlock::max_concurrent_streams)
+      .doc("per connection; telegate default 100 (Alloy: unlimited); 0 means unlimited");
   s.attr("read_buffer_size", &GrpcServerBlock::read_buffer_size);
   s.attr("write_buffer_size", &GrpcServerBlock::write_buffer_size);
-  s.block("keepalive", &GrpcServerBlock::keepalive);
+  s.block("keepalive", &GrpcServerBlock::keepalive)
+      .doc("unset durations: telegate defaults (max_connection_idle 10m, max_connection_age 30m, "
+           "max_connection_age_grace 30s, enforcement min_time 5m)");
   s.attr("include_metadata", &GrpcServerBlock::include_metadata);
   s.attr("auth", &GrpcServerBlock::auth).doc("an otelcol.auth.* handler");
 }
@@ -122,19 +126,24 @@ GrpcReceiverOptions grpcOptions(const GrpcServerBlock& b) {
   if (b.max_recv_msg_size.bytes != 0) o.max_recv_msg_size = b.max_recv_msg_size.bytes;
   o.max_concurrent_streams = b.max_concurrent_streams;
   o.read_buffer_size = b.read_buffer_size.bytes;
+  // Keepalive durations left unset (or 0) keep GrpcReceiverOptions' protective defaults.
+  auto set = [](std::chrono::milliseconds& dst, const runtime::Duration& d) {
+    if (d.millis().count() > 0) dst = d.millis();
+  };
   if (b.keepalive) {
     if (const auto& sp = b.keepalive->server_parameters) {
-      o.keepalive_time = sp->time.millis();
-      o.keepalive_timeout = sp->timeout.millis();
-      o.max_connection_idle = sp->max_connection_idle.millis();
-      o.max_connection_age = sp->max_connection_age.millis();
-      o.max_connection_age_grace = sp->max_connection_age_grace.millis();
+      set(o.keepalive_time, sp->time);
+      set(o.keepalive_timeout, sp->timeout);
+      set(o.max_connection_idle, sp->max_connection_idle);
+      set(o.max_connection_age, sp->max_connection_age);
+      set(o.max_connection_age_grace, sp->max_connection_age_grace);
     }
     if (const auto& ep = b.keepalive->enforcement_policy) {
-      o.min_ping_interval = ep->min_time.millis();
+      set(o.min_ping_interval, ep->min_time);
       o.permit_without_stream = ep->permit_without_stream;
     }
   }
+  o.memory_quota = defaultMemoryQuota(globalMemoryBudget().limit());
   if (b.tls) {
     o.tls_cert_file = b.tls->cert_file;
     o.tls_key_file = b.tls->key_file;

@@ -24,7 +24,7 @@ struct GrpcServerBlock {
   std::string transport = "tcp";
   std::optional<TlsServerBlock> tls;
   ByteSize max_recv_msg_size;  // 0: 4 MiB
-  int64_t max_concurrent_streams = 0;
+  int64_t max_concurrent_streams = 100;  // telegate default (Alloy: 0, unlimited)
   ByteSize read_buffer_size{512 * 1024};
   ByteSize write_buffer_size;
   std::optional<KeepaliveBlock> keepalive;
