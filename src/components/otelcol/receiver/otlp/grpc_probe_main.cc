@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
   std::vector<double> latencies;
   std::map<int, int> failures;
   std::string first_failure;
-  auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::duration<double>(a.seconds));
+  auto end = Clock::now() +
+             std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.seconds));
   for (int i = 0; Clock::now() < end; ++i) {
     std::unique_ptr<logs_svc::LogsService::Stub> fresh;
     logs_svc::LogsService::Stub* stub = persistent.get();

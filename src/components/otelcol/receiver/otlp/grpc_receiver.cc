@@ -243,7 +243,9 @@ struct GrpcReceiver::Call {
         onNewCall();
         return;
       case State::kReading:
+        receiver->waiting_calls_.fetch_sub(1, std::memory_order_relaxed);
         if (!ok) {  // client went away, or gRPC refused the message (too large, bad encoding)
+          if (!stopping()) reportAbuse();
           delete this;
           return;
         }
@@ -259,6 +261,7 @@ struct GrpcReceiver::Call {
     std::string error;
     std::optional<pdata::Signal> sig = resolveMethod(ctx.method(), &error);
     if (!sig) {
+      reportAbuse();
       finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, error));
       return;
     }
@@ -282,16 +285,30 @@ struct GrpcReceiver::Call {
         AuthResult result = handler->authenticate(lookup);
         if (!result.ok) {
           d.countRefused(signal, Protocol::kGrpc, "unauthenticated");
+          reportAbuse();
           finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, result.message));
           return;
         }
         client = std::move(result.client);
       }
     }
+    // Calls still waiting for their request message are capped: streams opened and left open
+    // (possible without limit when a client never acknowledges SETTINGS) cannot pile up.
+    int waiting = receiver->waiting_calls_.fetch_add(1, std::memory_order_relaxed);
+    if (receiver->opts_.max_waiting_calls > 0 && waiting >= receiver->opts_.max_waiting_calls) {
+      receiver->waiting_calls_.fetch_sub(1, std::memory_order_relaxed);
+      d.countRefused(signal, Protocol::kGrpc, "too_many_waiting_calls");
+      reportAbuse();
+      finish(toGrpcStatus(
+          absl::ResourceExhaustedError("too many calls are waiting for their request message"),
+          d.retryAfterSeconds()));
+      return;
+    }
     state = State::kReading;
     std::unique_lock<std::mutex> lock(slot->mu);
     if (slot->closed) {
       lock.unlock();
+      receiver->waiting_calls_.fetch_sub(1, std::memory_order_relaxed);
       delete this;
       return;
     }
@@ -317,6 +334,26 @@ struct GrpcReceiver::Call {
       finish(grpc::Status::OK);
     } else {
       finish(toGrpcStatus(st, d.retryAfterSeconds()));
+    }
+  }
+
+  bool stopping() {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    return slot->closed;
+  }
+
+  // One abusive stream on this call's connection (the call is still alive, see ConnGuard).
+  void reportAbuse() {
+    ConnGuard* guard = receiver->guard_.get();
+    if (guard == nullptr) return;
+    std::string peer = ctx.peer();
+    if (!guard->onAbuse(peer, std::chrono::steady_clock::now())) return;
+    if (receiver->opts_.on_connection_closed) receiver->opts_.on_connection_closed();
+    if (receiver->guard_log_.shouldLog()) {
+      receiver->opts_.logger.warn(
+          "closed a gRPC connection: too many streams ended before their request, failed "
+          "authentication or named unknown methods (HTTP/2 rapid reset protection)",
+          {{"peer", peer}});
     }
   }
 
@@ -458,6 +495,13 @@ absl::Status GrpcReceiver::start() {
   }
   std::string host = hp->ipv6_literal ? strCat("[", hp->host, "]") : hp->host;
   bound_address_ = strCat(host, ":", selected_port);
+  if (opts_.abuse_burst > 0) {
+    ConnGuardOptions g;
+    g.burst = opts_.abuse_burst;
+    g.per_second = opts_.abuse_per_second;
+    g.local_port = selected_port;
+    guard_ = std::make_unique<ConnGuard>(g);
+  }
 
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(true);

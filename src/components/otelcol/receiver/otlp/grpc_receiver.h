@@ -27,6 +27,10 @@
 //  * The standard `grpc.health.v1.Health` service reports SERVING (for "" and the three OTLP
 //    service names) while the server runs. Note: grpc::EnableDefaultHealthCheckService is a
 //    process-wide switch; start() turns it on.
+//  * A connection whose streams keep ending before their request message, failing
+//    authentication or naming unknown methods is closed once it exceeds its budget
+//    (abuse_burst / abuse_per_second, ConnGuard); each close calls on_connection_closed and is
+//    logged at most once a minute.
 //  * SO_REUSEPORT is disabled, so a second listener on a used port fails like Go's net.Listen.
 //
 // Threading: start() and stop() are called from one controlling thread. Calls are served by
@@ -37,6 +41,7 @@
 // for dispatch() calls still running past the deadline. The destructor calls stop(now).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +55,7 @@
 #include "src/common/log.h"
 #include "src/components/otelcol/auth/handler.h"
 #include "src/components/otelcol/receiver/otlp/dispatch.h"
+#include "src/components/otelcol/receiver/otlp/grpc_conn_guard.h"
 
 namespace grpc {
 class ResourceQuota;
@@ -93,6 +99,17 @@ struct GrpcReceiverOptions {
   // grpc::ResourceQuota; 0 = no quota. Near the quota gRPC shrinks flow-control windows, drops
   // new connections and closes connections to reclaim memory. See defaultMemoryQuota().
   size_t memory_quota = 0;
+  // Abusive streams per connection (see grpc_conn_guard.h): a connection may produce
+  // `abuse_burst` streams that end before their request message, fail authentication or name an
+  // unknown method, refilled at `abuse_per_second`; past that it is closed. 0 burst: never closed.
+  double abuse_burst = 20;
+  double abuse_per_second = 10;
+  // Calls that have started but not yet received their whole request message, over all
+  // connections; past it new calls are refused with RESOURCE_EXHAUSTED (and count as abusive
+  // streams of their connection). 0: no cap.
+  int max_waiting_calls = 4096;
+  // Called (on a server thread) after the guard closed a connection.
+  std::function<void()> on_connection_closed;
   // PEM files. Empty cert/key: plaintext. A client CA requires and verifies client certificates.
   std::string tls_cert_file, tls_key_file, tls_client_ca_file;
   // Threads serving calls (each runs dispatch() synchronously); 0: hardware concurrency. Threads
@@ -131,6 +148,9 @@ class GrpcReceiver {
   GrpcReceiverOptions opts_;
   Dispatcher& dispatcher_;
   AuthProvider auth_;
+  std::unique_ptr<ConnGuard> guard_;   // null when abuse_burst is 0
+  std::atomic<int> waiting_calls_{0};  // calls in Read() of their request message
+  log::OnceEvery guard_log_{std::chrono::seconds(60)};
   std::unique_ptr<grpc::ResourceQuota> quota_;
   std::unique_ptr<grpc::AsyncGenericService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -6,9 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -115,6 +115,9 @@ TEST(GrpcReceiverLimits, DefaultsAreProtective) {
   EXPECT_EQ(o.max_ping_strikes, 2);
   EXPECT_EQ(o.max_metadata_size, 8u << 10);
   EXPECT_EQ(o.handshake_timeout, 10s);
+  EXPECT_EQ(o.max_waiting_calls, 4096);
+  EXPECT_EQ(o.abuse_burst, 20);
+  EXPECT_EQ(o.abuse_per_second, 10);
 }
 
 TEST(GrpcReceiverLimits, MemoryQuotaFollowsMemoryLimit) {
@@ -148,8 +151,8 @@ TEST(GrpcReceiverLimits, DefaultMaxConcurrentStreamsEnforcedPerConnection) {
 
     grpc::ChannelArguments other_args;
     other_args.SetInt("telegate.test.other", 1);
-    auto other = grpc::CreateCustomChannel(r.boundAddress(), grpc::InsecureChannelCredentials(),
-                                           other_args);
+    auto other =
+        grpc::CreateCustomChannel(r.boundAddress(), grpc::InsecureChannelCredentials(), other_args);
     EXPECT_TRUE(exportOnce(other, 5s).ok());
 
     open.cancel(0);
@@ -176,6 +179,69 @@ TEST(GrpcReceiverLimits, ZeroMeansUnlimited) {
     ASSERT_TRUE(waitFor([&] { return counter.seen.load() >= 121; }, 10s));
     EXPECT_TRUE(exportOnce(ch, 5s).ok());
   }
+  r.stop(std::chrono::steady_clock::now() + 1s);
+}
+
+// Calls left waiting for their request message are capped server-wide; past the cap new calls
+// are refused with RESOURCE_EXHAUSTED until one of the waiting calls ends.
+TEST(GrpcReceiverLimits, WaitingCallsCapped) {
+  CountingDispatcher d;
+  CallCounter counter;
+  GrpcReceiverOptions opts;
+  opts.endpoint = "127.0.0.1:0";
+  opts.completion_threads = 2;
+  opts.max_waiting_calls = 3;
+  opts.abuse_burst = 0;  // keep the connection open: this test is about the cap alone
+  GrpcReceiver r(opts, d, counter.provider());
+  ASSERT_TRUE(r.start().ok());
+  auto ch = grpc::CreateChannel(r.boundAddress(), grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(exportOnce(ch, 5s).ok());
+  int before = counter.seen.load();
+  {
+    OpenStreams open(ch, 3);
+    ASSERT_TRUE(waitFor([&] { return counter.seen.load() == before + 3; }, 10s));
+    grpc::Status st = exportOnce(ch, 5s);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+    open.cancel(0);
+    EXPECT_TRUE(waitFor([&] { return exportOnce(ch, 5s).ok(); }, 10s));
+  }
+  r.stop(std::chrono::steady_clock::now() + 1s);
+}
+
+// Refuses every call: the client's token is never right.
+class DenyAll : public AuthHandler {
+ public:
+  AuthResult authenticate(const HeaderLookup&) const override {
+    AuthResult r;
+    r.reason = "invalid_token";
+    r.message = "scheme or token does not match";
+    return r;
+  }
+};
+
+// A connection that keeps failing authentication is closed once its abuse budget is spent; the
+// client sees the connection end and reconnects. Other connections are not affected.
+TEST(GrpcReceiverLimits, ConnectionClosedAfterAbuseBudget) {
+  CountingDispatcher d;
+  std::atomic<int> closed{0};
+  GrpcReceiverOptions opts;
+  opts.endpoint = "127.0.0.1:0";
+  opts.completion_threads = 2;
+  opts.abuse_burst = 5;
+  opts.abuse_per_second = 0.001;
+  opts.on_connection_closed = [&closed] { closed.fetch_add(1); };
+  auto deny = std::make_shared<DenyAll>();
+  GrpcReceiver r(opts, d, [deny] { return deny; });
+  ASSERT_TRUE(r.start().ok());
+  auto ch = grpc::CreateChannel(r.boundAddress(), grpc::InsecureChannelCredentials());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(exportOnce(ch, 5s).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(closed.load(), 0);
+  EXPECT_EQ(ch->GetState(false), GRPC_CHANNEL_READY);
+  exportOnce(ch, 5s);  // the sixth abusive stream closes the connection
+  EXPECT_TRUE(waitFor([&] { return closed.load() == 1; }, 5s));
+  EXPECT_TRUE(waitFor([&] { return ch->GetState(false) != GRPC_CHANNEL_READY; }, 5s));
   r.stop(std::chrono::steady_clock::now() + 1s);
 }
 

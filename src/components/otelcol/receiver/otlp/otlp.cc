@@ -39,8 +39,9 @@ void GrpcServerBlock::describe(Schema<GrpcServerBlock>& s) {
   s.attr("read_buffer_size", &GrpcServerBlock::read_buffer_size);
   s.attr("write_buffer_size", &GrpcServerBlock::write_buffer_size);
   s.block("keepalive", &GrpcServerBlock::keepalive)
-      .doc("unset durations: telegate defaults (max_connection_idle 10m, max_connection_age 30m, "
-           "max_connection_age_grace 30s, enforcement min_time 5m)");
+      .doc(
+          "unset durations: telegate defaults (max_connection_idle 10m, max_connection_age 30m, "
+          "max_connection_age_grace 30s, enforcement min_time 5m)");
   s.attr("include_metadata", &GrpcServerBlock::include_metadata);
   s.attr("auth", &GrpcServerBlock::auth).doc("an otelcol.auth.* handler");
 }
@@ -209,6 +210,11 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
     refused_requests_ = &m.counter("telegate_receiver_refused_requests_total",
                                    "Requests a receiver refused, by reason.",
                                    {"component_id", "signal", "protocol", "reason"});
+    closed_connections_ = &m.counter(
+        "telegate_receiver_closed_connections_total",
+        "Connections a receiver closed to protect itself, by reason (grpc: abusive_streams, "
+        "streams reset or refused before their request, the HTTP/2 rapid reset pattern).",
+        {"component_id", "protocol", "reason"});
     request_bytes_ = &m.histogram(
         "telegate_receiver_request_bytes", "Decoded size of accepted OTLP requests.",
         {"component_id", "signal", "protocol"}, metrics::exponentialBuckets(256, 4, 10));
@@ -360,7 +366,12 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
   absl::Status startServers() {
     std::vector<std::string> errors;
     if (args_.grpc && !grpc_) {
-      auto g = std::make_unique<GrpcReceiver>(grpcOptions(*args_.grpc), *this,
+      GrpcReceiverOptions opts = grpcOptions(*args_.grpc);
+      opts.logger = host_.logger();
+      metrics::Counter* closed =
+          &closed_connections_->with({host_.id(), "grpc", "abusive_streams"});
+      opts.on_connection_closed = [closed] { closed->inc(); };
+      auto g = std::make_unique<GrpcReceiver>(std::move(opts), *this,
                                               [this] { return live_.load()->grpc_auth; });
       if (auto st = g->start(); !st.ok()) {
         errors.push_back(strCat("grpc: ", st.message()));
@@ -408,6 +419,7 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
   metrics::Family<metrics::Counter>* accepted_;
   metrics::Family<metrics::Counter>* refused_items_;
   metrics::Family<metrics::Counter>* refused_requests_;
+  metrics::Family<metrics::Counter>* closed_connections_;
   metrics::Family<metrics::Histogram>* request_bytes_;
   metrics::Family<metrics::Histogram>* latency_;
   struct Series {
