@@ -21,6 +21,6 @@ if(TELEGATE_BUILD_TESTS AND NOT TELEGATE_FUZZ)
   add_test(NAME integration.grpc_limits
     COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/test/integration/test_grpc_limits.py
             --binary $<TARGET_FILE:telegate> --source-dir ${PROJECT_SOURCE_DIR})
-  set_tests_properties(integration.grpc_limits PROPERTIES TIMEOUT 240
+  set_tests_properties(integration.grpc_limits PROPERTIES TIMEOUT 240 RUN_SERIAL TRUE
     ENVIRONMENT TELEGATE_GRPC_PROBE=$<TARGET_FILE:telegate_grpc_probe>)
 endif()

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -31,10 +32,38 @@ bool ConnGuard::onAbuse(std::string_view peer, Clock::time_point now) {
     b.closed = true;
     // The bucket is marked before the socket is searched for, so one connection is closed once.
   }
-  if (!shutdownPeerSocket(peer, opts_.local_port)) return false;
+  int fd = -1;
+  uint64_t inode = 0;
+  if (!shutdownPeerSocket(peer, opts_.local_port, &fd, &inode)) return false;
+  last_close_ticks_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   ++closed_;
+  auto it = buckets_.find(std::string(peer));
+  if (it != buckets_.end()) {
+    it->second.fd = fd;
+    it->second.inode = inode;
+  }
   return true;
+}
+
+bool ConnGuard::closedRecently(Clock::time_point now, Clock::duration window) const {
+  return now.time_since_epoch().count() - last_close_ticks_.load(std::memory_order_relaxed) <=
+         window.count();
+}
+
+bool ConnGuard::isClosed(std::string_view peer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = buckets_.find(std::string(peer));
+  if (it == buckets_.end() || !it->second.closed || it->second.fd < 0) return false;
+  if (socketStillOpen(it->second.fd, it->second.inode)) return true;
+  // gRPC has let go of the closed connection: this peer is a new connection.
+  it->second = Bucket{opts_.burst, it->second.last};
+  return false;
+}
+
+bool socketStillOpen(int fd, uint64_t inode) {
+  struct stat st {};
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && static_cast<uint64_t>(st.st_ino) == inode;
 }
 
 uint64_t ConnGuard::closed() const {
@@ -110,7 +139,7 @@ bool formatAddr(const sockaddr_storage& ss, std::string* host, int* port) {
 
 }  // namespace
 
-bool shutdownPeerSocket(std::string_view peer, int local_port) {
+bool shutdownPeerSocket(std::string_view peer, int local_port, int* fd_out, uint64_t* inode_out) {
   std::string want_host;
   int want_port = 0;
   if (!parsePeer(peer, &want_host, &want_port)) return false;
@@ -142,6 +171,13 @@ bool shutdownPeerSocket(std::string_view peer, int local_port) {
     if (want.rfind("::ffff:", 0) == 0 && want.find('.') != std::string::npos) want = want.substr(7);
     if (host != want) continue;
     done = ::shutdown(static_cast<int>(fd), SHUT_RDWR) == 0;
+    if (done) {
+      struct stat st {};
+      if (fd_out != nullptr) *fd_out = static_cast<int>(fd);
+      if (inode_out != nullptr && fstat(static_cast<int>(fd), &st) == 0) {
+        *inode_out = static_cast<uint64_t>(st.st_ino);
+      }
+    }
   }
   closedir(dir);
   return done;

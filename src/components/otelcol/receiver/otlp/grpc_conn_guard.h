@@ -24,11 +24,15 @@
 //    Without /proc, or when no socket matches, nothing is closed and onAbuse() returns false.
 //  * Entries of peers without events for `idle_expiry` are dropped when the table grows past
 //    `max_entries`; the table never holds more than 2 * max_entries entries.
+//  * Calls of a connection the guard closed still reach the server from gRPC's queue of calls
+//    not yet taken by the application; closedRecently() + isClosed() let the server drop them
+//    without further work.
 //  * `now` is injected (steady clock); the guard never sleeps.
 // Threading: all methods may be called concurrently; one mutex guards the table. Only abusive
 // events take it: accepted calls never touch the guard.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -52,6 +56,14 @@ class ConnGuard {
   explicit ConnGuard(ConnGuardOptions opts) : opts_(opts) {}
 
   bool onAbuse(std::string_view peer, Clock::time_point now);
+  // True when the guard closed a connection during the last `window` before `now`: lock-free,
+  // cheap enough for every call; callers then ask isClosed() for the call's connection.
+  bool closedRecently(Clock::time_point now, Clock::duration window) const;
+  // True when the connection of `peer` was closed by the guard and its socket is still open in
+  // this process (then no other connection can have the same peer address, so the caller's call
+  // belongs to the closed connection). Once gRPC has closed that socket, a new connection from
+  // the same address and port starts with a fresh budget.
+  bool isClosed(std::string_view peer);
   // Connections closed so far.
   uint64_t closed() const;
   // Peers currently tracked.
@@ -62,20 +74,28 @@ class ConnGuard {
     double tokens;
     Clock::time_point last;
     bool closed = false;
+    int fd = -1;         // the closed connection's socket ...
+    uint64_t inode = 0;  // ... and its inode, to tell it from a later socket with that fd
   };
   void pruneLocked(Clock::time_point now);
 
   ConnGuardOptions opts_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
-  uint64_t closed_ = 0;                              // guarded by mu_
+  std::unordered_map<std::string, Bucket> buckets_;       // guarded by mu_
+  uint64_t closed_ = 0;                                   // guarded by mu_
+  std::atomic<int64_t> last_close_ticks_{INT64_MIN / 2};  // Clock ticks since its epoch
 };
 
 // Parses a gRPC peer string ("ipv4:1.2.3.4:5", "ipv6:[::1]:5"); false when it is neither.
 bool parsePeer(std::string_view peer, std::string* host, int* port);
 
 // Shuts down (both directions) the TCP socket of this process with local port `local_port` and
-// the peer `peer` (a gRPC peer string). Returns false when no such socket is open.
-bool shutdownPeerSocket(std::string_view peer, int local_port);
+// the peer `peer` (a gRPC peer string). Returns false when no such socket is open; otherwise
+// stores its descriptor and inode in *fd / *inode when given.
+bool shutdownPeerSocket(std::string_view peer, int local_port, int* fd = nullptr,
+                        uint64_t* inode = nullptr);
+
+// True when descriptor `fd` is open and is the socket with inode `inode`.
+bool socketStillOpen(int fd, uint64_t inode);
 
 }  // namespace telegate::otelcol::receiver_otlp

@@ -99,6 +99,29 @@ TEST(ConnGuard, ClosesAfterBurstThenRefillsPerSecond) {
   EXPECT_EQ(g.closed(), 1u);
 }
 
+// Calls of a closed connection are recognised while its socket is open; once the server has
+// closed that socket, the same peer address is a new connection with a fresh budget.
+TEST(ConnGuard, ClosedUntilTheSocketIsReleased) {
+  LoopbackPair conn;
+  ConnGuardOptions o;
+  o.burst = 1;
+  o.per_second = 0;
+  o.local_port = conn.listen_port;
+  ConnGuard g(o);
+  Clock::time_point t0 = Clock::now();
+  EXPECT_FALSE(g.closedRecently(t0, 10s));
+  EXPECT_FALSE(g.isClosed(conn.peer()));
+  EXPECT_FALSE(g.onAbuse(conn.peer(), t0));
+  EXPECT_TRUE(g.onAbuse(conn.peer(), t0));
+  EXPECT_TRUE(g.closedRecently(t0 + 1s, 10s));
+  EXPECT_FALSE(g.closedRecently(t0 + 11s, 10s));
+  EXPECT_TRUE(g.isClosed(conn.peer()));
+  ::close(conn.server);  // what gRPC does once the connection's last call is gone
+  conn.server = -1;
+  EXPECT_FALSE(g.isClosed(conn.peer()));
+  EXPECT_FALSE(g.onAbuse(conn.peer(), t0 + 1s));  // a fresh budget of one event
+}
+
 TEST(ConnGuard, SustainedRateBelowRefillNeverCloses) {
   LoopbackPair conn;
   ConnGuardOptions o;

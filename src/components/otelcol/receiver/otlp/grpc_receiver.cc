@@ -258,6 +258,15 @@ struct GrpcReceiver::Call {
   }
 
   void onNewCall() {
+    // During an attack (a connection was closed in the last 10 s), calls of closed connections
+    // still queued inside gRPC are dropped at once: no auth, no status, no metrics.
+    if (ConnGuard* guard = receiver->guard_.get()) {
+      if (guard->closedRecently(std::chrono::steady_clock::now(), std::chrono::seconds(10)) &&
+          guard->isClosed(ctx.peer())) {
+        delete this;
+        return;
+      }
+    }
     std::string error;
     std::optional<pdata::Signal> sig = resolveMethod(ctx.method(), &error);
     if (!sig) {
