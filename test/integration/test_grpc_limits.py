@@ -109,7 +109,7 @@ class GrpcLimitsTest(unittest.TestCase):
         attackers = [subprocess.Popen(
             [sys.executable, os.path.join(HERE, "h2_attack.py"), "rapid-reset",
              "--port", str(self.grpc_port), "--connections", "2", "--seconds", str(seconds),
-             "--rate", "2500"], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+             "--rate", "2000"], stdout=subprocess.PIPE, text=True) for _ in range(2)]
         peak_kb = [baseline_kb]
         health = []
         stop = threading.Event()
