@@ -30,7 +30,11 @@
 //  * A connection whose streams keep ending before their request message, failing
 //    authentication or naming unknown methods is closed once it exceeds its budget
 //    (abuse_burst / abuse_per_second, ConnGuard); each close calls on_connection_closed and is
-//    logged at most once a minute.
+//    logged at most once a minute. Calls of a closed connection that gRPC still delivers are
+//    dropped without a status or any count (their client is gone).
+//  * At most `max_waiting_calls` calls wait for their request message; a call past that is
+//    refused with RESOURCE_EXHAUSTED (with RetryInfo), counted as countRefused(signal, kGrpc,
+//    "too_many_waiting_calls") and as an abusive stream of its connection.
 //  * SO_REUSEPORT is disabled, so a second listener on a used port fails like Go's net.Listen.
 //
 // Threading: start() and stop() are called from one controlling thread. Calls are served by
