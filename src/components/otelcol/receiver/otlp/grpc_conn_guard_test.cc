@@ -78,6 +78,43 @@ TEST(ConnGuard, ShutsDownOnlyTheMatchingSocket) {
   EXPECT_FALSE(shutdownPeerSocket("ipv4:127.0.0.1:1", victim.listen_port));
 }
 
+// An IPv6 listener (as for endpoint "[::]:4317") sees IPv4 clients as IPv4-mapped IPv6
+// addresses; either spelling of the peer finds the socket.
+TEST(ConnGuard, FindsIpv4MappedPeersOnDualStackListener) {
+  int listener = ::socket(AF_INET6, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  int off = 0;
+  ::setsockopt(listener, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  // The IPv4-mapped loopback address: a dual-stack socket that only listens on 127.0.0.1.
+  ASSERT_EQ(inet_pton(AF_INET6, "::ffff:127.0.0.1", &a.sin6_addr), 1);
+  socklen_t len = sizeof(a);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin6_port);
+  for (const char* form : {"ipv4:127.0.0.1:", "ipv6:[::ffff:127.0.0.1]:"}) {
+    int client = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+    int server = ::accept(listener, nullptr, nullptr);
+    sockaddr_in c{};
+    socklen_t clen = sizeof(c);
+    ::getsockname(client, reinterpret_cast<sockaddr*>(&c), &clen);
+    std::string peer = form + std::to_string(ntohs(c.sin_port));
+    EXPECT_TRUE(shutdownPeerSocket(peer, port)) << peer;
+    char ch;
+    EXPECT_EQ(::recv(client, &ch, 1, MSG_DONTWAIT), 0) << peer;
+    ::close(server);
+    ::close(client);
+  }
+  ::close(listener);
+}
+
 TEST(ConnGuard, ClosesAfterBurstThenRefillsPerSecond) {
   LoopbackPair conn;
   ConnGuardOptions o;
