@@ -3,11 +3,13 @@
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -200,6 +202,12 @@ int clampInt(uint64_t v) {
 
 }  // namespace
 
+size_t defaultMemoryQuota(size_t memory_limit) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  if (memory_limit == 0) return 512 * kMiB;
+  return std::max<size_t>(32 * kMiB, memory_limit / 4);
+}
+
 struct GrpcReceiver::CqSlot {
   std::unique_ptr<grpc::ServerCompletionQueue> cq;
   // Guards starting operations against cq->Shutdown(): an operation started after Shutdown()
@@ -235,7 +243,9 @@ struct GrpcReceiver::Call {
         onNewCall();
         return;
       case State::kReading:
+        receiver->waiting_calls_.fetch_sub(1, std::memory_order_relaxed);
         if (!ok) {  // client went away, or gRPC refused the message (too large, bad encoding)
+          if (!stopping()) reportAbuse();
           delete this;
           return;
         }
@@ -248,9 +258,19 @@ struct GrpcReceiver::Call {
   }
 
   void onNewCall() {
+    // During an attack (a connection was closed in the last 10 s), calls of closed connections
+    // still queued inside gRPC are dropped at once: no auth, no status, no metrics.
+    if (ConnGuard* guard = receiver->guard_.get()) {
+      if (guard->closedRecently(std::chrono::steady_clock::now(), std::chrono::seconds(10)) &&
+          guard->isClosed(ctx.peer())) {
+        delete this;
+        return;
+      }
+    }
     std::string error;
     std::optional<pdata::Signal> sig = resolveMethod(ctx.method(), &error);
     if (!sig) {
+      reportAbuse();
       finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, error));
       return;
     }
@@ -274,16 +294,30 @@ struct GrpcReceiver::Call {
         AuthResult result = handler->authenticate(lookup);
         if (!result.ok) {
           d.countRefused(signal, Protocol::kGrpc, "unauthenticated");
+          reportAbuse();
           finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, result.message));
           return;
         }
         client = std::move(result.client);
       }
     }
+    // Calls still waiting for their request message are capped: streams opened and left open
+    // (possible without limit when a client never acknowledges SETTINGS) cannot pile up.
+    int waiting = receiver->waiting_calls_.fetch_add(1, std::memory_order_relaxed);
+    if (receiver->opts_.max_waiting_calls > 0 && waiting >= receiver->opts_.max_waiting_calls) {
+      receiver->waiting_calls_.fetch_sub(1, std::memory_order_relaxed);
+      d.countRefused(signal, Protocol::kGrpc, "too_many_waiting_calls");
+      reportAbuse();
+      finish(toGrpcStatus(
+          absl::ResourceExhaustedError("too many calls are waiting for their request message"),
+          d.retryAfterSeconds()));
+      return;
+    }
     state = State::kReading;
     std::unique_lock<std::mutex> lock(slot->mu);
     if (slot->closed) {
       lock.unlock();
+      receiver->waiting_calls_.fetch_sub(1, std::memory_order_relaxed);
       delete this;
       return;
     }
@@ -309,6 +343,26 @@ struct GrpcReceiver::Call {
       finish(grpc::Status::OK);
     } else {
       finish(toGrpcStatus(st, d.retryAfterSeconds()));
+    }
+  }
+
+  bool stopping() {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    return slot->closed;
+  }
+
+  // One abusive stream on this call's connection (the call is still alive, see ConnGuard).
+  void reportAbuse() {
+    ConnGuard* guard = receiver->guard_.get();
+    if (guard == nullptr) return;
+    std::string peer = ctx.peer();
+    if (!guard->onAbuse(peer, std::chrono::steady_clock::now())) return;
+    if (receiver->opts_.on_connection_closed) receiver->opts_.on_connection_closed();
+    if (receiver->guard_log_.shouldLog()) {
+      receiver->opts_.logger.warn(
+          "closed a gRPC connection: too many streams ended before their request, failed "
+          "authentication or named unknown methods (HTTP/2 rapid reset protection)",
+          {{"peer", peer}});
     }
   }
 
@@ -404,8 +458,19 @@ absl::Status GrpcReceiver::start() {
   msArg(GRPC_ARG_MAX_CONNECTION_AGE_MS, opts_.max_connection_age);
   msArg(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, opts_.max_connection_age_grace);
   msArg(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, opts_.min_ping_interval);
-  if (opts_.permit_without_stream) {
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  msArg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, opts_.handshake_timeout);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+                             opts_.permit_without_stream ? 1 : 0);
+  if (opts_.max_ping_strikes > 0) {
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, opts_.max_ping_strikes);
+  }
+  if (opts_.max_metadata_size > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, clampInt(opts_.max_metadata_size));
+  }
+  if (opts_.memory_quota > 0) {
+    quota_ = std::make_unique<grpc::ResourceQuota>("telegate-otlp-grpc");
+    quota_->Resize(opts_.memory_quota);
+    builder.SetResourceQuota(*quota_);
   }
 
   int threads = opts_.completion_threads;
@@ -439,6 +504,13 @@ absl::Status GrpcReceiver::start() {
   }
   std::string host = hp->ipv6_literal ? strCat("[", hp->host, "]") : hp->host;
   bound_address_ = strCat(host, ":", selected_port);
+  if (opts_.abuse_burst > 0) {
+    ConnGuardOptions g;
+    g.burst = opts_.abuse_burst;
+    g.per_second = opts_.abuse_per_second;
+    g.local_port = selected_port;
+    guard_ = std::make_unique<ConnGuard>(g);
+  }
 
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(true);

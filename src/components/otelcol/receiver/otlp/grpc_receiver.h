@@ -27,6 +27,14 @@
 //  * The standard `grpc.health.v1.Health` service reports SERVING (for "" and the three OTLP
 //    service names) while the server runs. Note: grpc::EnableDefaultHealthCheckService is a
 //    process-wide switch; start() turns it on.
+//  * A connection whose streams keep ending before their request message, failing
+//    authentication or naming unknown methods is closed once it exceeds its budget
+//    (abuse_burst / abuse_per_second, ConnGuard); each close calls on_connection_closed and is
+//    logged at most once a minute. Calls of a closed connection that gRPC still delivers are
+//    dropped without a status or any count (their client is gone).
+//  * At most `max_waiting_calls` calls wait for their request message; a call past that is
+//    refused with RESOURCE_EXHAUSTED (with RetryInfo), counted as countRefused(signal, kGrpc,
+//    "too_many_waiting_calls") and as an abusive stream of its connection.
 //  * SO_REUSEPORT is disabled, so a second listener on a used port fails like Go's net.Listen.
 //
 // Threading: start() and stop() are called from one controlling thread. Calls are served by
@@ -37,6 +45,7 @@
 // for dispatch() calls still running past the deadline. The destructor calls stop(now).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -50,8 +59,10 @@
 #include "src/common/log.h"
 #include "src/components/otelcol/auth/handler.h"
 #include "src/components/otelcol/receiver/otlp/dispatch.h"
+#include "src/components/otelcol/receiver/otlp/grpc_conn_guard.h"
 
 namespace grpc {
+class ResourceQuota;
 class Server;
 class ServerCompletionQueue;
 class AsyncGenericService;
@@ -59,18 +70,50 @@ class AsyncGenericService;
 
 namespace telegate::otelcol::receiver_otlp {
 
+// Protective limits (telegate defaults; docs/operations.md "gRPC and HTTP/2 rapid reset"). A
+// duration or size of 0 leaves gRPC core's own default (keepalive ping 2 h / timeout 20 s, no
+// idle or age limit, handshake 120 s, 8 KiB metadata, no memory quota).
 struct GrpcReceiverOptions {
   std::string endpoint = "0.0.0.0:4317";
   size_t max_recv_msg_size = 4 << 20;
-  int64_t max_concurrent_streams = 0;   // 0 = unlimited
+  // SETTINGS_MAX_CONCURRENT_STREAMS per connection (Alloy: unlimited; telegate: 100). 0 =
+  // unlimited. gRPC 1.51 enforces it only once the client has acknowledged the SETTINGS frame and
+  // then treats a stream over the limit as a connection error (the connection is closed).
+  int64_t max_concurrent_streams = 100;
   size_t read_buffer_size = 512 << 10;  // initial TCP read size (GRPC_ARG_TCP_READ_CHUNK_SIZE)
-  // Keepalive (0 = gRPC default): server ping time/timeout, max connection idle/age/grace,
-  // enforcement policy min_time (minimum interval between client pings; gRPC C++ enforces it on
-  // pings without data, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS) and
-  // permit_without_stream (allow client pings when no call is active).
-  std::chrono::milliseconds keepalive_time{0}, keepalive_timeout{0}, max_connection_idle{0},
-      max_connection_age{0}, max_connection_age_grace{0}, min_ping_interval{0};
+  // Keepalive: server ping time/timeout, max connection idle/age/grace, enforcement policy
+  // min_time (minimum interval between client pings; gRPC C++ enforces it on pings without data,
+  // GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS) and permit_without_stream (allow
+  // client pings when no call is active; otherwise at most one per 2 h without calls). A client
+  // that pings more often gets a strike; more than max_ping_strikes strikes without data between
+  // them close its connection with GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings").
+  std::chrono::milliseconds keepalive_time{0}, keepalive_timeout{0};
+  std::chrono::milliseconds max_connection_idle{std::chrono::minutes(10)};
+  std::chrono::milliseconds max_connection_age{std::chrono::minutes(30)};
+  std::chrono::milliseconds max_connection_age_grace{std::chrono::seconds(30)};
+  std::chrono::milliseconds min_ping_interval{std::chrono::minutes(5)};
   bool permit_without_stream = false;
+  int max_ping_strikes = 2;
+  // Sum of one header block's metadata (GRPC_ARG_MAX_METADATA_SIZE); larger requests are refused.
+  size_t max_metadata_size = 8 << 10;
+  // A connection must complete the TLS handshake and send the HTTP/2 preface and SETTINGS
+  // within this time (GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS).
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  // Bytes gRPC core may allocate for this server (read buffers, HTTP/2 state, calls) through a
+  // grpc::ResourceQuota; 0 = no quota. Near the quota gRPC shrinks flow-control windows, drops
+  // new connections and closes connections to reclaim memory. See defaultMemoryQuota().
+  size_t memory_quota = 0;
+  // Abusive streams per connection (see grpc_conn_guard.h): a connection may produce
+  // `abuse_burst` streams that end before their request message, fail authentication or name an
+  // unknown method, refilled at `abuse_per_second`; past that it is closed. 0 burst: never closed.
+  double abuse_burst = 20;
+  double abuse_per_second = 10;
+  // Calls that have started but not yet received their whole request message, over all
+  // connections; past it new calls are refused with RESOURCE_EXHAUSTED (and count as abusive
+  // streams of their connection). 0: no cap.
+  int max_waiting_calls = 4096;
+  // Called (on a server thread) after the guard closed a connection.
+  std::function<void()> on_connection_closed;
   // PEM files. Empty cert/key: plaintext. A client CA requires and verifies client certificates.
   std::string tls_cert_file, tls_key_file, tls_client_ca_file;
   // Threads serving calls (each runs dispatch() synchronously); 0: hardware concurrency. Threads
@@ -78,6 +121,10 @@ struct GrpcReceiverOptions {
   int completion_threads = 0;
   log::Logger logger;  // for "starting"/"stopped" lines
 };
+
+// The gRPC memory quota for a process whose `--memory.limit` is `memory_limit` bytes (0: none):
+// a quarter of the limit, at least 32 MiB; 512 MiB without a limit.
+size_t defaultMemoryQuota(size_t memory_limit);
 
 // Returns the current auth handler; a null handler means no authentication. Called once per call.
 using AuthProvider = std::function<std::shared_ptr<AuthHandler>()>;
@@ -105,6 +152,10 @@ class GrpcReceiver {
   GrpcReceiverOptions opts_;
   Dispatcher& dispatcher_;
   AuthProvider auth_;
+  std::unique_ptr<ConnGuard> guard_;   // null when abuse_burst is 0
+  std::atomic<int> waiting_calls_{0};  // calls in Read() of their request message
+  log::OnceEvery guard_log_{std::chrono::seconds(60)};
+  std::unique_ptr<grpc::ResourceQuota> quota_;
   std::unique_ptr<grpc::AsyncGenericService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<CqSlot>> cqs_;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "src/common/log.h"
+#include "src/common/memory_budget.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
 #include "src/components/otelcol/receiver/otlp/dispatch.h"
@@ -33,10 +34,14 @@ void GrpcServerBlock::describe(Schema<GrpcServerBlock>& s) {
   s.attr("transport", &GrpcServerBlock::transport);
   s.block("tls", &GrpcServerBlock::tls);
   s.attr("max_recv_msg_size", &GrpcServerBlock::max_recv_msg_size).doc("0 means 4MiB");
-  s.attr("max_concurrent_streams", &GrpcServerBlock::max_concurrent_streams);
+  s.attr("max_concurrent_streams", &GrpcServerBlock::max_concurrent_streams)
+      .doc("per connection; telegate default 100 (Alloy: unlimited); 0 means unlimited");
   s.attr("read_buffer_size", &GrpcServerBlock::read_buffer_size);
   s.attr("write_buffer_size", &GrpcServerBlock::write_buffer_size);
-  s.block("keepalive", &GrpcServerBlock::keepalive);
+  s.block("keepalive", &GrpcServerBlock::keepalive)
+      .doc(
+          "unset durations: telegate defaults (max_connection_idle 10m, max_connection_age 30m, "
+          "max_connection_age_grace 30s, enforcement min_time 5m)");
   s.attr("include_metadata", &GrpcServerBlock::include_metadata);
   s.attr("auth", &GrpcServerBlock::auth).doc("an otelcol.auth.* handler");
 }
@@ -144,19 +149,24 @@ GrpcReceiverOptions grpcOptions(const GrpcServerBlock& b) {
   if (b.max_recv_msg_size.bytes != 0) o.max_recv_msg_size = b.max_recv_msg_size.bytes;
   o.max_concurrent_streams = b.max_concurrent_streams;
   o.read_buffer_size = b.read_buffer_size.bytes;
+  // Keepalive durations left unset (or 0) keep GrpcReceiverOptions' protective defaults.
+  auto set = [](std::chrono::milliseconds& dst, const runtime::Duration& d) {
+    if (d.millis().count() > 0) dst = d.millis();
+  };
   if (b.keepalive) {
     if (const auto& sp = b.keepalive->server_parameters) {
-      o.keepalive_time = sp->time.millis();
-      o.keepalive_timeout = sp->timeout.millis();
-      o.max_connection_idle = sp->max_connection_idle.millis();
-      o.max_connection_age = sp->max_connection_age.millis();
-      o.max_connection_age_grace = sp->max_connection_age_grace.millis();
+      set(o.keepalive_time, sp->time);
+      set(o.keepalive_timeout, sp->timeout);
+      set(o.max_connection_idle, sp->max_connection_idle);
+      set(o.max_connection_age, sp->max_connection_age);
+      set(o.max_connection_age_grace, sp->max_connection_age_grace);
     }
     if (const auto& ep = b.keepalive->enforcement_policy) {
-      o.min_ping_interval = ep->min_time.millis();
+      set(o.min_ping_interval, ep->min_time);
       o.permit_without_stream = ep->permit_without_stream;
     }
   }
+  o.memory_quota = defaultMemoryQuota(globalMemoryBudget().limit());
   if (b.tls) {
     o.tls_cert_file = b.tls->cert_file;
     o.tls_key_file = b.tls->key_file;
@@ -228,6 +238,11 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
     refused_requests_ = &m.counter("telegate_receiver_refused_requests_total",
                                    "Requests a receiver refused, by reason.",
                                    {"component_id", "signal", "protocol", "reason"});
+    closed_connections_ = &m.counter(
+        "telegate_receiver_closed_connections_total",
+        "Connections a receiver closed to protect itself, by reason (grpc: abusive_streams, "
+        "streams reset or refused before their request, the HTTP/2 rapid reset pattern).",
+        {"component_id", "protocol", "reason"});
     request_bytes_ = &m.histogram(
         "telegate_receiver_request_bytes", "Decoded size of accepted OTLP requests.",
         {"component_id", "signal", "protocol"}, metrics::exponentialBuckets(256, 4, 10));
@@ -379,7 +394,12 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
   absl::Status startServers() {
     std::vector<std::string> errors;
     if (args_.grpc && !grpc_) {
-      auto g = std::make_unique<GrpcReceiver>(grpcOptions(*args_.grpc), *this,
+      GrpcReceiverOptions opts = grpcOptions(*args_.grpc);
+      opts.logger = host_.logger();
+      metrics::Counter* closed =
+          &closed_connections_->with({host_.id(), "grpc", "abusive_streams"});
+      opts.on_connection_closed = [closed] { closed->inc(); };
+      auto g = std::make_unique<GrpcReceiver>(std::move(opts), *this,
                                               [this] { return live_.load()->grpc_auth; });
       if (auto st = g->start(); !st.ok()) {
         errors.push_back(strCat("grpc: ", st.message()));
@@ -429,6 +449,7 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
   metrics::Family<metrics::Counter>* accepted_;
   metrics::Family<metrics::Counter>* refused_items_;
   metrics::Family<metrics::Counter>* refused_requests_;
+  metrics::Family<metrics::Counter>* closed_connections_;
   metrics::Family<metrics::Histogram>* request_bytes_;
   metrics::Family<metrics::Histogram>* latency_;
   struct Series {

@@ -27,8 +27,8 @@ struct GrpcServerBlock {
   std::string endpoint = "0.0.0.0:4317";
   std::string transport = "tcp";
   std::optional<TlsServerBlock> tls;
-  ByteSize max_recv_msg_size;  // 0: 4 MiB
-  int64_t max_concurrent_streams = 0;
+  ByteSize max_recv_msg_size;            // 0: 4 MiB
+  int64_t max_concurrent_streams = 100;  // telegate default (Alloy: 0, unlimited)
   ByteSize read_buffer_size{512 * 1024};
   ByteSize write_buffer_size;
   std::optional<KeepaliveBlock> keepalive;
