@@ -1,6 +1,7 @@
 // Micro-benchmarks of the OTLP ingest decoders on realistic payloads (bench/otlp_payloads.h):
-// checkAndCount() on protobuf bodies, otlpJsonToWire() on OTLP/JSON bodies, and protobuf's own
-// ParseFromString() on an Arena for comparison. Reports items/s and bytes/s (of the input).
+// checkAndCount() on protobuf bodies, otlpJsonToWire() on OTLP/JSON bodies (and on a garbage body
+// it must refuse early), and protobuf's own ParseFromString() on an Arena for comparison. Reports
+// items/s and bytes/s (of the input).
 #include <benchmark/benchmark.h>
 #include <google/protobuf/arena.h>
 
@@ -65,6 +66,20 @@ void BM_OtlpJsonToWire(benchmark::State& state, Signal s) {
   report(state, json.size());
 }
 
+// Refusing an amplification body: 4 MiB of {"resourceLogs":[0,0,...]} must fail at its first
+// element (bytes/s here is of the whole body, so it shows how little of it is looked at).
+void BM_OtlpJsonToWireRejectsGarbage(benchmark::State& state) {
+  std::string json = "{\"resourceLogs\":[0";
+  while (json.size() < (4u << 20)) json += ",0";
+  json += "]}";
+  for (auto _ : state) {
+    auto r = pdata::otlpJsonToWire(Signal::kLogs, json);
+    if (r.ok()) std::abort();
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * json.size()));
+}
+
 namespace col = opentelemetry::proto::collector;
 
 void BM_ProtobufParseArena(benchmark::State& state, Signal s) {
@@ -97,6 +112,7 @@ BENCHMARK_CAPTURE(BM_CheckAndCount, metrics, Signal::kMetrics);
 BENCHMARK_CAPTURE(BM_OtlpJsonToWire, logs, Signal::kLogs);
 BENCHMARK_CAPTURE(BM_OtlpJsonToWire, traces, Signal::kTraces);
 BENCHMARK_CAPTURE(BM_OtlpJsonToWire, metrics, Signal::kMetrics);
+BENCHMARK(BM_OtlpJsonToWireRejectsGarbage);
 BENCHMARK_CAPTURE(BM_ProtobufParseArena, logs, Signal::kLogs);
 BENCHMARK_CAPTURE(BM_ProtobufParseArena, traces, Signal::kTraces);
 BENCHMARK_CAPTURE(BM_ProtobufParseArena, metrics, Signal::kMetrics);

@@ -1,8 +1,9 @@
 // libFuzzer target for otlpJsonToWire() (src/pdata/otlp_json_decode.cc).
 //
 // Decodes arbitrary bytes as OTLP/JSON for each of the three signals (must never crash). Whenever
-// decoding succeeds, the wire bytes must pass checkAndCount() with the same item count and parse
-// with protobuf; traps otherwise.
+// decoding succeeds, the wire bytes must pass checkAndCount() with the same item count, parse
+// with protobuf, and fit the documented working-memory bound (otlpJsonWorkingMemory()); traps
+// otherwise.
 #include <google/protobuf/stubs/logging.h>
 
 #include <cstdint>
@@ -44,6 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!r.ok()) continue;
     auto n = telegate::pdata::checkAndCount(s, r->wire);
     if (!n.ok() || *n != r->items) __builtin_trap();
+    if (r->wire.capacity() > telegate::pdata::otlpJsonWorkingMemory(size)) __builtin_trap();
     if (!protobufAccepts(s, r->wire)) __builtin_trap();
   }
   return 0;

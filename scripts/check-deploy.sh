@@ -7,8 +7,9 @@
 #      library the binary needs comes from the runtime stage's packages;
 #   3. validates every rendered object against the Kubernetes 1.33 OpenAPI schemas and checks
 #      cross-references, ports, NodePorts, routing and NetworkPolicies (deploy/validate/check.mjs),
-#      including `telegate validate` of each rendered config.alloy with the pod's environment,
-#      and parses the dashboard's PromQL with promtool;
+#      including that telegate's admin port 12345 is in no Service and admits only the node agent,
+#      the gateway's preStop delay and grace period, and `telegate validate` of each rendered
+#      config.alloy with the pod's environment, and parses the dashboard's PromQL with promtool;
 #   4. smoke-tests the staged binary on free loopback ports: readiness, OTLP/HTTP under
 #      /observability with the bearer token, and a token rotation through a Secret-style volume
 #      (kubelet's ..data symlink swap) without a restart.
@@ -27,7 +28,7 @@ while (($#)); do
     --work) work="$2"; shift ;;
     --binary) binary="$2"; shift ;;
     --no-container-build) container_build=0 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "check-deploy: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -266,6 +267,7 @@ print(*[x.getsockname()[1] for x in s])')
   expect "POST /v1/metrics with a token given as its sha256 digest" 200 "$(post digest-token /v1/metrics)"
   expect "POST /observability/v1/logs with a wrong token" 401 "$(post wrong /observability/v1/logs)"
   expect "GET /-/healthy" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$admin/-/healthy")"
+  expect "GET /-/reload (only POST reloads)" 405 "$(curl -s -o /dev/null -w '%{http_code}' "$admin/-/reload")"
   # Rotate the way kubelet updates a Secret volume: new directory, then swap ..data atomically.
   mkdir -p "$tok/..v2"
   echo "second-token name=ci" >"$tok/..v2/tokens"

@@ -17,6 +17,10 @@
 //     Grafana, "/" landing on /grafana/); NodePorts match the guide's NodePort table;
 //   - HPA/PDB targets exist, RBAC subjects exist, NetworkPolicies only admit the expected peers
 //     to Loki, Mimir and Tempo;
+//   - telegate's admin port 12345 is in no Service; every telegate pod is selected by a
+//     NetworkPolicy that admits 12345 only from the node agent (the scraper) and, for the
+//     gateway, the OTLP ports from every client; gateway containers have a preStop delay and a
+//     grace period covering it plus --shutdown-timeout;
 //   - paths the backends write (Loki, Mimir, Tempo, telegate) lie on writable volumes, since root
 //     filesystems are read-only; Grafana is served from /grafana/ and its data sources point to
 //     existing Services; the dashboard's data sources exist;
@@ -458,6 +462,62 @@ async function checkVariant(v) {
     }
   }
 
+  // telegate's admin port (12345: /-/reload, the component API, /metrics): in no Service, and
+  // every telegate pod is selected by a NetworkPolicy that admits it only from the node agent
+  // (the scraper); the gateway's OTLP ports stay open to every client.
+  const isAdminPort = (w, p) => {
+    const cps = containerPortsOf(w);
+    const cp = cps.find((x) => (typeof p === "number" ? x.containerPort === p : x.name === p));
+    return cp ? cp.containerPort === 12345 : p === 12345;
+  };
+  const telegatePods = workloads.filter((w) => podLabelsOf(w)["app.kubernetes.io/name"] === "telegate");
+  for (const s of ofKind("Service")) {
+    const sel = s.spec.selector || {};
+    for (const w of telegatePods.filter((x) => x.metadata.namespace === s.metadata.namespace && selects(sel, podLabelsOf(x)))) {
+      for (const p of s.spec.ports || []) {
+        ok(!isAdminPort(w, p.targetPort ?? p.port) && p.port !== 12345, `Service ${s.metadata.name}: publishes telegate's admin port 12345 (${p.name || p.port}); probes and the scraper use the pod IP`);
+      }
+    }
+  }
+  const nodeAgentPeer = (peer) => {
+    const ml = peer.podSelector?.matchLabels || {};
+    return !peer.namespaceSelector && !peer.ipBlock && ml["app.kubernetes.io/name"] === "telegate" && ml["app.kubernetes.io/component"] === "node-agent" && !(peer.podSelector.matchExpressions || []).length;
+  };
+  for (const w of telegatePods) {
+    const component = podLabelsOf(w)["app.kubernetes.io/component"];
+    const id = `${w.kind} ${w.metadata.name}`;
+    if (component === "gateway") {
+      // preStop: endpoints and load balancers stop sending before the receivers close.
+      const spec = podSpecOf(w);
+      for (const c of spec.containers) {
+        const pre = c.lifecycle?.preStop;
+        const secs = pre?.sleep?.seconds ?? (pre?.exec?.command || []).map(Number).find((x) => x > 0) ?? 0;
+        ok(secs >= 5, `${id}: container ${c.name} has no preStop delay of at least 5 s (receivers would close while traffic is still routed to the pod)`);
+        const st = Number(((c.args || []).find((a) => a.startsWith("--shutdown-timeout=")) || "--shutdown-timeout=20").split("=")[1]);
+        const grace = spec.terminationGracePeriodSeconds ?? 30;
+        ok(grace >= secs + st + 2, `${id}: terminationGracePeriodSeconds ${grace} < preStop ${secs} s + --shutdown-timeout ${st} s + 2 s`);
+      }
+    }
+    const policies = ofKind("NetworkPolicy").filter((np) => np.metadata.namespace === w.metadata.namespace && labelSelectorMatches(np.spec.podSelector, podLabelsOf(w)) && (np.spec.policyTypes || ["Ingress"]).includes("Ingress"));
+    if (!ok(policies.length > 0, `${id}: no NetworkPolicy selects the telegate pods, so anyone in the cluster reaches the admin port 12345`)) continue;
+    const otlpOpen = new Set();
+    for (const np of policies) {
+      for (const rule of np.spec.ingress || []) {
+        const ports = rule.ports || [];
+        ok(ports.length > 0, `NetworkPolicy ${np.metadata.name}: a rule for ${id} without ports admits every port, the admin port included`);
+        const admin = ports.some((p) => isAdminPort(w, p.port));
+        if (admin) {
+          ok(rule.from?.length && rule.from.every(nodeAgentPeer), `NetworkPolicy ${np.metadata.name}: admits ${id}'s admin port 12345 from ${JSON.stringify(rule.from || "everyone")}; only the node agent (the scraper) may connect`);
+        } else if (!rule.from || !rule.from.length) {
+          for (const p of ports) otlpOpen.add(p.port);
+        }
+      }
+    }
+    if (component === "gateway") {
+      for (const p of ["otlp-grpc", "otlp-http"]) ok(otlpOpen.has(p) || otlpOpen.has(p === "otlp-grpc" ? 4317 : 4318), `${id}: NetworkPolicy does not admit clients to ${p}`);
+    }
+  }
+
   // Grafana: sub-path serving, data sources, dashboard.
   for (const w of podsOf("grafana")) {
     const c = podSpecOf(w).containers[0];
@@ -668,7 +728,9 @@ function checkRouting(v, ingresses, nodePorts, ok, get) {
       for (const i of ingresses) {
         const a = i.metadata.annotations || {};
         const svc = i.spec.rules[0].http.paths[0].backend.service.name;
-        if (svc === "telegate") ok(a["alb.ingress.kubernetes.io/healthcheck-path"] === "/-/ready" && a["alb.ingress.kubernetes.io/healthcheck-port"] === "12345", "routing: the ALB health check of telegate must use /-/ready on 12345");
+        // The admin port admits only the node agent, so the ALB checks the OTLP port, where an
+        // unauthenticated request is answered 401 while the receiver is up.
+        if (svc === "telegate") ok(/^\/observability\/v1\//.test(a["alb.ingress.kubernetes.io/healthcheck-path"] || "") && (a["alb.ingress.kubernetes.io/healthcheck-port"] ?? "traffic-port") === "traffic-port" && (a["alb.ingress.kubernetes.io/success-codes"] || "").split(",").includes("401"), "routing: the ALB health check of telegate must GET /observability/v1/... on the traffic port and accept 401");
       }
     }
   }

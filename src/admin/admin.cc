@@ -5,6 +5,7 @@
 #include "src/common/strings.h"
 
 #include "absl/time/time.h"
+#include "src/common/log.h"
 #include "src/syntax/value.h"
 
 namespace telegate::admin {
@@ -66,10 +67,29 @@ std::string htmlEscape(std::string_view s) {
 AdminServer::AdminServer(std::string listen_addr, runtime::Controller& controller,
                          metrics::Registry& registry, std::function<ReloadOutcome()> reload)
     : controller_(controller), registry_(registry), reload_(std::move(reload)) {
+  refused_ = &registry_.counter(
+      "telegate_admin_refused_requests_total",
+      "Admin server requests refused before their handler ran, by reason.", {"reason"});
   net::HttpServerOptions opts;
   opts.listen_addr = std::move(listen_addr);
+  opts.name = "admin";
+  opts.metrics = &registry_;
   opts.io_threads = 1;
-  opts.max_body_bytes = 1 << 20;
+  opts.max_body_bytes = kMaxReloadBodyBytes;
+  // Admin requests are small: a slow or idle client is cut off quickly.
+  opts.header_timeout = std::chrono::seconds(10);
+  opts.read_timeout = std::chrono::seconds(10);
+  opts.idle_timeout = std::chrono::seconds(30);
+  // Access control, method and body rules are judged before any body byte is read.
+  // A connection counts as authenticated (shed last under a flood) when its request passed the
+  // credential check, or when none is configured; the probes count too, so kubelet's survive.
+  opts.header_check = [this](const net::HttpRequest& head) {
+    if (auto refused = judge(head)) return net::HeaderDecision::refuse(std::move(*refused));
+    std::shared_ptr<const AccessPolicy> policy = policy_.load();
+    bool proven = policy == nullptr || !policy->authEnabled() || head.path == "/-/ready" ||
+                  head.path == "/-/healthy" || policy->needsCredential(head.path);
+    return net::HeaderDecision::accept(judgedMarker(), proven);
+  };
   server_ = std::make_unique<net::HttpServer>(
       opts, [this](const net::HttpRequest& r) { return handle(r); });
 }
@@ -146,8 +166,51 @@ net::HttpResponse AdminServer::indexPage() {
   return r;
 }
 
+void AdminServer::setHttpConfig(const runtime::HttpBlockArgs& args) {
+  policy_.store(std::make_shared<const AccessPolicy>(args));
+}
+
+void AdminServer::countRefusal(std::string_view reason, const net::HttpRequest& req) {
+  refused_->with({std::string(reason)}).inc();
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t last = last_refusal_log_ns_.load();
+  if (last != 0 && now - last < int64_t{60} * 1000 * 1000 * 1000) return;
+  if (!last_refusal_log_ns_.compare_exchange_strong(last, now)) return;
+  log::root().warn("admin request refused (logged at most once a minute)",
+                   {{"reason", std::string(reason)},
+                    {"method", req.method.substr(0, 16)},
+                    {"path", req.path.substr(0, 128)},
+                    {"remote", req.remote_addr}});
+}
+
+const std::shared_ptr<const void>& AdminServer::judgedMarker() {
+  static const std::shared_ptr<const void> marker = std::make_shared<int>(0);
+  return marker;
+}
+
+std::optional<net::HttpResponse> AdminServer::judge(const net::HttpRequest& head) {
+  const std::string& p = head.path;
+  std::shared_ptr<const AccessPolicy> policy = policy_.load();
+  if (policy == nullptr && p != "/-/ready" && p != "/-/healthy") {
+    countRefusal("not_configured", head);
+    net::HttpResponse r = net::HttpResponse::text(503, "configuration not loaded yet\n");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  Refusal why = Refusal::kNone;
+  auto refused = checkHead(policy ? *policy : AccessPolicy(), head, &why);
+  if (refused) countRefusal(refusalName(why), head);
+  return refused;
+}
+
 net::HttpResponse AdminServer::handle(const net::HttpRequest& req) {
   const std::string& p = req.path;
+  // Requests from the server were judged at their headers; direct calls are judged here.
+  if (req.state != judgedMarker()) {
+    if (auto refused = judge(req)) return std::move(*refused);
+  }
   if (p == "/-/ready") {
     if (ready_.load() && controller_.loaded()) {
       return net::HttpResponse::text(200, "telegate is ready.\n");
@@ -156,18 +219,12 @@ net::HttpResponse AdminServer::handle(const net::HttpRequest& req) {
   }
   if (p == "/-/healthy") return healthy();
   if (p == "/metrics") {
-    if (req.method != "GET" && req.method != "HEAD") {
-      return net::HttpResponse::text(405, "method not allowed\n");
-    }
     net::HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = registry_.exposition();
     return r;
   }
   if (p == "/-/reload") {
-    if (req.method != "GET" && req.method != "POST") {
-      return net::HttpResponse::text(405, "method not allowed\n");
-    }
     ReloadOutcome o = reload_();
     if (o.ok) return net::HttpResponse::text(200, "config reloaded\n");
     return net::HttpResponse::text(400, o.message.empty() ? "reload failed\n" : o.message + "\n");

@@ -167,6 +167,12 @@ int runCommand(const RunFlags& f) {
   runtime::ControllerOptions copts;
   copts.storage_path = f.storage_path;
   copts.metrics = &registry;
+  // The admin server exists before the first load (probes answer during it); every committed
+  // load hands it the root `http` block, so a reload applies access-control changes.
+  admin::AdminServer* admin_ptr = nullptr;
+  copts.on_http_block = [&admin_ptr](const runtime::HttpBlockArgs& http) {
+    if (admin_ptr != nullptr) admin_ptr->setHttpConfig(http);
+  };
   runtime::Controller controller(copts);
 
   auto reload = [&]() -> admin::ReloadOutcome {
@@ -187,6 +193,7 @@ int runCommand(const RunFlags& f) {
   };
 
   admin::AdminServer admin_server(f.listen_addr, controller, registry, reload);
+  admin_ptr = &admin_server;
   if (auto st = admin_server.start(); !st.ok()) {
     std::fprintf(stderr, "Error: starting the HTTP server: %s\n",
                  std::string(st.message()).c_str());

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 
@@ -18,11 +19,18 @@ std::once_flag g_curl_init;
 struct CallState {
   HttpClientResponse* resp;
   size_t max_body;
+  const HttpClientRequest* req;
+  bool refused = false;
 };
 
 size_t onBody(char* ptr, size_t size, size_t n, void* user) {
   auto* st = static_cast<CallState*>(user);
   size_t len = size * n;
+  if (st->req->on_body) {
+    if (st->req->on_body(*st->resp, std::string_view(ptr, len))) return len;
+    st->refused = true;
+    return 0;  // CURLE_WRITE_ERROR: the transfer stops
+  }
   size_t room = st->max_body > st->resp->body.size() ? st->max_body - st->resp->body.size() : 0;
   st->resp->body.append(ptr, std::min(len, room));
   return len;
@@ -34,6 +42,8 @@ size_t onHeader(char* ptr, size_t size, size_t n, void* user) {
   std::string_view line(ptr, len);
   if (line.rfind("HTTP/", 0) == 0) {
     st->resp->headers.clear();  // a new response (e.g. after 100 Continue)
+    size_t sp = line.find(' ');
+    st->resp->status = sp == std::string_view::npos ? 0 : std::atoi(ptr + sp + 1);
     return len;
   }
   size_t colon = line.find(':');
@@ -89,7 +99,7 @@ absl::StatusOr<HttpClientResponse> HttpClient::send(const HttpClientRequest& req
   if (c == nullptr) return absl::InternalError("curl_easy_init failed");
   curl_easy_reset(c);
   HttpClientResponse resp;
-  CallState st{&resp, opts_.max_response_body};
+  CallState st{&resp, opts_.max_response_body, &req};
   curl_slist* hdrs = nullptr;
   for (const auto& [k, v] : req.headers) hdrs = curl_slist_append(hdrs, strCat(k, ": ", v).c_str());
   hdrs = curl_slist_append(hdrs, "Expect:");  // no 100-continue round trip
@@ -128,6 +138,7 @@ absl::StatusOr<HttpClientResponse> HttpClient::send(const HttpClientRequest& req
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   curl_slist_free_all(hdrs);
   release(c);
+  if (st.refused) return absl::AbortedError("response body refused by the caller");
   if (rc != CURLE_OK) {
     return absl::UnavailableError(strCat(req.method, " ", req.url, ": ",
                                          errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc)));

@@ -3,12 +3,16 @@
 // Contract: send() performs one request synchronously and returns the response, or UNAVAILABLE
 // for transport failures (connection refused, timeout, TLS error) with curl's message. HTTP error
 // statuses are responses, not errors: the caller decides what is retryable. The response body is
-// kept up to `max_response_body` bytes (the rest is discarded). An HttpClient is thread-safe: each
+// kept up to `max_response_body` bytes (the rest is discarded), unless the request has an on_body
+// callback: then each piece of the body is passed to it as it arrives, on the thread calling
+// send(), with the status and headers already filled in, and nothing is kept; a false return
+// aborts the transfer at once and send() returns ABORTED. An HttpClient is thread-safe: each
 // call borrows a pooled curl handle, so connections are reused across calls and threads.
 // TLS: system CAs by default; ca_file/cert_file/key_file/insecure_skip_verify as configured.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,12 +36,16 @@ struct HttpClientOptions {
   size_t max_response_body = 64 << 10;
 };
 
+struct HttpClientResponse;
+
 struct HttpClientRequest {
   std::string method = "POST";
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{30000};
+  // Optional streaming consumer of the response body (see the contract above).
+  std::function<bool(const HttpClientResponse& head, std::string_view piece)> on_body;
 };
 
 struct HttpClientResponse {

@@ -23,14 +23,18 @@
 //   decimal strings (range-checked, integral doubles like 1e3 accepted); doubles as numbers,
 //   numeric strings or "NaN"/"Infinity"/"-Infinity"; bytes values as base64 (standard or URL-safe
 //   alphabet, padding optional); null = absent (a null array element of a message list = an
-//   empty message); unknown fields ignored. Proto3 defaults are not encoded except for oneof
+//   empty message); unknown fields ignored (their values are still checked as JSON and may nest
+//   up to json::kMaxJsonDepth = 1024 levels). Proto3 defaults are not encoded except for oneof
 //   members and `optional` fields, so the bytes equal protobuf's own serialization of the same
 //   message. The output is checked with checkAndCount(), so both entry points accept the same
 //   wire messages. Returns the wire bytes and the item count, or INVALID_ARGUMENT naming the
 //   problem and the JSON path (e.g. "expected a string at resourceLogs[0].scopeLogs[0].
-//   logRecords[1].attributes[0].key"); invalid JSON gives "invalid JSON: <simdjson's message>".
+//   logRecords[1].attributes[0].key"); malformed JSON gives "invalid JSON: <what> at byte offset
+//   N". It decodes in one streaming pass without a DOM, so it stops at the first problem, JSON
+//   or schema, and holds nothing per element (see kOtlpJsonWorkingMemoryFactor for its memory).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -47,6 +51,25 @@ struct DecodedJson {
   uint64_t items = 0;
 };
 absl::StatusOr<DecodedJson> otlpJsonToWire(Signal signal, std::string_view json);
+
+// Working memory of otlpJsonToWire(): the most it has allocated at any moment of one call, the
+// returned wire string included, is at most otlpJsonWorkingMemory(json.size()) =
+// kOtlpJsonWorkingMemoryFactor * size + kOtlpJsonWorkingMemoryOverhead (it does not count the
+// body itself, which the caller holds). A caller that budgets memory can reserve that much before
+// calling and release the difference to result.wire.capacity() after. The factor is set by the
+// output alone: the wire form of a packed numeric array written as short JSON numbers is 4 times
+// its JSON ("explicitBounds":[0,0,...]: 2 bytes -> 8); such outputs (larger than the body) are
+// sized exactly by a counting pass before they are written. Real bodies need far less, as their
+// wire form is smaller than the JSON: the output buffer is reserved at 0.75x the body (touched
+// only as it is written), grown once to 1x when needed (1.75x during the copy), and copied to a
+// right-sized string when less than half of it is used; a string value that has JSON escapes
+// and is read rather than copied through (a number, id or base64 value) adds one unescaped copy
+// of itself. Garbage such as {"resourceLogs":[0,0,...]} is refused at its first element.
+inline constexpr size_t kOtlpJsonWorkingMemoryFactor = 4;
+inline constexpr size_t kOtlpJsonWorkingMemoryOverhead = 64 << 10;
+constexpr size_t otlpJsonWorkingMemory(size_t json_size) {
+  return kOtlpJsonWorkingMemoryFactor * json_size + kOtlpJsonWorkingMemoryOverhead;
+}
 
 // Limits shared by both decoders. kMaxMessageDepth equals protobuf's default recursion limit, so
 // whatever checkAndCount() accepts, protobuf's ParseFromString() accepts too (OTLP nests AnyValue

@@ -387,5 +387,101 @@ TEST(OtlpJsonToWireTest, OutputPassesCheckAndCount) {
   }
 }
 
+TEST(OtlpJsonToWireTest, StopsAtTheFirstProblem) {
+  // The schema error at the first element wins over what follows (here: JSON cut short).
+  EXPECT_EQ(errorOf(Signal::kLogs, R"({"resourceLogs":[0,0,0,{"scopeLogs":[)"),
+            "expected a JSON object for ResourceLogs at resourceLogs[0]");
+  EXPECT_EQ(errorOf(Signal::kLogs, R"({"resourceLogs":[{"scopeLogs":7},)"),
+            "expected a JSON array at resourceLogs[0].scopeLogs");
+  // An unknown field is checked as JSON as it is skipped.
+  EXPECT_EQ(errorOf(Signal::kLogs, R"({"x":[1,2 3],"resourceLogs":[5]})"),
+            "invalid JSON: expected ',' or ']' at byte offset 10");
+}
+
+TEST(OtlpJsonToWireTest, JsonErrorsNameTheByteOffset) {
+  EXPECT_EQ(errorOf(Signal::kLogs, R"({"resourceLogs":[}]})"),
+            "invalid JSON: expected a value at byte offset 17");
+  EXPECT_EQ(errorOf(Signal::kLogs, R"({"resourceLogs":[])"),
+            "invalid JSON: unexpected end of input at byte offset 18");
+  EXPECT_EQ(errorOf(Signal::kLogs, "{\"a\":\"\\ud800\"}"),
+            "invalid JSON: unpaired surrogate in string at byte offset 6");
+  EXPECT_EQ(errorOf(Signal::kLogs, "{\"a\":\"x\ty\"}"),
+            "invalid JSON: unescaped control character in string at byte offset 7");
+  EXPECT_EQ(errorOf(Signal::kLogs, R"({"a":01})"), "invalid JSON: invalid number at byte offset 6");
+  EXPECT_EQ(errorOf(Signal::kLogs, R"({"a":1e400})"),
+            "invalid JSON: number out of the double range at byte offset 5");
+  EXPECT_EQ(errorOf(Signal::kLogs, R"({"a":18446744073709551616})"),
+            "invalid JSON: integer out of the 64-bit range at byte offset 5");
+  EXPECT_EQ(errorOf(Signal::kLogs, "{\"a\":\"\xff\"}"), "invalid JSON: invalid UTF-8");
+}
+
+TEST(OtlpJsonToWireTest, EscapesInKeysAndValues) {
+  auto req = decode<col_logs::ExportLogsServiceRequest>(
+      Signal::kLogs,
+      R"({"resource\u004cogs":[{"scopeLogs":[{"logRecords":[{"severityText":"a\"b\u00e9\ud83d\ude00",)"
+      R"("timeUnixNano":"\u0031\u0032","severityNumber":"SEVERITY_NUMBER_\u0057ARN",)"
+      R"("traceId":"\u0030102030405060708090a0b0c0d0e0f10","body":{"bytesValue":"aG\/8"}}]}]}]})");
+  const auto& r = req.resource_logs(0).scope_logs(0).log_records(0);
+  EXPECT_EQ(r.severity_text(), "a\"b\xc3\xa9\xf0\x9f\x98\x80");
+  EXPECT_EQ(r.time_unix_nano(), 12u);
+  EXPECT_EQ(r.severity_number(), logs::SEVERITY_NUMBER_WARN);
+  EXPECT_EQ(r.trace_id()[0], '\x01');
+  EXPECT_EQ(r.body().bytes_value(), "ho\xfc");
+}
+
+TEST(OtlpJsonToWireTest, NumberEdgeCases) {
+  auto m = decode<col_metrics::ExportMetricsServiceRequest>(
+      Signal::kMetrics,
+      R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"gauge":{"dataPoints":[)"
+      R"({"asDouble":-0},{"asDouble":-0.0},{"asDouble":1e-400},{"asDouble":-1e-400},)"
+      R"({"asDouble":18446744073709551615},{"asInt":-9223372036854775808}]}}]}]}]})");
+  const auto& pts = m.resource_metrics(0).scope_metrics(0).metrics(0).gauge().data_points();
+  ASSERT_EQ(pts.size(), 6);
+  EXPECT_FALSE(std::signbit(pts[0].as_double()));  // -0 is the integer 0
+  EXPECT_TRUE(std::signbit(pts[1].as_double()));
+  EXPECT_EQ(pts[2].as_double(), 0.0);  // underflow rounds to zero
+  EXPECT_TRUE(std::signbit(pts[3].as_double()));
+  EXPECT_EQ(pts[4].as_double(), 18446744073709551615.0);
+  EXPECT_EQ(pts[5].as_int(), INT64_MIN);
+}
+
+TEST(OtlpJsonToWireTest, DuplicateKeysAreAllDecoded) {
+  // As protobuf merges repeated occurrences: the last scalar wins, lists are concatenated.
+  auto r = decodeRecord(R"({"severityText":"a","severityText":"b","attributes":[{"key":"x"}],)"
+                        R"("attributes":[{"key":"y"}]})");
+  EXPECT_EQ(r.severity_text(), "b");
+  ASSERT_EQ(r.attributes_size(), 2);
+  EXPECT_EQ(r.attributes(1).key(), "y");
+}
+
+TEST(OtlpJsonToWireTest, WireLargerThanTheBodyIsExact) {
+  // Short packed numbers make the wire form up to 4x the JSON: decoded by the exact-size pass.
+  std::string bounds;
+  for (int i = 0; i < 5000; ++i) bounds += i == 0 ? "0" : ",1";
+  auto m = decode<col_metrics::ExportMetricsServiceRequest>(
+      Signal::kMetrics,
+      strCat(R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"histogram":{"dataPoints":[)",
+             R"({"explicitBounds":[)", bounds, R"(],"bucketCounts":[)", bounds, "]}]}}]}]}]}"));
+  const auto& h = m.resource_metrics(0).scope_metrics(0).metrics(0).histogram().data_points(0);
+  EXPECT_EQ(h.explicit_bounds_size(), 5000);
+  EXPECT_EQ(h.bucket_counts_size(), 5000);
+  auto r =
+      otlpJsonToWire(Signal::kMetrics, strCat(R"({"resourceMetrics":[{"scopeMetrics":[{)",
+                                              R"("metrics":[{"histogram":{"dataPoints":[)",
+                                              R"({"explicitBounds":[)", bounds, "]}]}}]}]}]}"));
+  ASSERT_TRUE(r.ok());
+  col_metrics::ExportMetricsServiceRequest again;
+  ASSERT_TRUE(again.ParseFromString(r->wire));
+  EXPECT_EQ(r->wire, again.SerializeAsString());
+}
+
+TEST(OtlpJsonToWireTest, LongUnknownEnumValueIsShortenedInTheError) {
+  const std::string e = errorOf(
+      Signal::kLogs, recordJson(strCat(R"({"severityNumber":")", std::string(5000, 'X'), R"("})")));
+  EXPECT_EQ(e.rfind(strCat("unknown enum value \"", std::string(64, 'X'), "...\" at "), 0), 0u)
+      << e.substr(0, 200);
+  EXPECT_LT(e.size(), 200u);
+}
+
 }  // namespace
 }  // namespace telegate::pdata

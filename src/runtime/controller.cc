@@ -270,6 +270,8 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   std::map<std::string, std::pair<std::string, syntax::Pos>> declared;  // id -> file, pos
   const syntax::ast::Block* logging_block = nullptr;
   std::string logging_file;
+  const syntax::ast::Block* http_block = nullptr;
+  std::string http_file;
   for (const auto& f : files) {
     const std::string& fname = f->source->name();
     for (const auto& stmt : f->body.stmts) {
@@ -297,6 +299,17 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
         logging_block = &b;
         logging_file = fname;
         checkBodyShape(b.body, schemaOf<LoggingArgs>(), b.name_range, fname, &diags);
+        continue;
+      }
+      if (b.name == "http") {
+        if (b.label) {
+          diags.addError(fname, b.label_range, "block \"http\" does not support labels");
+          continue;
+        }
+        declared[id] = {fname, b.name_range.begin};
+        http_block = &b;
+        http_file = fname;
+        checkBodyShape(b.body, schemaOf<HttpBlockArgs>(), b.name_range, fname, &diags);
         continue;
       }
       const Registration* reg = registry_.find(b.name);
@@ -381,7 +394,7 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   }
   if (diags.hasErrors()) return fail();
 
-  // 4. Logging block.
+  // 4. Root blocks: logging, http.
   LoggingArgs logging;
   if (logging_block != nullptr) {
     syntax::Object root = syntax::stdlib();
@@ -396,6 +409,8 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
     }
     for (auto& w : warnings) diags.addWarning(logging_file, w.range, w.message);
   }
+  HttpBlockArgs http;
+  if (http_block != nullptr) decodeHttpBlock(*http_block, http_file, &diags, &http);
 
   // 5. Staged evaluation: decode arguments; build new components (not started).
   struct StagedNode {
@@ -505,6 +520,7 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   auto log_level = log::parseLevel(logging.level);
   auto log_format = log::parseFormat(logging.format);
   log::configure(*log_level, *log_format);
+  if (opts_.on_http_block) opts_.on_http_block(http);
 
   for (size_t i : order) {
     auto& s = staged[i];
@@ -650,13 +666,34 @@ void Controller::shutdown(Clock::time_point deadline) {
   shut_down_ = true;
   if (!graph_) return;
   // Receivers come last in dependency order, so stopping in reverse stops intake first and lets
-  // processors and exporters flush what they hold.
+  // processors and exporters flush what they hold. The time is shared out by height (the longest
+  // chain of references below a component): a component of height h gets 1/(h+1) of what is left
+  // when its turn comes, so what it flushes into still has time to deliver it. A batch processor
+  // in front of an exporter (height 1) gets at most half, the exporter (height 0) the rest.
+  std::map<std::string, size_t, std::less<>> height;
+  for (const auto& n : graph_->order) {  // dependencies first: their heights are known
+    size_t h = 0;
+    if (auto it = graph_->deps.find(n->id()); it != graph_->deps.end()) {
+      for (const auto& d : it->second) {
+        if (auto hd = height.find(d); hd != height.end()) h = std::max(h, hd->second + 1);
+      }
+    }
+    height[n->id()] = h;
+  }
   for (auto it = graph_->order.rbegin(); it != graph_->order.rend(); ++it) {
     auto& n = *it;
     n->setPublish(false);
-    if (n->component && n->started) n->component->shutdown(deadline);
+    if (n->component && n->started) {
+      n->component->shutdown(shareOfDeadline(Clock::now(), deadline, height[n->id()]));
+    }
     n->setHealth(HealthState::kExited, "shut down");
   }
+}
+
+Clock::time_point shareOfDeadline(Clock::time_point now, Clock::time_point deadline,
+                                  size_t height) {
+  if (deadline <= now || height == 0) return deadline;
+  return now + (deadline - now) / static_cast<int64_t>(height + 1);
 }
 
 std::vector<ComponentStatus> Controller::status() const {

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "src/common/metrics.h"
 #include "src/runtime/component.h"
+#include "src/runtime/http_block.h"
 #include "src/runtime/registry.h"
 #include "src/syntax/ast.h"
 #include "src/syntax/diag.h"
@@ -42,6 +44,10 @@ struct ControllerOptions {
   // When false, components are built and discarded but never started (`telegate validate`).
   bool run_components = true;
   const Registry* registry = nullptr;  // defaults to Registry::global()
+  // Called (on the loading thread, under the load lock) when a load commits, with the root `http`
+  // block or its defaults when the configuration has none. Not called by loads that fail or that
+  // do not run components.
+  std::function<void(const HttpBlockArgs&)> on_http_block;
 };
 
 struct LoadResult {
@@ -74,7 +80,11 @@ class Controller {
 
   LoadResult load(const std::vector<syntax::SourceFilePtr>& sources);
 
-  // Stops every component (reverse dependency order) and the worker. Idempotent.
+  // Stops every component (reverse dependency order) and the worker. Idempotent. `deadline` is
+  // shared out: a component whose longest chain of references to other components has length h
+  // (its height: 0 for an exporter, 1 for a processor in front of one) is given
+  // shareOfDeadline(now, deadline, h) when its turn comes, so what it flushes downstream keeps
+  // time to be delivered.
   void shutdown(std::chrono::steady_clock::time_point deadline);
 
   bool loaded() const { return loaded_.load(); }
@@ -111,6 +121,11 @@ class Controller {
   std::thread worker_;
   uint64_t collector_id_ = 0;
 };
+
+// now + (deadline - now) / (height + 1); `deadline` itself when height is 0 or it has passed.
+std::chrono::steady_clock::time_point shareOfDeadline(
+    std::chrono::steady_clock::time_point now, std::chrono::steady_clock::time_point deadline,
+    size_t height);
 
 // Reads CONFIG_PATH: one file, or every *.alloy file directly inside a directory (sorted).
 absl::StatusOr<std::vector<syntax::SourceFilePtr>> readConfigSources(const std::string& path);

@@ -20,6 +20,7 @@ class Source : public TypedComponent<SourceArgs> {
  public:
   static inline std::atomic<Source*> last{nullptr};
   static inline std::atomic<int> shutdowns{0};
+  static inline std::atomic<int64_t> deadline_ns{0};  // of the last shutdown, steady clock
   Source(Host& host, const SourceArgs& a) : host_(host) {
     host_.setExports({{"out", syntax::Value::integer(a.value)}});
     last = this;
@@ -28,7 +29,10 @@ class Source : public TypedComponent<SourceArgs> {
     host_.setExports({{"out", syntax::Value::integer(a.value)}});
     return absl::OkStatus();
   }
-  void shutdown(std::chrono::steady_clock::time_point) override { shutdowns++; }
+  void shutdown(std::chrono::steady_clock::time_point d) override {
+    shutdowns++;
+    deadline_ns = d.time_since_epoch().count();
+  }
   void publish(int64_t v) { host_.setExports({{"out", syntax::Value::integer(v)}}); }
 
  private:
@@ -50,6 +54,10 @@ struct SinkArgs {
 
 class Sink : public TypedComponent<SinkArgs> {
  public:
+  static inline std::atomic<int64_t> deadline_ns{0};  // of the last shutdown, steady clock
+  void shutdown(std::chrono::steady_clock::time_point d) override {
+    deadline_ns = d.time_since_epoch().count();
+  }
   static inline std::atomic<int64_t> seen{0};
   static inline std::atomic<int> instances{0};
   Sink(Host&, const SinkArgs& a) : args_(a) {
@@ -113,6 +121,28 @@ class ControllerTest : public ::testing::Test {
   metrics::Registry metrics_;
   std::unique_ptr<Controller> ctl_;
 };
+
+TEST_F(ControllerTest, ShutdownLeavesDownstreamComponentsTheirShareOfTheDeadline) {
+  // The sink references the source: it is stopped first with at most half of the time, so the
+  // source (what it flushes into, like an exporter behind a batch processor) keeps the rest.
+  ASSERT_TRUE(load(R"(
+test.sink "s" { input = test.source.a.out }
+test.source "a" { value = 1 }
+)")
+                  .ok);
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = now + std::chrono::seconds(10);
+  ctl_->shutdown(deadline);
+  const auto sink = std::chrono::steady_clock::time_point(
+      std::chrono::steady_clock::duration(Sink::deadline_ns.load()));
+  const auto source = std::chrono::steady_clock::time_point(
+      std::chrono::steady_clock::duration(Source::deadline_ns.load()));
+  EXPECT_EQ(source, deadline);
+  EXPECT_GE(sink, now + std::chrono::seconds(5));  // half of what was left at its turn
+  EXPECT_LE(sink, now + std::chrono::milliseconds(5500));
+  EXPECT_EQ(shareOfDeadline(now, now - std::chrono::seconds(1), 3), now - std::chrono::seconds(1));
+  EXPECT_EQ(shareOfDeadline(now, now + std::chrono::seconds(9), 2), now + std::chrono::seconds(3));
+}
 
 TEST_F(ControllerTest, LoadsGraphInDependencyOrder) {
   auto r = load(R"(

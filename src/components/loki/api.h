@@ -130,6 +130,9 @@ class LogsReceiver : public syntax::Capsule {
   static constexpr std::string_view kCapsuleType = "loki.LogsReceiver";
   std::string_view capsuleType() const override { return kCapsuleType; }
   virtual absl::Status pushBatch(EntryBatch&& batch) = 0;
+  // True when an OK from pushBatch() means the entries are in a write-ahead log (loki.write
+  // with wal { enabled = true }), synced per its fsync setting. Cheap; any thread.
+  virtual bool durable() const { return false; }
   absl::Status push(std::vector<Entry>&& entries) {
     return pushBatch(EntryBatch::fromEntries(std::move(entries)));
   }

@@ -17,6 +17,13 @@
 //     caller must not read it again, only destroy it or assign to it.
 // consume() is called concurrently from many threads and never blocks for long; a consumer that
 // does not handle a signal returns UNIMPLEMENTED (acceptsSignal() tells up front).
+// Durability: durable(signal) is true when an OK from consume() for that signal means the data is
+// persisted per this consumer's durability policy (written to a disk queue or WAL and synced as
+// its `fsync` setting says) before consume() returns, or handed synchronously to consumers that
+// are themselves durable. A buffer in front of a durable consumer must then not answer OK before
+// the consumer did (otelcol.processor.batch passes such requests through). It is a cheap check
+// (called per request), may change at any time (reload, downstream changes) and is false by
+// default; any thread.
 #pragma once
 
 #include <memory>
@@ -35,7 +42,17 @@ class Consumer : public syntax::Capsule {
   std::string_view capsuleType() const override { return kCapsuleType; }
   virtual bool acceptsSignal(pdata::Signal s) const = 0;
   virtual absl::Status consume(pdata::Batch&& batch) = 0;
+  virtual bool durable(pdata::Signal) const { return false; }
 };
+
+// True when `outs` is not empty and every consumer in it is durable for `s`.
+inline bool allDurable(const std::vector<std::shared_ptr<Consumer>>& outs, pdata::Signal s) {
+  if (outs.empty()) return false;
+  for (const auto& c : outs) {
+    if (c == nullptr || !c->durable(s)) return false;
+  }
+  return true;
+}
 
 using ConsumerPtr = std::shared_ptr<Consumer>;
 

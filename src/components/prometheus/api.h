@@ -263,6 +263,9 @@ class Appendable : public syntax::Capsule {
   std::string_view capsuleType() const override { return kCapsuleType; }
   // See the contract above.
   virtual absl::Status append(SeriesBatch&& batch) = 0;
+  // True when an OK from append() means the samples are in a write-ahead queue
+  // (prometheus.remote_write with wal { enabled = true }), synced per its fsync setting.
+  virtual bool durable() const { return false; }
 };
 
 }  // namespace telegate::prometheus

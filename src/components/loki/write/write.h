@@ -200,6 +200,11 @@ class Writer : public LogsReceiver {
   absl::Status configure(const Arguments& args);
   absl::Status pushBatch(EntryBatch&& batch) override;  // reads the batch, never moves from it
   std::string describe() const override { return id_ + ".receiver"; }
+  // The current endpoints write every push to their WAL before answering OK.
+  bool durable() const override {
+    std::shared_lock<std::shared_mutex> lk(mu_);
+    return wal_ && !endpoints_.empty();
+  }
   // Flushes and stops every endpoint by `deadline`.
   void shutdown(std::chrono::steady_clock::time_point deadline);
   // How long push() waits for room with block_on_overflow (default 2 s).

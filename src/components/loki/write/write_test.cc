@@ -607,7 +607,9 @@ TEST(LokiWriteWalTest, EntriesSurviveARestartAndAreDeliveredOnce) {
     auto ep = endpoint(down);
     ep.max_backoff_retries = 0;
     ep.tenant_id = "t1";
+    EXPECT_FALSE(w.durable());
     ASSERT_TRUE(w.configure(walArgs(ep)).ok());
+    EXPECT_TRUE(w.durable());  // a push answered OK is in the WAL
     std::vector<Entry> v;
     for (int i = 0; i < 20; ++i) {
       v.push_back(entry({{"job", i % 2 ? "a" : "b"}}, "line " + std::to_string(i)));

@@ -243,6 +243,21 @@ class SwitchSender : public Sender {
   std::set<uint64_t> delivered_;
 };
 
+template <class F>
+bool waitFor(F f, std::chrono::milliseconds limit = 5000ms) {
+  auto end = Clock::now() + limit;
+  while (Clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return f();
+}
+
+template <class S>
+bool waitForSent(S& sender, size_t n) {
+  return waitFor([&] { return sender.sent().size() >= n; });
+}
+
 Settings diskSettings(const std::string& dir) {
   Settings s;
   s.queue.storage = "disk";
@@ -258,9 +273,11 @@ Settings diskSettings(const std::string& dir) {
 
 TEST_F(DiskSendQueueTest, ExporterKeepsUndeliveredBatchesAcrossShutdown) {
   metrics::Registry reg;
+  Settings settings = diskSettings(dir_);
+  settings.merge_max_items = 1;  // one batch per send: delivered() tells the batches apart
   {
     auto down = std::make_shared<SwitchSender>();
-    Exporter e("otelcol.exporter.test", diskSettings(dir_), down, log::Logger(), reg);
+    Exporter e("otelcol.exporter.test", settings, down, log::Logger(), reg);
     ASSERT_TRUE(e.queueStatus().ok()) << e.queueStatus();
     e.start();
     for (uint64_t i = 1; i <= 20; ++i) ASSERT_TRUE(e.consume(batch(i, "t")).ok());
@@ -269,7 +286,7 @@ TEST_F(DiskSendQueueTest, ExporterKeepsUndeliveredBatchesAcrossShutdown) {
   }
   auto up = std::make_shared<SwitchSender>();
   up->up();
-  Exporter e("otelcol.exporter.test", diskSettings(dir_), up, log::Logger(), reg);
+  Exporter e("otelcol.exporter.test", settings, up, log::Logger(), reg);
   ASSERT_TRUE(e.queueStatus().ok()) << e.queueStatus();
   e.start();
   auto until = Clock::now() + 5s;
@@ -288,6 +305,93 @@ TEST_F(DiskSendQueueTest, ExporterRefusesWhenDiskQueueCannotOpen) {
   e.start();
   EXPECT_EQ(e.consume(batch(1)).code(), absl::StatusCode::kUnavailable);
   e.shutdown(Clock::now());
+}
+
+// A Sender recording every request it is given (signal, tenant, items, payload).
+class RecordingSender : public Sender {
+ public:
+  struct Sent {
+    pdata::Signal signal;
+    std::string tenant;
+    uint64_t items;
+    std::string payload;
+  };
+  SendResult send(pdata::Batch& b, Clock::time_point) override {
+    std::lock_guard<std::mutex> l(mu_);
+    sent_.push_back({b.signal, b.client ? b.client->tenant : "", b.items, b.payload});
+    return SendResult{};
+  }
+  std::vector<Sent> sent() {
+    std::lock_guard<std::mutex> l(mu_);
+    return sent_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Sent> sent_;
+};
+
+TEST_F(DiskSendQueueTest, ExporterMergesQueuedBatchesPerTenantAndSignal) {
+  metrics::Registry reg;
+  Settings s = diskSettings(dir_);
+  s.queue.num_consumers = 1;
+  s.merge_max_items = 100;
+  auto sender = std::make_shared<RecordingSender>();
+  auto exporter =
+      std::make_unique<Exporter>("otelcol.exporter.test", s, sender, log::Logger(), reg);
+  Exporter& e = *exporter;
+  ASSERT_TRUE(e.queueStatus().ok()) << e.queueStatus();
+  EXPECT_TRUE(e.durable(pdata::Signal::kLogs));
+  // Queued before the sender starts, in this order.
+  ASSERT_TRUE(e.consume(batch(10, "a")).ok());
+  ASSERT_TRUE(e.consume(batch(20, "a")).ok());
+  ASSERT_TRUE(e.consume(batch(30, "a")).ok());
+  ASSERT_TRUE(e.consume(batch(5, "b")).ok());
+  ASSERT_TRUE(e.consume(batch(6, "b")).ok());
+  ASSERT_TRUE(e.consume(batch(7, "b", pdata::Signal::kTraces)).ok());
+  ASSERT_TRUE(e.consume(batch(90, "b", pdata::Signal::kTraces)).ok());  // 97 fits under 100
+  ASSERT_TRUE(e.consume(batch(4, "b", pdata::Signal::kTraces)).ok());   // 101 would not
+  ASSERT_TRUE(e.consume(batch(500, "a")).ok());  // alone over the bound: sent alone
+  ASSERT_TRUE(e.consume(batch(1, "a")).ok());
+  e.start();
+  ASSERT_TRUE(waitForSent(*sender, 6));
+  auto sent = sender->sent();
+  ASSERT_EQ(sent.size(), 6u);
+  EXPECT_EQ(sent[0].tenant, "a");
+  EXPECT_EQ(sent[0].items, 60u);
+  EXPECT_EQ(sent[0].payload, "payload-10payload-20payload-30");
+  EXPECT_EQ(sent[1].tenant, "b");
+  EXPECT_EQ(sent[1].items, 11u);
+  EXPECT_EQ(sent[1].signal, pdata::Signal::kLogs);
+  EXPECT_EQ(sent[2].items, 97u);
+  EXPECT_EQ(sent[2].signal, pdata::Signal::kTraces);
+  EXPECT_EQ(sent[3].items, 4u);
+  EXPECT_EQ(sent[4].items, 500u);
+  EXPECT_EQ(sent[5].items, 1u);
+  // Every merged record was acknowledged.
+  EXPECT_TRUE(waitFor([&] { return e.queueSize() == 0; }));
+  e.shutdown(Clock::now() + 1s);
+  exporter.reset();  // releases the queue directory
+  auto again = open();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->size(), 0u);
+}
+
+TEST_F(DiskSendQueueTest, MergedBatchesStayOnDiskWhenNotDeliveredByShutdown) {
+  metrics::Registry reg;
+  Settings s = diskSettings(dir_);
+  s.queue.num_consumers = 1;
+  {
+    auto down = std::make_shared<SwitchSender>();
+    Exporter e("otelcol.exporter.test", s, down, log::Logger(), reg);
+    for (uint64_t i = 1; i <= 5; ++i) ASSERT_TRUE(e.consume(batch(i, "t")).ok());
+    e.start();
+    std::this_thread::sleep_for(30ms);
+    e.shutdown(Clock::now());
+  }
+  auto q = open();
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->size(), 5u);  // every merged record was nacked, none lost
 }
 
 }  // namespace

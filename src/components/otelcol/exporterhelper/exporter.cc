@@ -231,15 +231,59 @@ syntax::Value Exporter::debugInfo() const {
 }
 
 void Exporter::worker() {
-  while (auto q = queue_->pop(true)) {
-    queue_size_->sub(1);
+  const bool merge = queue_->durable();
+  std::optional<QueuedBatch> carry;  // popped by the last merge, not part of it
+  std::vector<uint64_t> ids;
+  for (;;) {
+    std::optional<QueuedBatch> q;
+    if (carry) {
+      q.swap(carry);
+    } else {
+      q = queue_->pop(true);
+      if (!q) break;
+      queue_size_->sub(1);
+    }
+    ids.assign(1, q->id);
+    if (merge) mergeQueued(&*q, &ids, &carry);
     bool requeue = false;
     process(q->batch, &requeue).IgnoreError();  // counted and logged by process()
-    if (requeue) {
-      queue_->nack(q->id);  // durable queue: delivered after the next start
-    } else {
-      queue_->ack(q->id);
+    for (uint64_t id : ids) {
+      if (requeue) {
+        queue_->nack(id);  // durable queue: delivered after the next start
+      } else {
+        queue_->ack(id);
+      }
     }
+  }
+}
+
+void Exporter::mergeQueued(QueuedBatch* first, std::vector<uint64_t>* ids,
+                           std::optional<QueuedBatch>* carry) {
+  uint64_t max_items;
+  size_t max_bytes;
+  {
+    std::lock_guard<std::mutex> l(cfg_mu_);
+    max_items = settings_.merge_max_items;
+    max_bytes = settings_.merge_max_bytes;
+  }
+  pdata::Batch& b = first->batch;
+  const std::string_view tenant =
+      b.client != nullptr ? std::string_view(b.client->tenant) : std::string_view();
+  while (b.items < max_items && b.payload.size() < max_bytes) {
+    auto next = queue_->pop(false);
+    if (!next) return;
+    queue_size_->sub(1);
+    const pdata::Batch& n = next->batch;
+    const std::string_view t =
+        n.client != nullptr ? std::string_view(n.client->tenant) : std::string_view();
+    if (n.signal != b.signal || t != tenant || b.items + n.items > max_items ||
+        b.payload.size() + n.payload.size() > max_bytes) {
+      *carry = std::move(next);
+      return;
+    }
+    b.payload.append(n.payload);
+    b.items += n.items;
+    ids->push_back(next->id);
   }
 }
 

@@ -28,6 +28,18 @@
 //    runs to its own timeout (it is not cancelled). Idempotent. With a durable queue
 //    (sending_queue.storage = "disk") nothing is dropped at shutdown: batches not delivered by
 //    the deadline are nacked and stay on disk, and queued ones are left for the next start.
+//  * durable(): true when the queue is enabled and durable (storage = "disk", also while it could
+//    not be opened: consume() then refuses everything). An OK from consume() then means the batch
+//    is written to the disk queue (synced per its fsync policy), so otelcol.processor.batch in
+//    front of it passes requests through instead of buffering them (consumer.h).
+//  * Merging: a sender thread that takes a batch from a durable queue also takes the batches
+//    queued right behind it, without waiting, while they have the same signal and tenant and the
+//    sum stays within Settings::merge_max_items items and merge_max_bytes bytes (a single larger
+//    batch is sent alone). OTLP Export*ServiceRequest wire bytes are concatenated (the top-level
+//    field is repeated), the merged request is sent with retries as one batch, and every merged
+//    record is settled with its outcome (all acked, or all nacked at a shutdown deadline). This is
+//    the batching the processor no longer does in front of a durable queue. The first batch that
+//    does not fit is kept by that thread as the start of its next request.
 //  * update() swaps the Sender and the settings for batches attempted afterwards; a larger
 //    num_consumers starts more threads (a smaller one takes effect at the next restart).
 // Thread-safety: consume() from any thread; start/update/shutdown from the controller thread.
@@ -41,6 +53,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,6 +72,11 @@ struct Settings {
   RetryBlock retry;
   std::chrono::nanoseconds timeout{std::chrono::seconds(5)};        // per attempt
   std::chrono::nanoseconds overflow_wait{std::chrono::seconds(5)};  // block_on_overflow bound
+  // Durable queue: consecutive queued batches of one signal and tenant merged into one request
+  // (not configurable; the defaults are otelcol.processor.batch's send_batch_max_size and gRPC's
+  // default 4 MiB message limit).
+  uint64_t merge_max_items = 3000;
+  size_t merge_max_bytes = 4u << 20;
   // queue.storage = "disk": the queue directory (<host.dataPath()>/queue), used once, when the
   // Exporter is constructed. Empty with storage = "disk": the queue is unavailable.
   std::string queue_dir;
@@ -78,6 +96,9 @@ class Exporter final : public Consumer {
   bool acceptsSignal(pdata::Signal) const override { return true; }
   absl::Status consume(pdata::Batch&& batch) override;
   std::string describe() const override { return id_ + ".input"; }
+  bool durable(pdata::Signal) const override {
+    return queue_enabled_.load(std::memory_order_relaxed) && queue_->durable();
+  }
 
   void start();
   void update(Settings settings, std::shared_ptr<Sender> sender);
@@ -99,6 +120,10 @@ class Exporter final : public Consumer {
   };
 
   void worker();
+  // Durable queue: appends to `first` the batches queued behind it that fit (see Merging above),
+  // their ids to `ids`; the first one that does not fit goes to `*carry`.
+  void mergeQueued(QueuedBatch* first, std::vector<uint64_t>* ids,
+                   std::optional<QueuedBatch>* carry);
   // Sends with retries until delivered or dropped; counts and logs the outcome. Returns what a
   // synchronous caller (queue disabled) is told.
   // `requeue` (may be null): set instead of dropping when shutdown stops delivery and the queue

@@ -1153,6 +1153,11 @@ int64_t Writer::shards() const {
   return n;
 }
 
+bool Writer::durable() const {
+  std::shared_lock<std::shared_mutex> lk(mu_);
+  return !endpoints_.empty() && endpoints_.front()->wal().enabled;
+}
+
 absl::Status Writer::walStatus() const {
   std::shared_lock<std::shared_mutex> lk(mu_);
   for (const auto& ep : endpoints_) {

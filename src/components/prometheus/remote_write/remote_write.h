@@ -242,6 +242,8 @@ class Writer : public Appendable {
 
   absl::Status append(SeriesBatch&& batch) override;
   std::string describe() const override { return id_ + ".receiver"; }
+  // Every endpoint writes appended samples to its write-ahead queue before append() answers OK.
+  bool durable() const override;
 
   // Samples queued or in flight in memory over all endpoints (for tests and debugInfo).
   int64_t queued() const;

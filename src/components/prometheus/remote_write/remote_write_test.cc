@@ -171,6 +171,7 @@ TEST_F(RemoteWriteTest, SendsSnappyProtobufWithHeadersAndExternalLabels) {
   e.bearer_token.value = "tok";
   args.endpoint.push_back(e);
   auto w = writer(args);
+  EXPECT_FALSE(w->durable());  // memory queue
 
   SeriesBatch in;
   in.beginSeries();  // one series with two samples
@@ -572,6 +573,7 @@ TEST_F(RemoteWriteWalTest, AcceptedSamplesSurviveARestart) {
   args.endpoint.push_back(e);
   {
     auto w = walWriter(args);
+    EXPECT_TRUE(w->durable());  // an append answered OK is in the write-ahead queue
     for (int i = 0; i < 20; ++i) ASSERT_TRUE(w->append(round(10, 1000 + i)).ok());
     ASSERT_TRUE(receiver_.waitRequests(1));
     w->shutdown(Clock::now() + 100ms);

@@ -21,16 +21,26 @@
 //    identity when enable_compression = false), X-Prometheus-Scrape-Timeout-Seconds, the
 //    configured credentials, User-Agent telegate/<version> (Alloy sends Alloy/<version>);
 //    timeout = scrape_timeout. Redirects are not followed.
-//  * Response: non-2xx is a failed scrape ("server returned HTTP status ..."). A gzip body is
-//    decompressed. The body (compressed and decompressed) is bounded by body_size_limit, or
-//    128 MiB when unset ("body size limit exceeded" fails the scrape). The parser is chosen from
-//    the Content-Type (application/openmetrics-text -> OpenMetrics, text/plain -> text 0.0.4);
-//    a missing or other type uses scrape_fallback_protocol. A parse error fails the scrape.
+//  * Response: non-2xx is a failed scrape ("server returned HTTP status ..."). The body is read,
+//    decompressed (gzip) and parsed while it arrives (body_reader.h, textparse.h, ScrapeAppender):
+//    nothing but the piece in hand, the current line and the series being built is held. The
+//    body, raw and decompressed, is bounded by body_size_limit, or kDefaultBodyLimit (128 MiB)
+//    when unset: crossing it fails the scrape at once ("body size limit exceeded") and stops the
+//    transfer. The parser is chosen from the Content-Type (application/openmetrics-text ->
+//    OpenMetrics, text/plain -> text 0.0.4); a missing or other type uses
+//    scrape_fallback_protocol. A parse error fails the scrape.
+//  * Memory: every byte a scrape holds (decompressor, line buffer, the batch of series and the
+//    staleness set being built) is charged to globalMemoryBudget() (--memory.limit) before it is
+//    held (ScrapeCharge) and released after delivery; when the budget refuses, the scrape fails
+//    ("memory budget exhausted", reason memory_budget). Peak memory of a scrape is therefore
+//    bounded by the limits (body_size_limit, sample_limit) and the budget, never by what the
+//    target sends.
 //  * Series: honor_labels = false renames a scraped label that collides with a target label to
 //    exported_<name> (repeated prefix while still colliding); true keeps the scraped value.
 //    Empty label values are removed. honor_timestamps = false replaces exposed timestamps with the
 //    scrape time. label_limit / label_name_length_limit / label_value_length_limit and
-//    sample_limit (> 0) fail the whole scrape when exceeded (nothing of it is appended, up = 0).
+//    sample_limit (> 0) are checked at each sample as it is parsed; the first one crossed fails
+//    the whole scrape and stops the transfer (nothing of it is appended, up = 0).
 //    A series repeated within one scrape keeps its first sample (the rest are counted as
 //    dropped, reason "duplicate").
 //  * Every scrape, successful or not, appends up, scrape_duration_seconds,
@@ -62,11 +72,13 @@
 //    and writes no stale markers.
 //  * target_limit > 0 exceeded: every target's scrape fails with "target_limit exceeded" (up = 0)
 //    without contacting it, as in Prometheus.
-//  * Health: healthy while running; scrape errors are per target (debugInfo, up = 0, metrics).
+//  * Health: healthy while running; scrape errors are per target (debugInfo: last_error and
+//    last_failure_reason; up = 0; metrics; a failure is logged at most once a minute).
 //  * Metrics (label component_id): telegate_scrape_scrapes_total,
 //    telegate_scrape_failed_scrapes_total{reason} (http_status, transport, body_size, parse,
-//    sample_limit, label_limit, target_limit), telegate_scrape_samples_scraped_total,
-//    telegate_scrape_dropped_samples_total{reason} (append_refused, duplicate),
+//    sample_limit, label_limit, target_limit, memory_budget),
+//    telegate_scrape_samples_scraped_total, telegate_scrape_dropped_samples_total{reason}
+//    (append_refused, duplicate, memory_budget: stale markers the budget had no room for),
 //    telegate_scrape_targets_active, telegate_scrape_targets_invalid,
 //    telegate_scrape_duration_seconds (histogram).
 //  * Not implemented: the PrometheusProto format and native histograms, clustering (accepted,
@@ -90,6 +102,7 @@
 #include "src/common/strings.h"
 #include "src/components/common/http_client.h"
 #include "src/components/prometheus/api.h"
+#include "src/components/prometheus/scrape/scrape_memory.h"
 #include "src/components/prometheus/scrape/textparse.h"
 #include "src/runtime/component.h"
 
@@ -100,6 +113,9 @@ using runtime::ByteSize;
 using runtime::CapsuleRef;
 using runtime::Duration;
 using runtime::Schema;
+
+// The bound of a scrape body (raw and decompressed) when body_size_limit is 0.
+inline constexpr size_t kDefaultBodyLimit = size_t{128} << 20;
 
 struct ClusteringBlock {
   bool enabled = false;
@@ -147,14 +163,6 @@ SeriesLabels decodeLabels(std::string_view key);
 // Calls fn(name, value) for each label of an encoded label set.
 template <class Fn>
 void forEachLabel(std::string_view key, Fn&& fn);
-
-// One sample produced by a scrape, before it is handed to the receivers.
-struct ScrapedSample {
-  std::string key;  // encodeLabels() of the series' labels
-  int64_t timestamp_ms = 0;
-  double value = 0;
-  SeriesLabels labels() const { return decodeLabels(key); }
-};
 
 // The Prometheus stale marker (a NaN with a specific bit pattern).
 inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
@@ -210,30 +218,87 @@ struct ProcessOptions {
 };
 
 struct ProcessResult {
-  int64_t scraped = 0;       // samples in the body
+  int64_t scraped = 0;       // samples read from the body (up to where the scrape stopped)
   int64_t post_relabel = 0;  // samples kept
   int64_t series_added = 0;  // series not in the previous scrape
   int64_t duplicates = 0;
-  absl::Status error;  // limit violation: nothing of the body was kept
+  int64_t stale_dropped = 0;  // stale markers not written: the memory budget refused them
+  absl::Status error;         // the scrape failed here: nothing of the body was kept
   std::string failure_reason;
 };
 
-// Turns a parsed body into samples for `target` (label handling, limits, timestamps), appending
-// to `out` and the stale markers of series that vanished since the previous scrape; updates
-// `state`. A null `exp` (failed scrape) marks every tracked series stale. `exp` is only read.
+// The series of one scrape, built while the body is parsed (it is the parser's visitor): each
+// sample gets its series labels (target labels, honor_labels, empty values removed), is checked
+// against the label limits and sample_limit at once, and goes straight into `out` (a SeriesBatch,
+// the shape the receivers take; nothing else is kept per sample but the series' key in the
+// staleness set). Every byte it is about to hold (batch buffers, set entries, the parser's line
+// buffer) is first charged to `charge` (may be null: no accounting).
+//  * onSample() returns an error as soon as a limit is crossed (label_limit,
+//    label_name_length_limit, label_value_length_limit: reason "label_limit"; sample_limit:
+//    "sample_limit") or the budget refuses (RESOURCE_EXHAUSTED, "memory_budget"); the parse
+//    stops there. failureReason() names it.
+//  * A series repeated within the scrape keeps its first sample (the rest count as duplicates).
+//  * finish(ok): ok = false (failed here or elsewhere: transport, body size, parse) discards
+//    every sample of the body (`out` is cleared; it must be empty when the appender is made).
+//    Then stale markers for series of the previous scrape not seen in this one (all of them
+//    when !ok) are added (those the budget has no room for are dropped and counted in
+//    stale_dropped) and `state` becomes this scrape's series.
+// Used by one thread; `state` and `out` must not be touched by others until finish() returns.
+class ScrapeAppender final : public ExpositionVisitor {
+ public:
+  ScrapeAppender(const ScrapeTarget& target, const ProcessOptions& opts, int64_t scrape_ms,
+                 SeriesState* state, SeriesBatch* out, ScrapeCharge* charge);
+  absl::Status onSample(const SampleView& s) override;
+  bool onBufferGrow(size_t bytes) override;
+  const std::string& failureReason() const { return result_.failure_reason; }
+  ProcessResult finish(bool ok);
+
+ private:
+  bool charge(size_t bytes);
+  void rememberSeriesText(std::string_view text);
+  bool reserveBatch(size_t labels, size_t bytes);
+  absl::Status fail(absl::Status st, std::string_view reason);
+
+  const ScrapeTarget& target_;
+  const ProcessOptions& opts_;
+  const int64_t scrape_ms_;
+  SeriesState* state_;
+  SeriesBatch* out_;
+  ScrapeCharge* charge_;
+  const bool label_limits_;
+  ProcessResult result_;
+  TrackedSet cur_;
+  TrackedSet untracked_;                       // series with exposed timestamps (duplicates)
+  std::vector<const TrackedKey*> fresh_keys_;  // series of cur_ that were not in state_
+  TrackedKey probe_;
+  std::vector<std::pair<std::string_view, std::string_view>> lb_;
+  std::vector<std::string> renamed_;
+  std::string last_series_text_;  // of the last sample kept or counted as a duplicate
+};
+
+// Runs a ScrapeAppender over an already parsed body (tests, benchmarks). A null `exp` is a
+// failed scrape: every tracked series gets a stale marker.
 ProcessResult processScrape(const Exposition* exp, const ScrapeTarget& target,
                             const ProcessOptions& opts, int64_t scrape_ms, SeriesState* state,
-                            std::vector<ScrapedSample>* out);
+                            SeriesBatch* out, ScrapeCharge* charge = nullptr);
 
 // Stale markers for every series of `state` plus the synthetic series (target retired).
 void endOfRunStaleness(const ScrapeTarget& target, bool extra_metrics, int64_t ts_ms,
-                       SeriesState* state, std::vector<ScrapedSample>* out);
+                       SeriesState* state, SeriesBatch* out);
 
-// The only code that knows the shape of the Appendable API (api.h): one batch per scrape, one
-// series per sample, built once and copied for each further receiver.
-using AppendBatch = SeriesBatch;
-AppendBatch toAppendBatch(const std::vector<ScrapedSample>& samples);
-absl::Status appendTo(Appendable& receiver, AppendBatch&& batch);
+// The synthetic series reported after every scrape (up, scrape_duration_seconds, ...): the first
+// five always, all eight with extra_metrics.
+inline constexpr std::string_view kReportNames[] = {"up",
+                                                    "scrape_duration_seconds",
+                                                    "scrape_samples_scraped",
+                                                    "scrape_samples_post_metric_relabeling",
+                                                    "scrape_series_added",
+                                                    "scrape_timeout_seconds",
+                                                    "scrape_sample_limit",
+                                                    "scrape_body_size_bytes"};
+// Adds one sample of the synthetic series `name` of `target` to `out`.
+void addReportSample(const ScrapeTarget& target, std::string_view name, int64_t ts_ms, double value,
+                     SeriesBatch* out);
 
 namespace internal {
 inline bool readVarint(std::string_view* s, size_t* out) {

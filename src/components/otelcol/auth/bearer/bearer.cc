@@ -1,12 +1,16 @@
 #include "src/components/otelcol/auth/bearer/bearer.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
 #include "src/runtime/registry.h"
@@ -181,15 +185,24 @@ AuthResult BearerHandler::authenticate(const HeaderLookup& header) const {
   }
   std::string_view token = presented;
   if (!st->scheme.empty()) {
-    if (presented.size() <= st->scheme.size() ||
-        presented.compare(0, st->scheme.size(), st->scheme) != 0 ||
-        presented[st->scheme.size()] != ' ') {
+    // credentials = auth-scheme 1*SP token68 (RFC 7235 section 2.1): the scheme is
+    // case-insensitive and one or more spaces separate it from the token. Trailing whitespace is
+    // not part of a field value (HTTP strips it; gRPC metadata may keep it).
+    std::string_view rest;
+    if (presented.size() > st->scheme.size() && presented[st->scheme.size()] == ' ' &&
+        absl::EqualsIgnoreCase(absl::string_view(presented.data(), st->scheme.size()),
+                               absl::string_view(st->scheme.data(), st->scheme.size()))) {
+      rest = presented.substr(st->scheme.size());
+      while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+      while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+    }
+    if (rest.empty()) {
       fail_scheme_->inc();
       r.reason = "bad_scheme";
       r.message = strCat("scheme or token does not match: expected scheme \"", st->scheme, "\"");
       return r;
     }
-    token = presented.substr(st->scheme.size() + 1);
+    token = rest;
   }
   if (st->creds.empty()) {
     fail_none_->inc();
@@ -219,7 +232,9 @@ AuthResult BearerHandler::authenticate(const HeaderLookup& header) const {
 Component::Component(runtime::Host& host, const Arguments& args)
     : host_(host), handler_(std::make_shared<BearerHandler>(host.id(), host.metrics())) {
   args_ = args;
-  if (!args_.token_file.empty()) readFile();
+  if (!args_.token_file.empty() && readFile() && !file_error_.empty()) {
+    host_.logger().error("token_file not loaded", {{"err", file_error_}});
+  }
   apply();
   host_.setExports({{"handler", syntax::Value::capsule(handler_)}});
 }
@@ -228,23 +243,72 @@ Component::~Component() {
   shutdown(std::chrono::steady_clock::now());
 }
 
+absl::StatusOr<std::string> readTokenFile(const std::string& path, size_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    std::string msg = strCat("token_file ", path, ": ", std::strerror(e));
+    if (e == ENOENT) return absl::NotFoundError(msg);
+    return absl::UnavailableError(msg);
+  }
+  std::string text;
+  absl::Status st;
+  struct stat sb {};
+  if (::fstat(fd, &sb) != 0) {
+    st = absl::UnavailableError(strCat("token_file ", path, ": ", std::strerror(errno)));
+  } else if (S_ISDIR(sb.st_mode)) {
+    st = absl::UnavailableError(strCat("token_file ", path, ": is a directory"));
+  } else if (sb.st_size > 0 && static_cast<uint64_t>(sb.st_size) > max_bytes) {
+    st = absl::ResourceExhaustedError(
+        strCat("token_file ", path, ": larger than the limit of ", max_bytes, " bytes"));
+  }
+  while (st.ok()) {
+    char buf[8192];
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      st = absl::UnavailableError(strCat("token_file ", path, ": read: ", std::strerror(errno)));
+      break;
+    }
+    if (n == 0) break;
+    if (text.size() + static_cast<size_t>(n) > max_bytes) {
+      st = absl::ResourceExhaustedError(
+          strCat("token_file ", path, ": larger than the limit of ", max_bytes, " bytes"));
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (!st.ok()) return st;
+  return text;
+}
+
 bool Component::readFile() {
-  std::ifstream in(args_.token_file, std::ios::binary);
-  if (!in) {
-    bool changed = file_ok_;
-    file_ok_ = false;
-    file_error_ = strCat("token_file ", args_.token_file,
-                         ": cannot read the file; its credentials are not accepted");
-    file_text_.clear();
+  auto text = readTokenFile(args_.token_file, kMaxTokenFileBytes);
+  if (text.ok()) {
+    bool changed = !file_loaded_ || !file_error_.empty() || *text != file_text_;
+    file_loaded_ = true;
+    file_error_.clear();
+    file_text_ = std::move(*text);
     return changed;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  bool changed = !file_ok_ || text != file_text_;
-  file_ok_ = true;
-  file_error_.clear();
-  file_text_ = std::move(text);
+  std::string error;
+  if (absl::IsNotFound(text.status())) {
+    // A removed file revokes its credentials.
+    error = strCat(text.status().message(), "; its credentials are not accepted");
+    bool changed = file_loaded_ || error != file_error_;
+    file_loaded_ = false;
+    file_text_.clear();
+    file_error_ = std::move(error);
+    return changed;
+  }
+  // Unreadable or too large: never use partial contents. The credentials last read from the
+  // same file stay in force (none at the first read: fail closed).
+  error =
+      strCat(text.status().message(), file_loaded_ ? "; the credentials read before stay in force"
+                                                   : "; its credentials are not accepted");
+  bool changed = error != file_error_;
+  file_error_ = std::move(error);
   return changed;
 }
 
@@ -272,16 +336,15 @@ void Component::apply() {
   }
   std::string health_msg;
   if (!args_.token_file.empty()) {
-    if (file_ok_) {
+    if (file_loaded_) {
       std::vector<std::string> errors;
       auto from_file = parseTokenFile(file_text_, &errors);
       for (const auto& e : errors) {
         host_.logger().warn("ignoring a token_file line", {{"file", args_.token_file}, {"err", e}});
       }
       for (auto& c : from_file) creds.push_back(std::move(c));
-    } else {
-      health_msg = file_error_;
     }
+    health_msg = file_error_;
   }
   if (health_msg.empty() && creds.empty()) {
     health_msg = "no valid credentials: every request is refused";
@@ -308,16 +371,16 @@ void Component::watchLoop() {
     cv_.wait_for(l, interval, [&] { return stop_; });
     if (stop_) break;
     if (args_.token_file.empty()) continue;
-    bool was_ok = file_ok_;
+    // readFile() reports a change only when the contents or the error changed, so a persisting
+    // error is logged once.
     if (readFile()) {
       apply();
-      if (file_ok_) {
+      if (file_error_.empty()) {
         host_.logger().info("token_file reloaded",
                             {{"file", args_.token_file},
                              {"credentials", std::to_string(handler_->credentialCount())}});
-      } else if (was_ok) {
-        host_.logger().error("token_file unreadable; its credentials are refused until it returns",
-                             {{"file", args_.token_file}});
+      } else {
+        host_.logger().error("token_file not loaded", {{"err", file_error_}});
       }
     }
   }
@@ -328,9 +391,13 @@ absl::Status Component::update(const Arguments& args) {
   bool file_changed = args.token_file != args_.token_file;
   args_ = args;
   if (file_changed) {
-    file_ok_ = false;
+    // The credentials of another file are never kept.
+    file_loaded_ = false;
     file_text_.clear();
-    if (!args_.token_file.empty()) readFile();
+    file_error_.clear();
+    if (!args_.token_file.empty() && readFile() && !file_error_.empty()) {
+      host_.logger().error("token_file not loaded", {{"err", file_error_}});
+    }
   }
   apply();
   cv_.notify_all();

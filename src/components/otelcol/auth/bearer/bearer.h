@@ -7,8 +7,13 @@
 //     `sha256` digest (hex), with an optional `tenant` carried with the data (exporters send it as
 //     X-Scope-OrgID) and a `name` used in metrics;
 //   - `token_file`: credentials read from a file (e.g. a mounted Kubernetes Secret), re-read every
-//     `token_file_refresh_interval`; while the file is missing or unreadable its credentials are
-//     absent (requests fail closed) and the component is unhealthy.
+//     `token_file_refresh_interval`, at most kMaxTokenFileBytes (64 KiB). While the file is
+//     missing its credentials are absent (requests fail closed). A file that cannot be read whole
+//     (read error, a directory, larger than the cap) is never used in part: at the first read
+//     its credentials are absent, later the credentials last read from it stay in force. Either
+//     way the component is unhealthy with the reason, which is logged once per change.
+// The scheme is matched case-insensitively and may be followed by one or more spaces (RFC 7235
+// `auth-scheme 1*SP token68`); trailing spaces and tabs of the value are ignored.
 // Matching hashes the presented token with SHA-256 and compares it with every known digest using
 // CRYPTO_memcmp, without stopping at the first match, so timing does not reveal which credential
 // or how much of it matched. The token never appears in logs, metrics or the admin API.
@@ -25,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "src/common/metrics.h"
 #include "src/components/otelcol/auth/handler.h"
 #include "src/runtime/component.h"
@@ -65,6 +71,13 @@ struct Credential {
 // cannot be parsed are skipped and reported in *errors.
 std::vector<Credential> parseTokenFile(std::string_view text, std::vector<std::string>* errors);
 
+inline constexpr size_t kMaxTokenFileBytes = 64 << 10;
+
+// Reads a whole token file of at most max_bytes. NotFound when it does not exist;
+// ResourceExhausted when it is larger; Unavailable for any other failure (a directory, a read
+// error). Messages name the file, never its contents.
+absl::StatusOr<std::string> readTokenFile(const std::string& path, size_t max_bytes);
+
 class BearerHandler : public AuthHandler {
  public:
   BearerHandler(std::string component_id, metrics::Registry& metrics);
@@ -97,17 +110,17 @@ class Component : public runtime::TypedComponent<Arguments> {
   void shutdown(std::chrono::steady_clock::time_point deadline) override;
 
  private:
-  void apply();  // rebuilds the credential set from args_ and the last file contents
+  void apply();  // rebuilds the credential set from args_ and the last good file contents
   void watchLoop();
-  bool readFile();  // returns true when the file contents changed
+  bool readFile();  // true when the file contents or its error changed
 
   runtime::Host& host_;
   std::shared_ptr<BearerHandler> handler_;
   std::mutex mu_;
   Arguments args_;
-  std::string file_text_;
-  bool file_ok_ = false;
-  std::string file_error_;
+  std::string file_text_;     // last contents read whole
+  bool file_loaded_ = false;  // file_text_ holds contents of args_.token_file
+  std::string file_error_;    // why the last read failed; "" when it succeeded
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread watcher_;

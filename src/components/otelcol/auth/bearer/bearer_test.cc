@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <thread>
 
 namespace telegate::otelcol::bearer {
 namespace {
@@ -36,19 +42,33 @@ TEST_F(BearerTest, AcceptsExactCredentialOnly) {
   EXPECT_FALSE(wrong.ok);
   EXPECT_EQ(wrong.reason, "invalid_token");
   EXPECT_EQ(wrong.message.find("nope-nope"), std::string::npos);  // never echoes the credential
-  auto scheme = h_.authenticate(headers({{"authorization", "bearer your-secret-token-12345"}}));
+  auto scheme = h_.authenticate(headers({{"authorization", "Basic your-secret-token-12345"}}));
   EXPECT_FALSE(scheme.ok);
   EXPECT_EQ(scheme.reason, "bad_scheme");
-  EXPECT_FALSE(h_.authenticate(headers({{"authorization", "Bearer  your-secret-token-12345"}})).ok);
   EXPECT_FALSE(h_.authenticate(headers({{"authorization", "Bearer"}})).ok);
   auto missing = h_.authenticate(headers({}));
   EXPECT_FALSE(missing.ok);
   EXPECT_EQ(missing.reason, "missing");
   std::string expo = reg_.exposition();
   EXPECT_NE(expo.find("telegate_auth_failures_total{component_id=\"otelcol.auth.bearer.t\","
-                      "reason=\"invalid_token\"} 2"),
+                      "reason=\"invalid_token\"} 1"),
             std::string::npos)
       << expo;
+}
+
+// RFC 7235: the scheme is case-insensitive and 1*SP separates it from the token.
+TEST_F(BearerTest, SchemeIsCaseInsensitiveWithOneOrMoreSpaces) {
+  h_.set("Authorization", "Bearer", {cred("tok-123")});
+  for (const char* v : {"Bearer tok-123", "bearer tok-123", "BEARER tok-123", "bEaReR tok-123",
+                        "Bearer  tok-123", "Bearer     tok-123", "Bearer tok-123 \t"}) {
+    EXPECT_TRUE(h_.authenticate(headers({{"authorization", v}})).ok) << v;
+  }
+  for (const char* v : {"Bearertok-123", "Bearer\ttok-123", "Bearer ", "Bearer    ", "Bear tok-123",
+                        "Bearerx tok-123", " Bearer tok-123", "Bearer tok-1234"}) {
+    auto r = h_.authenticate(headers({{"authorization", v}}));
+    EXPECT_FALSE(r.ok) << v;
+  }
+  EXPECT_EQ(h_.authenticate(headers({{"authorization", "Bearer\ttok-123"}})).reason, "bad_scheme");
 }
 
 TEST_F(BearerTest, CustomSchemeAndHeader) {
@@ -90,6 +110,150 @@ TEST(TokenFileTest, ParsesTokensDigestsTenantsAndSkipsBadLines) {
   EXPECT_EQ(creds[1].digest, sha256("b"));
   EXPECT_EQ(creds[2].digest, sha256("d"));
   EXPECT_EQ(errors.size(), 2u);
+}
+
+class TokenFileTestDir : public ::testing::Test {
+ protected:
+  TokenFileTestDir() {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("bearer-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "tokens").string();
+  }
+  ~TokenFileTestDir() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& text) {
+    std::string tmp = path_ + ".tmp";
+    std::ofstream(tmp, std::ios::binary) << text;
+    std::filesystem::remove_all(path_);
+    std::filesystem::rename(tmp, path_);
+  }
+  // A file whose first line is a token and which is `size` bytes long (comment padding).
+  static std::string padded(const std::string& token, size_t size) {
+    std::string text = token + "\n";
+    while (text.size() < size) {
+      std::string line = "#" + std::string(std::min<size_t>(99, size - text.size() - 1), 'x');
+      text += line.substr(0, size - text.size() - 1) + "\n";
+    }
+    return text;
+  }
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(TokenFileTestDir, ReadIsCappedAndReportsErrors) {
+  write(padded("tok", kMaxTokenFileBytes));
+  auto ok = readTokenFile(path_, kMaxTokenFileBytes);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->size(), kMaxTokenFileBytes);
+  write(padded("tok", kMaxTokenFileBytes + 1));
+  auto big = readTokenFile(path_, kMaxTokenFileBytes);
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(big.status().message().find("larger than the limit of 65536 bytes"), std::string::npos);
+  EXPECT_EQ(big.status().message().find("xxx"), std::string::npos);  // never the contents
+  EXPECT_EQ(readTokenFile(path_ + ".missing", kMaxTokenFileBytes).status().code(),
+            absl::StatusCode::kNotFound);
+  std::filesystem::remove(path_);
+  std::filesystem::create_directory(path_);
+  EXPECT_EQ(readTokenFile(path_, kMaxTokenFileBytes).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+class FakeHost : public runtime::Host {
+ public:
+  const std::string& id() const override { return id_; }
+  const std::string& dataPath() const override { return id_; }
+  const log::Logger& logger() const override { return logger_; }
+  metrics::Registry& metrics() const override { return registry_; }
+  void setExports(syntax::Object e) override {
+    std::lock_guard<std::mutex> l(mu_);
+    exports_ = std::move(e);
+  }
+  void setHealth(runtime::HealthState s, std::string msg) override {
+    std::lock_guard<std::mutex> l(mu_);
+    health_ = s;
+    message_ = std::move(msg);
+  }
+  std::shared_ptr<AuthHandler> handler() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::dynamic_pointer_cast<AuthHandler>(exports_.at("handler").asCapsule());
+  }
+  std::pair<runtime::HealthState, std::string> health() {
+    std::lock_guard<std::mutex> l(mu_);
+    return {health_, message_};
+  }
+  mutable metrics::Registry registry_;
+
+ private:
+  std::mutex mu_;
+  syntax::Object exports_;
+  runtime::HealthState health_ = runtime::HealthState::kUnknown;
+  std::string message_;
+  std::string id_ = "otelcol.auth.bearer.t";
+  log::Logger logger_{{"component_id", "otelcol.auth.bearer.t"}};
+};
+
+bool accepts(FakeHost& h, const std::string& token) {
+  return h.handler()->authenticate(headers({{"authorization", "Bearer " + token}})).ok;
+}
+
+bool waitUntil(const std::function<bool()>& pred) {
+  for (int i = 0; i < 500; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+TEST_F(TokenFileTestDir, OversizedFileAtFirstReadFailsClosed) {
+  write(padded("evil-token", kMaxTokenFileBytes + 100));
+  FakeHost host;
+  Arguments a;
+  a.token_file = path_;
+  Component c(host, a);
+  EXPECT_FALSE(accepts(host, "evil-token"));
+  auto [state, msg] = host.health();
+  EXPECT_EQ(state, runtime::HealthState::kUnhealthy);
+  EXPECT_NE(msg.find("larger than the limit"), std::string::npos) << msg;
+}
+
+TEST_F(TokenFileTestDir, UnreadableOrOversizedReloadKeepsTheLastGoodCredentials) {
+  write("good-token\n");
+  FakeHost host;
+  Arguments a;
+  a.token_file = path_;
+  a.token_file_refresh_interval.value = std::chrono::milliseconds(10);
+  Component c(host, a);
+  ASSERT_TRUE(c.start().ok());
+  ASSERT_TRUE(accepts(host, "good-token"));
+  EXPECT_EQ(host.health().first, runtime::HealthState::kHealthy);
+
+  // Too large: never used in part, the previous credentials stay.
+  write(padded("evil-token", kMaxTokenFileBytes + 1));
+  ASSERT_TRUE(waitUntil([&] { return host.health().first == runtime::HealthState::kUnhealthy; }));
+  EXPECT_TRUE(accepts(host, "good-token"));
+  EXPECT_FALSE(accepts(host, "evil-token"));
+  EXPECT_NE(host.health().second.find("stay in force"), std::string::npos);
+
+  // Unreadable (a directory in its place): the same.
+  std::filesystem::remove(path_);
+  std::filesystem::create_directory(path_);
+  ASSERT_TRUE(
+      waitUntil([&] { return host.health().second.find("directory") != std::string::npos; }));
+  EXPECT_TRUE(accepts(host, "good-token"));
+
+  // Readable again: the new contents replace the old.
+  std::filesystem::remove_all(path_);
+  write("new-token\n");
+  ASSERT_TRUE(waitUntil([&] { return accepts(host, "new-token"); }));
+  EXPECT_FALSE(accepts(host, "good-token"));
+  EXPECT_EQ(host.health().first, runtime::HealthState::kHealthy);
+
+  // Removed: its credentials are revoked.
+  std::filesystem::remove(path_);
+  ASSERT_TRUE(waitUntil([&] { return !accepts(host, "new-token"); }));
+  c.shutdown(std::chrono::steady_clock::now());
 }
 
 TEST(ArgumentsTest, EmptyTokenFailsClosed) {

@@ -1362,6 +1362,9 @@ class Converter {
       labels_[w++] = labels_[i];
     }
     labels_.resize(w);
+    // The tenant comes from the client's credential only: a `__tenant_id__` made from client
+    // attributes (by any hint, or by normalisation such as "__tenant.id__") is dropped.
+    std::erase_if(labels_, [](const auto& kv) { return kv.first == "__tenant_id__"; });
     auto upsert = [&](std::string_view k, std::string_view v, bool replace) {
       for (auto& [lk, lv] : labels_) {
         if (lk == k) {
@@ -1857,6 +1860,16 @@ void LokiConsumer::configure(const Arguments& args) {
 std::shared_ptr<const LokiConsumer::Config> LokiConsumer::config() const {
   std::lock_guard<std::mutex> lock(mu_);
   return config_;
+}
+
+bool LokiConsumer::durable(pdata::Signal s) const {
+  if (s != pdata::Signal::kLogs) return false;
+  auto cfg = config();
+  if (cfg == nullptr || cfg->receivers.empty()) return false;
+  for (const auto& r : cfg->receivers) {
+    if (!r->durable()) return false;
+  }
+  return true;
 }
 
 absl::Status LokiConsumer::consume(pdata::Batch&& batch) {

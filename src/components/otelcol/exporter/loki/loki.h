@@ -22,7 +22,9 @@
 //      time    time_unix_nano, else observed_time_unix_nano, else now.
 //    telegate additions: a `service_name` label = resource service.name when present and
 //    `service_name_label` is true (default); the internal label `__tenant_id__` = the batch's
-//    client tenant when non-empty (loki.write turns it into X-Scope-OrgID).
+//    client tenant when non-empty (loki.write turns it into X-Scope-OrgID). A `__tenant_id__`
+//    label made from client attributes (hints, or a name that normalises to it) is always
+//    dropped: only the credential sets the tenant.
 //    A record that cannot be converted (unknown format, NaN in JSON, invalid logfmt key) is
 //    dropped and counted; the rest of the batch continues (as in Alloy).
 //  * The entries of one consume() form one loki::EntryBatch (one stream per distinct label set,
@@ -93,6 +95,9 @@ class LokiConsumer : public Consumer {
   bool acceptsSignal(pdata::Signal s) const override { return s == pdata::Signal::kLogs; }
   absl::Status consume(pdata::Batch&& batch) override;
   std::string describe() const override { return id_ + ".input"; }
+  // Logs are forwarded synchronously: durable when every forward_to receiver is (loki.write with
+  // its WAL enabled), so a batch processor in front passes requests through.
+  bool durable(pdata::Signal s) const override;
 
  private:
   struct Config {

@@ -266,6 +266,40 @@ TEST(LokiConvertTest, TimestampsAndTenant) {
   EXPECT_EQ(convert(b->req).entries[0].timestamp_ns, 42);
 }
 
+// A client must not pick its Loki tenant through label hints: only the credential sets it.
+TEST(LokiConvertTest, ClientAttributesNeverSetTheTenant) {
+  auto b = basic();
+  auto* res = b->rl->mutable_resource()->mutable_attributes();
+  putStr(res, "__tenant.id__", "victim-r");  // normalises to __tenant_id__
+  putStr(res, "loki.resource.labels", "__tenant.id__");
+  b->rec->mutable_body()->set_string_value("x");
+  putStr(b->rec->mutable_attributes(), "__tenant_id__", "victim-a");
+  putStr(b->rec->mutable_attributes(), "loki.attribute.labels", "__tenant_id__");
+  auto r = convert(b->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(labelsOf(r.entries[0]), "exporter=OTLP;");
+  ConvertOptions opts;
+  opts.tenant = "team-a";
+  r = convert(b->req, opts);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(labelsOf(r.entries[0]), "__tenant_id__=team-a;exporter=OTLP;");
+
+  // The loki.tenant hint on the resource and on the record.
+  auto t = basic();
+  putStr(t->rl->mutable_resource()->mutable_attributes(), "__tenant_id__", "victim-t");
+  putStr(t->rl->mutable_resource()->mutable_attributes(), "loki.tenant", "__tenant_id__");
+  t->rec->mutable_body()->set_string_value("y");
+  r = convert(t->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(labelsOf(r.entries[0]), "exporter=OTLP;");
+  auto u = basic();
+  putStr(u->rec->mutable_attributes(), "__tenant_id__", "victim-u");
+  putStr(u->rec->mutable_attributes(), "loki.tenant", "__tenant_id__");
+  r = convert(u->req);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(labelsOf(r.entries[0]), "exporter=OTLP;");
+}
+
 TEST(LokiConvertTest, JsonStringEscaping) {
   std::string out;
   appendJsonString(&out, std::string("a\xff\b\f\x7f\xc3\xa9\xe2\x80\xa9", 10));
@@ -519,10 +553,28 @@ class FakeReceiver : public loki::LogsReceiver {
     return absl::OkStatus();
   }
   std::string describe() const override { return "fake"; }
+  bool durable() const override { return wal; }
   std::mutex mu;
+  bool wal = false;
   absl::Status status;
   std::vector<loki::Entry> got;
 };
+
+TEST(LokiConsumerTest, DurableWhenEveryReceiverKeepsAWal) {
+  metrics::Registry reg;
+  LokiConsumer c("otelcol.exporter.loki.t", reg, log::Logger{});
+  EXPECT_FALSE(c.durable(pdata::Signal::kLogs));  // not configured
+  auto r1 = std::make_shared<FakeReceiver>();
+  auto r2 = std::make_shared<FakeReceiver>();
+  Arguments args;
+  args.forward_to = {{r1}, {r2}};
+  c.configure(args);
+  r1->wal = true;
+  EXPECT_FALSE(c.durable(pdata::Signal::kLogs));  // r2 has no WAL
+  r2->wal = true;
+  EXPECT_TRUE(c.durable(pdata::Signal::kLogs));
+  EXPECT_FALSE(c.durable(pdata::Signal::kTraces));
+}
 
 TEST(LokiConsumerTest, ForwardsToEveryReceiverAndPropagatesRefusal) {
   metrics::Registry reg;

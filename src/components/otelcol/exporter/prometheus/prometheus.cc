@@ -715,6 +715,16 @@ std::shared_ptr<const PrometheusConsumer::Config> PrometheusConsumer::config() c
   return config_;
 }
 
+bool PrometheusConsumer::durable(pdata::Signal s) const {
+  if (s != pdata::Signal::kMetrics) return false;
+  auto cfg = config();
+  if (cfg == nullptr || cfg->receivers.empty()) return false;
+  for (const auto& r : cfg->receivers) {
+    if (!r->durable()) return false;
+  }
+  return true;
+}
+
 absl::Status PrometheusConsumer::consume(pdata::Batch&& batch) {
   if (batch.signal != pdata::Signal::kMetrics) {
     return absl::UnimplementedError(strCat(id_, " accepts metrics only"));

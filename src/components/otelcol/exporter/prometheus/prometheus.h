@@ -124,6 +124,9 @@ class PrometheusConsumer : public Consumer {
   bool acceptsSignal(pdata::Signal s) const override { return s == pdata::Signal::kMetrics; }
   absl::Status consume(pdata::Batch&& batch) override;
   std::string describe() const override { return id_ + ".input"; }
+  // Metrics are forwarded synchronously: durable when every forward_to receiver is
+  // (prometheus.remote_write with its WAL enabled).
+  bool durable(pdata::Signal s) const override;
 
  private:
   struct Config {

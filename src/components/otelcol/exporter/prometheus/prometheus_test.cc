@@ -285,9 +285,26 @@ class Recorder : public prometheus::Appendable {
     got.insert(got.end(), s.begin(), s.end());
     return absl::OkStatus();
   }
+  bool durable() const override { return wal; }
   absl::Status answer = absl::OkStatus();
+  bool wal = false;
   std::vector<prometheus::Sample> got;
 };
+
+TEST(PrometheusConsumerTest, DurableWhenEveryReceiverKeepsAWal) {
+  metrics::Registry reg;
+  PrometheusConsumer c("otelcol.exporter.prometheus.t", reg, log::Logger{});
+  auto a = std::make_shared<Recorder>();
+  auto b = std::make_shared<Recorder>();
+  Arguments args;
+  args.forward_to = {{a}, {b}};
+  c.configure(args);
+  a->wal = true;
+  EXPECT_FALSE(c.durable(pdata::Signal::kMetrics));
+  b->wal = true;
+  EXPECT_TRUE(c.durable(pdata::Signal::kMetrics));
+  EXPECT_FALSE(c.durable(pdata::Signal::kLogs));
+}
 
 TEST(PrometheusConsumerTest, ForwardsAndPassesRefusalsThrough) {
   metrics::Registry reg;

@@ -28,6 +28,7 @@
 #include "src/common/memory_budget.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
+#include "src/components/otelcol/processor/batch/flush.h"
 #include "src/pdata/otlp_split.h"
 #include "src/runtime/registry.h"
 
@@ -89,8 +90,9 @@ size_t idx(Signal s) {
   return static_cast<size_t>(s);
 }
 
-enum class Trigger { kSize, kTimeout, kShutdown, kUpdate };
-constexpr std::array<std::string_view, 4> kTriggerNames = {"size", "timeout", "shutdown", "update"};
+enum class Trigger { kSize, kTimeout, kShutdown, kUpdate, kPassThrough };
+constexpr std::array<std::string_view, 5> kTriggerNames = {"size", "timeout", "shutdown", "update",
+                                                           "pass_through"};
 
 bool retryable(absl::StatusCode c) {
   return c == absl::StatusCode::kResourceExhausted || c == absl::StatusCode::kUnavailable;
@@ -205,6 +207,9 @@ class Core : public std::enable_shared_from_this<Core> {
     return !stopped_.load() && !live_.load()->outputs[idx(s)].empty();
   }
 
+  // Every output of `s` is durable: requests of `s` are passed through (batch.h).
+  bool durable(Signal s) const { return allDurable(live_.load()->outputs[idx(s)], s); }
+
   absl::Status consume(pdata::Batch&& batch) {
     if (stopped_.load()) return absl::UnavailableError(id_ + " is shut down");
     auto live = live_.load();
@@ -213,6 +218,7 @@ class Core : public std::enable_shared_from_this<Core> {
       return absl::UnimplementedError(strCat(id_, " has no output for ", pdata::signalName(s)));
     }
     if (batch.items == 0) return absl::OkStatus();
+    if (allDurable(live->outputs[idx(s)], s)) return passOn(std::move(batch), *live);
     const std::string_view tenant = batch.client ? std::string_view(batch.client->tenant) : "";
     auto b = batcherFor(s, tenant, *live);
     if (!b) {
@@ -293,20 +299,26 @@ class Core : public std::enable_shared_from_this<Core> {
       timer_cv_.notify_all();
     }
     if (timer_.joinable()) timer_.join();
+    // Every batcher (signal x tenant) that holds data is flushed in parallel, round robin, so an
+    // output that keeps refusing does not use up the deadline of the others.
+    std::vector<std::shared_ptr<Batcher>> holding;
     for (Signal s : kSignals) {
       auto map = batchers_[idx(s)].load();
       for (const auto& [tenant, b] : *map) {
-        std::lock_guard<std::mutex> sl(b->send_mu);
-        for (;;) {
-          bool done = sendLocked(*b, Trigger::kShutdown, /*all=*/true, /*force=*/true);
-          if (done) break;
-          auto now = Clock::now();
-          if (now >= deadline) break;
-          std::this_thread::sleep_for(
-              std::min<Clock::duration>(std::chrono::milliseconds(100), deadline - now));
-        }
-        dropEverything(*b, "shutdown");
+        std::lock_guard<std::mutex> l(b->mu);
+        if (b->pending_items > 0 || b->held_items > 0) holding.push_back(b);
       }
+    }
+    drainInParallel(
+        holding.size(),
+        [&](size_t i) {
+          std::lock_guard<std::mutex> sl(holding[i]->send_mu);
+          return sendLocked(*holding[i], Trigger::kShutdown, /*all=*/true, /*force=*/true);
+        },
+        deadline);
+    for (const auto& b : holding) {
+      std::lock_guard<std::mutex> sl(b->send_mu);
+      dropEverything(*b, "shutdown");
     }
   }
 
@@ -343,6 +355,29 @@ class Core : public std::enable_shared_from_this<Core> {
     next->emplace(std::string(tenant), b);
     slot.store(std::move(next));
     return b;
+  }
+
+  // Pass-through to durable outputs: the caller's answer is the outputs' answer; nothing is held.
+  absl::Status passOn(pdata::Batch&& batch, const Live& live) {
+    const Signal s = batch.signal;
+    const uint64_t items = batch.items;
+    const auto& outs = live.outputs[idx(s)];
+    size_t refused_by = 0;
+    absl::Status st = passThrough(outs, std::move(batch), &refused_by);
+    if (st.ok()) {
+      sends_[idx(s)][static_cast<size_t>(Trigger::kPassThrough)]->inc();
+      sizes_[idx(s)]->observe(static_cast<double>(items));
+      return st;
+    }
+    refuse(s, "output_refused", items);
+    if (retryable(st.code())) failures_[idx(s)]->inc();
+    if (refused_log_.shouldLog()) {
+      logger_.warn("a durable output refused data; returning the error to the sender",
+                   {{"signal", std::string(pdata::signalName(s))},
+                    {"output", outs[refused_by]->describe()},
+                    {"err", std::string(st.message())}});
+    }
+    return st;
   }
 
   void refuse(Signal s, std::string_view reason, uint64_t items) {
@@ -725,7 +760,7 @@ class Core : public std::enable_shared_from_this<Core> {
   bool rescan_ = false;  // a retry time or the settings changed while the timer was scanning
   std::thread timer_;
 
-  std::array<std::array<metrics::Counter*, 4>, 3> sends_{};
+  std::array<std::array<metrics::Counter*, kTriggerNames.size()>, 3> sends_{};
   std::array<metrics::Histogram*, 3> sizes_{};
   std::array<metrics::Counter*, 3> failures_{};
   metrics::Family<metrics::Counter>* dropped_;
@@ -743,6 +778,7 @@ class Input : public Consumer {
   explicit Input(std::shared_ptr<Core> core) : core_(std::move(core)) {}
   bool acceptsSignal(Signal s) const override { return core_->acceptsSignal(s); }
   absl::Status consume(pdata::Batch&& batch) override { return core_->consume(std::move(batch)); }
+  bool durable(Signal s) const override { return core_->durable(s); }
   std::string describe() const override { return core_->id() + ".input"; }
 
  private:

@@ -41,8 +41,23 @@
 //     dropped, and entirely whenever the batcher holds nothing.
 //   * update() swaps settings and outputs atomically; pending data stays and goes to the new
 //     outputs (as Alloy), and when the outputs changed everything pending is flushed at once.
+//   * Durable outputs (consumer.h): when every output of a signal is durable (an exporter with
+//     sending_queue { storage = "disk" }, otelcol.exporter.loki / .prometheus forwarding only to
+//     a WAL, or another batch processor in pass-through) requests of that signal are not buffered:
+//     consume() hands each one to the outputs on the caller's thread (flush.h, passThrough) and
+//     returns their answer, so a client's 2xx means the data is in the durable queue. A refusal
+//     goes back to the client as it is (counted in refused_items{reason="output_refused"}),
+//     nothing is held or dropped, and sends_total{trigger="pass_through"} counts the requests.
+//     Batching then happens in the exporter's queue consumer (exporterhelper/exporter.h,
+//     Merging). Other signals keep the in-memory batching. The check is made per request, so a
+//     reload that changes an output's durability takes effect at once (pending data is flushed
+//     as for any change of outputs). durable(signal) of `input` is true in pass-through, so
+//     chains of processors compose.
 //   * shutdown(deadline) refuses new data (UNAVAILABLE), sends everything pending, retrying until
-//     the deadline, and counts what is still undelivered then as dropped (reason "shutdown").
+//     the deadline, and counts what is still undelivered then as dropped (reason "shutdown"). The
+//     batchers (signals x tenants) are flushed in parallel, round robin (flush.h,
+//     drainInParallel): an output that keeps refusing does not take the others' time. With
+//     durable outputs nothing is held, so nothing is dropped.
 #pragma once
 
 #include <memory>
