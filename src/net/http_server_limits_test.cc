@@ -1,4 +1,9 @@
 // Tests of net::HttpServer's header stage, memory charging, deadlines and connection shedding.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -349,6 +354,65 @@ TEST(HttpServerSheddingTest, PerSourceLimit) {
   EXPECT_EQ(sample(reg, "telegate_http_server_connections_shed_total", "per_client_limit"), 2);
   ASSERT_TRUE(busy.send("cd"));
   EXPECT_TRUE(busy.readResponse());
+}
+
+// Out of file descriptors, accept() fails; the server sheds an unauthenticated connection to free
+// one and keeps admitting clients. Runs the server in a child process whose descriptor limit is
+// just above what it needs, so the flood cannot also starve the test's own client sockets.
+TEST(HttpServerSheddingTest, OutOfDescriptorsShedsInsteadOfStalling) {
+  int ports[2];
+  ASSERT_EQ(::pipe(ports), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ports[0]);
+    HttpServerOptions o;
+    o.metrics = nullptr;
+    HttpServer srv(o, echoHandler);
+    if (!srv.start().ok()) ::_exit(2);
+    // Descriptors are numbered lowest-free first: fill the holes, then allow six more.
+    int top = 0;
+    for (int fd = 0; fd < 4096; ++fd) {
+      if (::fcntl(fd, F_GETFD) != -1) top = fd + 1;
+    }
+    for (int fd = 0; fd < top; ++fd) {
+      if (::fcntl(fd, F_GETFD) == -1) ::open("/dev/null", O_RDONLY);
+    }
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = static_cast<rlim_t>(top + 6);
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    const uint16_t port = srv.port();
+    if (::write(ports[1], &port, sizeof(port)) != sizeof(port)) ::_exit(3);
+    for (;;) ::pause();
+  }
+  ::close(ports[1]);
+  struct Reaper {  // the child goes whatever the outcome
+    pid_t pid;
+    ~Reaper() {
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+  } reaper{child};
+  uint16_t port = 0;
+  ASSERT_EQ(::read(ports[0], &port, sizeof(port)), static_cast<ssize_t>(sizeof(port)));
+  ::close(ports[0]);
+  {
+    std::vector<std::unique_ptr<Conn>> flood;
+    for (int i = 0; i < 20; ++i) {
+      flood.push_back(std::make_unique<Conn>(port));
+      flood.back()->send("GET / HTTP/1.1\r\n");  // never finished
+    }
+    std::this_thread::sleep_for(200ms);
+    const auto start = Clock::now();
+    Conn good(port);
+    ASSERT_TRUE(good.send("GET /ok HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto r = good.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(Clock::now() - start, 3s);
+  }
 }
 
 TEST(HttpServerStopTest, StopClosesRequestsBeingReadAtOnce) {
