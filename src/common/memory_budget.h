@@ -68,6 +68,13 @@ class MemoryReservation {
     bytes_ = 0;
   }
   size_t bytes() const { return bytes_; }
+  // Gives back what is held beyond `bytes` (nothing when it holds less).
+  void shrinkTo(size_t bytes) {
+    if (budget_ != nullptr && bytes_ > bytes) {
+      budget_->release(bytes_ - bytes);
+      bytes_ = bytes;
+    }
+  }
 
  private:
   MemoryBudget* budget_ = nullptr;

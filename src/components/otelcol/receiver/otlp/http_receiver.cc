@@ -409,11 +409,12 @@ net::HttpResponse bodyStage(const net::HttpRequest& req, std::string* own_body, 
   }
 
   // g. decode
+  // The decoder's working memory is charged before the conversion (its documented bound); what
+  // stays charged afterwards is the wire form, which replaces the JSON until dispatch returns.
+  MemoryReservation work;
   if (h.type == BodyType::kJson) {
-    // The decoder's working memory, charged around the conversion.
-    MemoryReservation work;
     if (MemoryBudget* b = opts.memory_budget; b != nullptr) {
-      const size_t need = 3 * body.size();
+      const size_t need = pdata::otlpJsonWorkingMemory(body.size());
       if (!b->tryReserve(need)) return memoryRefusal(h, d, "while decoding the JSON body");
       work = MemoryReservation(b, need);
     }
@@ -423,6 +424,7 @@ net::HttpResponse bodyStage(const net::HttpRequest& req, std::string* own_body, 
       return statusResponse(400, h.type, 3, std::string(decoded.status().message()));
     }
     body = std::move(decoded->wire);
+    work.shrinkTo(body.capacity());
   }
 
   // h. dispatch

@@ -54,11 +54,11 @@
 //  body stage (handleOtlpHttpBody), which decodes and dispatches without authenticating again.
 //  Memory: the raw body is charged by the server (a declared body that does not fit the budget
 //  -> 429 from the server, see net/http_server.h); the decompressed body is charged as it grows
-//  (decompress() with opts.memory_budget) and a JSON body is charged 3x its decompressed size
-//  while otlpJsonToWire runs. Either charge failing -> 429 Status{8, "memory limit reached ..."}
-//  with Retry-After, counted with reason "memory_limit".
-//  Differences from Alloy, on purpose: decompression (f) runs after path/method/Content-Type checks
-//  instead of before them, so a bad encoding on an unknown path gets 404 rather than 400; the
+//  (decompress() with opts.memory_budget) and a JSON body is charged the decoder bound
+//  pdata::otlpJsonWorkingMemory() while otlpJsonToWire runs. Either charge failing -> 429 Status{8,
+//  "memory limit reached ..."} with Retry-After, counted with reason "memory_limit". Differences
+//  from Alloy, on purpose: decompression (f) runs after path/method/Content-Type checks instead of
+//  before them, so a bad encoding on an unknown path gets 404 rather than 400; the
 //  decompressed-size overflow is 413 instead of 400; Retry-After is always sent on 429/503.
 //  Refusals are counted with Dispatcher::countRefused(signal, protocol, reason): reasons
 //  "unauthenticated", "not_found", "unsupported_media_type", "unsupported_encoding",

@@ -209,11 +209,11 @@ TEST(HttpReceiverGuardTest, DecompressedBodyIsChargedAsItGrows) {
   EXPECT_EQ(d.dispatched, 1);
 }
 
-TEST(HttpReceiverGuardTest, JsonDecodingIsChargedThreeTimesTheBody) {
+TEST(HttpReceiverGuardTest, JsonDecodingIsChargedTheDecodersBound) {
   const std::string json = R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":)"
                            R"({"stringValue":")" +
                            std::string(100 << 10, 'j') + R"("}}]}]}]})";
-  MemoryBudget budget(250 << 10);  // holds the body, not 3x it
+  MemoryBudget budget(250 << 10);  // holds the body, not the decoder's 4x bound
   HttpReceiverOptions opts;
   opts.memory_budget = &budget;
   CountingDispatcher d;
