@@ -7,7 +7,7 @@
 //     they take the node's mutex only. setExports() notifies the controller (which queues a
 //     re-evaluation of the dependents on its worker thread) only while the node publishes: from
 //     its start until it is removed or shut down. The public fields after the accessors are owned
-//     by the controller and touched only under Controller::load_mu_.
+//     by the controller and written only under Controller::load_mu_.
 //   - Controller::Graph is immutable once published in Controller::graph_ (readers copy the
 //     shared_ptr under graph_mu_).
 //   - Controller::Staged lives on the loading thread for one load, under load_mu_.
@@ -25,6 +25,7 @@
 
 namespace telegate::runtime {
 
+// Orders health states from best to worst; a node reports the worse of its two healths.
 inline int healthRank(HealthState s) {
   switch (s) {
     case HealthState::kHealthy:

@@ -134,7 +134,8 @@ class Core : public std::enable_shared_from_this<Core> {
   // send_batch_size is reached, or passes it through to durable outputs. Any thread.
   absl::Status consume(pdata::Batch&& batch);
 
-  // Publishes new settings; flushes everything pending at once when the outputs changed.
+  // Publishes new settings; when the outputs changed, the timer flushes everything pending at
+  // once.
   void update(std::shared_ptr<const Live> live);
 
   // Starts the timer thread (once; not after shutdown).
@@ -177,7 +178,8 @@ class Core : public std::enable_shared_from_this<Core> {
   // refused: it and those after it stay queued. send_mu held.
   bool drainRetries(Batcher& b, const Live& live);
 
-  // A send failed: doubles the batcher's backoff and wakes the timer to schedule the retry.
+  // A send failed: starts or doubles the batcher's backoff (200ms up to 5s) and wakes the timer
+  // to schedule the retry.
   void noteFailure(Batcher& b);
 
   // A piece of `items` items and `bytes` bytes was delivered: releases it, resets the backoff.
