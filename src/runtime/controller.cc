@@ -1,198 +1,25 @@
+// Controller (controller.h has the contract): construction, load() as a sequence of steps,
+// status() and reading the configuration sources. The steps live beside it: controller_graph.cc
+// (parsing, classifying, ordering and staging the components), logging_block.cc and
+// http_block.cc (the root blocks), controller_reload.cc (commit and re-evaluation when exports
+// change), controller_shutdown.cc (shutdown order and the deadline split); controller_node.h
+// holds the types they share. Threading: load() holds load_mu_ for its whole run; status() copies
+// the published graph under graph_mu_ and reads each node under its own mutex.
 #include "src/runtime/controller.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "src/common/strings.h"
-
-#include "src/syntax/eval.h"
-#include "src/syntax/parser.h"
-#include "src/syntax/stdlib.h"
+#include "src/runtime/controller_node.h"
 
 namespace telegate::runtime {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The root-only `logging` block.
-struct LoggingArgs {
-  std::string level = "info";
-  std::string format = "logfmt";
-  static void describe(Schema<LoggingArgs>& s) {
-    s.attr("level", &LoggingArgs::level).doc("debug, info, warn or error");
-    s.attr("format", &LoggingArgs::format).doc("logfmt or json");
-  }
-  absl::Status validate() const {
-    if (auto l = log::parseLevel(level); !l.ok()) return l.status();
-    if (auto f = log::parseFormat(format); !f.ok()) return f.status();
-    return absl::OkStatus();
-  }
-};
-
-int healthRank(HealthState s) {
-  switch (s) {
-    case HealthState::kHealthy:
-      return 0;
-    case HealthState::kUnknown:
-      return 1;
-    case HealthState::kExited:
-      return 2;
-    case HealthState::kUnhealthy:
-      return 3;
-  }
-  return 1;
-}
-
-std::string posString(const std::string& file, const syntax::Pos& p) {
-  return strCat(file, ":", p.line, ":", p.col);
-}
-
-}  // namespace
-
-// A component instance in the graph; also the Host the component talks to.
-class Node : public Host {
- public:
-  Node(Controller* ctl, std::string id, std::string name, std::string label,
-       const Registration* reg, std::string data_path)
-      : ctl_(ctl),
-        id_(std::move(id)),
-        name_(std::move(name)),
-        label_(std::move(label)),
-        reg_(reg),
-        data_path_(std::move(data_path)),
-        logger_(std::vector<std::pair<std::string, std::string>>{{"component_id", id_}}),
-        metrics_(&ctl->metrics_) {}
-
-  // Host
-  const std::string& id() const override { return id_; }
-  const std::string& dataPath() const override { return data_path_; }
-  const log::Logger& logger() const override { return logger_; }
-  metrics::Registry& metrics() const override { return *metrics_; }
-  void setExports(syntax::Object exports) override {
-    bool notify = false;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      syntax::Value nv = syntax::Value::object(exports);
-      if (exports_set_ && syntax::Value::object(exports_) == nv) return;
-      exports_ = std::move(exports);
-      exports_set_ = true;
-      notify = publish_;
-    }
-    if (notify) ctl_->onExportsChanged(id_);
-  }
-  void setHealth(HealthState state, std::string message) override {
-    std::lock_guard<std::mutex> l(mu_);
-    component_health_ = Health{state, std::move(message), std::chrono::system_clock::now()};
-  }
-
-  syntax::Object exports() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return exports_;
-  }
-  void setEvalHealth(HealthState state, std::string message) {
-    std::lock_guard<std::mutex> l(mu_);
-    eval_health_ = Health{state, std::move(message), std::chrono::system_clock::now()};
-  }
-  // Marks the component healthy after a successful start/update unless it reported otherwise.
-  void defaultHealthy() {
-    std::lock_guard<std::mutex> l(mu_);
-    if (component_health_.state == HealthState::kUnknown) {
-      component_health_ =
-          Health{HealthState::kHealthy, "started", std::chrono::system_clock::now()};
-    }
-  }
-  Health health() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return healthRank(eval_health_.state) >= healthRank(component_health_.state)
-               ? eval_health_
-               : component_health_;
-  }
-  void setPublish(bool p) {
-    std::lock_guard<std::mutex> l(mu_);
-    publish_ = p;
-  }
-  void setArgs(ArgsHolder a) {
-    std::lock_guard<std::mutex> l(mu_);
-    args_ = std::move(a);
-  }
-  ArgsHolder args() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return args_;
-  }
-
-  const std::string& name() const { return name_; }
-  const std::string& label() const { return label_; }
-  const Registration* reg() const { return reg_; }
-
-  // Owned by the controller (guarded by Controller::load_mu_).
-  const syntax::ast::Block* block = nullptr;
-  std::string file;
-  std::vector<std::string> deps;
-  std::unique_ptr<Component> component;
-  bool started = false;
-
- private:
-  Controller* ctl_;
-  std::string id_, name_, label_;
-  const Registration* reg_;
-  std::string data_path_;
-  log::Logger logger_;
-  metrics::Registry* metrics_;
-
-  mutable std::mutex mu_;
-  syntax::Object exports_;
-  bool exports_set_ = false;
-  bool publish_ = false;
-  Health component_health_;
-  Health eval_health_{HealthState::kHealthy, "", {}};
-  ArgsHolder args_;
-};
-
-struct Controller::Graph {
-  std::vector<std::shared_ptr<const syntax::ast::File>> files;
-  std::map<std::string, syntax::SourceFilePtr> sources;
-  std::vector<std::shared_ptr<Node>> order;  // dependencies first
-  std::map<std::string, std::shared_ptr<Node>, std::less<>> by_id;
-  std::map<std::string, std::vector<std::string>> dependents;
-  std::map<std::string, std::vector<std::string>> deps;
-};
-
-namespace {
-
-// Builds the evaluation root: the stdlib plus every component's exports at its dotted ID.
-struct ScopeTree {
-  std::map<std::string, ScopeTree> children;
-  const syntax::Object* exports = nullptr;
-  syntax::Value toValue() const {
-    syntax::Object o;
-    if (exports != nullptr) o = *exports;
-    for (const auto& [k, child] : children) o[k] = child.toValue();
-    return syntax::Value::object(std::move(o));
-  }
-};
-
-syntax::Object buildRoot(const std::map<std::string, syntax::Object>& exports) {
-  ScopeTree tree;
-  for (const auto& [id, obj] : exports) {
-    ScopeTree* t = &tree;
-    size_t start = 0;
-    while (true) {
-      size_t dot = id.find('.', start);
-      t = &t->children[id.substr(start,
-                                 dot == std::string::npos ? std::string::npos : dot - start)];
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    t->exports = &obj;
-  }
-  syntax::Object root = syntax::stdlib();
-  for (const auto& [k, child] : tree.children) root[k] = child.toValue();
-  return root;
-}
 
 }  // namespace
 
@@ -227,7 +54,6 @@ Controller::~Controller() {
   shutdown(Clock::now() + std::chrono::seconds(5));
   metrics_.removeCollector(collector_id_);
 }
-
 LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   auto started_at = Clock::now();
   LoadResult res;
@@ -250,229 +76,19 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   }
   auto& diags = res.diags;
 
-  // 1. Parse.
-  std::vector<std::shared_ptr<const syntax::ast::File>> files;
-  for (const auto& src : sources) {
-    res.files[src->name()] = src;
-    std::shared_ptr<const syntax::ast::File> f = syntax::parseFile(src, &diags);
-    if (f) files.push_back(std::move(f));
-  }
-  if (diags.hasErrors()) return fail();
-
-  // 2. Classify top-level blocks.
-  struct Decl {
-    const syntax::ast::Block* block;
-    std::string file;
-    std::string id;
-    const Registration* reg;
-  };
-  std::vector<Decl> decls;
-  std::map<std::string, std::pair<std::string, syntax::Pos>> declared;  // id -> file, pos
-  const syntax::ast::Block* logging_block = nullptr;
-  std::string logging_file;
-  const syntax::ast::Block* http_block = nullptr;
-  std::string http_file;
-  for (const auto& f : files) {
-    const std::string& fname = f->source->name();
-    for (const auto& stmt : f->body.stmts) {
-      if (stmt.attr) {
-        diags.addError(fname, stmt.attr->name_range,
-                       strCat("unrecognized attribute name \"", stmt.attr->name,
-                              "\": only blocks are allowed at the top level"));
-        continue;
-      }
-      if (!stmt.block) continue;
-      const auto& b = *stmt.block;
-      std::string id = b.label ? strCat(b.name, ".", *b.label) : b.name;
-      if (auto it = declared.find(id); it != declared.end()) {
-        diags.addError(fname, b.name_range,
-                       strCat("block ", id, " already declared at ",
-                              posString(it->second.first, it->second.second)));
-        continue;
-      }
-      if (b.name == "logging") {
-        if (b.label) {
-          diags.addError(fname, b.label_range, "block \"logging\" does not support labels");
-          continue;
-        }
-        declared[id] = {fname, b.name_range.begin};
-        logging_block = &b;
-        logging_file = fname;
-        checkBodyShape(b.body, schemaOf<LoggingArgs>(), b.name_range, fname, &diags);
-        continue;
-      }
-      if (b.name == "http") {
-        if (b.label) {
-          diags.addError(fname, b.label_range, "block \"http\" does not support labels");
-          continue;
-        }
-        declared[id] = {fname, b.name_range.begin};
-        http_block = &b;
-        http_file = fname;
-        checkBodyShape(b.body, schemaOf<HttpBlockArgs>(), b.name_range, fname, &diags);
-        continue;
-      }
-      const Registration* reg = registry_.find(b.name);
-      if (reg == nullptr) {
-        diags.addError(fname, b.name_range,
-                       strCat("cannot find the definition of component name \"", b.name, "\""));
-        continue;
-      }
-      if (!b.label) {
-        diags.addError(fname, b.name_range, strCat("component \"", b.name, "\" must have a label"));
-        continue;
-      }
-      declared[id] = {fname, b.name_range.begin};
-      checkBodyShape(b.body, *reg->schema, b.name_range, fname, &diags);
-      decls.push_back(Decl{&b, fname, id, reg});
-    }
-  }
-  if (diags.hasErrors()) return fail();
-
-  // 3. References and dependency order.
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < decls.size(); ++i) index[decls[i].id] = i;
-  const syntax::Object& stdlib = syntax::stdlib();
-  std::vector<std::vector<size_t>> deps(decls.size());
-  for (size_t i = 0; i < decls.size(); ++i) {
-    std::vector<syntax::ast::Traversal> trs;
-    syntax::ast::collectTraversals(decls[i].block->body, &trs);
-    std::set<size_t> seen;
-    for (const auto& t : trs) {
-      std::string prefix;
-      bool found = false;
-      for (const auto& part : t.parts) {
-        prefix = prefix.empty() ? part : strCat(prefix, ".", part);
-        if (auto it = index.find(prefix); it != index.end()) {
-          if (it->second == i) {
-            diags.addError(decls[i].file, t.range,
-                           strCat("cycle: ", decls[i].id, " references itself"));
-          } else if (seen.insert(it->second).second) {
-            deps[i].push_back(it->second);
-          }
-          found = true;
-          break;
-        }
-      }
-      if (!found && !t.parts.empty() && stdlib.count(t.parts[0]) == 0) {
-        diags.addError(
-            decls[i].file, t.range,
-            strCat("component \"", strJoin(t.parts, "."), "\" does not exist or is out of scope"));
-      }
-    }
-  }
-  if (diags.hasErrors()) return fail();
-
-  std::vector<size_t> order;
-  {
-    // Depth-first topological sort that reports the first cycle it meets.
-    std::vector<int> color(decls.size(), 0);
-    std::vector<size_t> stack;
-    std::function<bool(size_t)> visit = [&](size_t n) -> bool {
-      if (color[n] == 2) return true;
-      if (color[n] == 1) {
-        auto it = std::find(stack.begin(), stack.end(), n);
-        std::vector<std::string> ids;
-        for (; it != stack.end(); ++it) ids.push_back(decls[*it].id);
-        diags.addError(decls[n].file, decls[n].block->name_range,
-                       strCat("cycle: ", strJoin(ids, ", ")));
-        return false;
-      }
-      color[n] = 1;
-      stack.push_back(n);
-      for (size_t d : deps[n]) {
-        if (!visit(d)) return false;
-      }
-      stack.pop_back();
-      color[n] = 2;
-      order.push_back(n);
-      return true;
-    };
-    for (size_t i = 0; i < decls.size(); ++i) {
-      if (!visit(i)) break;
-    }
-  }
-  if (diags.hasErrors()) return fail();
+  // 1.-3. Parse, classify the top-level blocks, order the components by their references.
+  Staged st;
+  if (!buildGraph(sources, &res, &st)) return fail();
 
   // 4. Root blocks: logging, http.
-  LoggingArgs logging;
-  if (logging_block != nullptr) {
-    syntax::Object root = syntax::stdlib();
-    syntax::Scope scope(&root);
-    std::vector<syntax::EvalWarning> warnings;
-    DecodeContext ctx{&scope, logging_file, &diags, &warnings};
-    if (decodeBody(logging_block->body, schemaOf<LoggingArgs>(), &logging,
-                   logging_block->name_range, ctx)) {
-      if (auto st = logging.validate(); !st.ok()) {
-        diags.addError(logging_file, logging_block->name_range, std::string(st.message()));
-      }
-    }
-    for (auto& w : warnings) diags.addWarning(logging_file, w.range, w.message);
+  if (st.logging_block != nullptr) {
+    decodeLoggingBlock(*st.logging_block, st.logging_file, &diags, &st.logging);
   }
-  HttpBlockArgs http;
-  if (http_block != nullptr) decodeHttpBlock(*http_block, http_file, &diags, &http);
+  if (st.http_block != nullptr) decodeHttpBlock(*st.http_block, st.http_file, &diags, &st.http);
 
   // 5. Staged evaluation: decode arguments; build new components (not started).
-  struct StagedNode {
-    std::shared_ptr<Node> node;
-    bool is_new = false;
-    ArgsHolder args;
-  };
-  std::vector<StagedNode> staged(decls.size());
-  std::map<std::string, syntax::Object> exports_view;
-  std::vector<bool> failed(decls.size(), false);
-  for (size_t i : order) {
-    const Decl& d = decls[i];
-    bool dep_failed = false;
-    for (size_t dep : deps[i]) dep_failed = dep_failed || failed[dep];
-    if (dep_failed) {
-      failed[i] = true;
-      continue;
-    }
-    syntax::Object root = buildRoot(exports_view);
-    syntax::Scope scope(&root);
-    std::vector<syntax::EvalWarning> warnings;
-    DecodeContext ctx{&scope, d.file, &diags, &warnings};
-    std::shared_ptr<void> args = d.reg->new_args();
-    bool ok = decodeBody(d.block->body, *d.reg->schema, args.get(), d.block->name_range, ctx);
-    for (auto& w : warnings) diags.addWarning(d.file, w.range, w.message);
-    if (ok) {
-      if (auto st = d.reg->schema->validate(args.get()); !st.ok()) {
-        diags.addError(d.file, d.block->name_range, std::string(st.message()));
-        ok = false;
-      }
-    }
-    if (!ok) {
-      failed[i] = true;
-      continue;
-    }
-    ArgsHolder holder{args, d.reg->args_type};
-    std::shared_ptr<Node> existing;
-    if (graph_) {
-      if (auto it = graph_->by_id.find(d.id);
-          it != graph_->by_id.end() && it->second->reg() == d.reg) {
-        existing = it->second;
-      }
-    }
-    if (existing) {
-      staged[i] = StagedNode{existing, false, holder};
-      exports_view[d.id] = existing->exports();
-      continue;
-    }
-    auto node = std::make_shared<Node>(this, d.id, d.block->name, *d.block->label, d.reg,
-                                       (std::filesystem::path(opts_.storage_path) / d.id).string());
-    auto built = d.reg->build(*node, holder);
-    if (!built.ok()) {
-      diags.addError(d.file, d.block->name_range,
-                     strCat("building component: ", built.status().message()));
-      failed[i] = true;
-      continue;
-    }
-    node->component = std::move(*built);
-    node->setArgs(holder);
-    staged[i] = StagedNode{node, true, holder};
-    exports_view[d.id] = node->exports();
-  }
+  stageComponents(&st, &diags);
+  auto& staged = st.staged;
   auto discard_new = [&] {
     for (auto& s : staged) {
       if (s.is_new && s.node) {
@@ -492,63 +108,7 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   }
 
   // 6. Commit.
-  auto graph = std::make_shared<Graph>();
-  graph->files = files;
-  graph->sources = res.files;
-  for (size_t i : order) {
-    auto& s = staged[i];
-    s.node->block = decls[i].block;
-    s.node->file = decls[i].file;
-    s.node->deps.clear();
-    for (size_t dep : deps[i]) {
-      s.node->deps.push_back(decls[dep].id);
-      graph->deps[decls[i].id].push_back(decls[dep].id);
-      graph->dependents[decls[dep].id].push_back(decls[i].id);
-    }
-    graph->order.push_back(s.node);
-    graph->by_id[decls[i].id] = s.node;
-  }
-  if (graph_) {
-    for (auto it = graph_->order.rbegin(); it != graph_->order.rend(); ++it) {
-      auto& old = *it;
-      auto nit = graph->by_id.find(old->id());
-      if (nit != graph->by_id.end() && nit->second == old) continue;
-      old->setPublish(false);
-      if (old->component) old->component->shutdown(Clock::now() + std::chrono::seconds(10));
-    }
-  }
-  auto log_level = log::parseLevel(logging.level);
-  auto log_format = log::parseFormat(logging.format);
-  log::configure(*log_level, *log_format);
-  if (opts_.on_http_block) opts_.on_http_block(http);
-
-  for (size_t i : order) {
-    auto& s = staged[i];
-    Node& n = *s.node;
-    if (!s.is_new) {
-      n.setArgs(s.args);
-      auto st = n.component->updateErased(s.args);
-      if (st.ok()) {
-        n.setEvalHealth(HealthState::kHealthy, "");
-      } else {
-        n.setEvalHealth(HealthState::kUnhealthy, strCat("update failed: ", st.message()));
-      }
-      continue;
-    }
-    n.setPublish(true);
-    auto st = n.component->start();
-    n.started = true;
-    if (st.ok()) {
-      n.defaultHealthy();
-    } else {
-      n.setHealth(HealthState::kUnhealthy, strCat("start failed: ", st.message()));
-      n.logger().error("component failed to start", {{"err", std::string(st.message())}});
-    }
-  }
-  {
-    std::lock_guard<std::mutex> g(graph_mu_);
-    graph_ = graph;
-  }
+  commit(&st, res);
   loaded_ = true;
   double secs = std::chrono::duration<double>(Clock::now() - started_at).count();
   metrics_
@@ -571,131 +131,10 @@ LoadResult Controller::load(const std::vector<syntax::SourceFilePtr>& sources) {
   return res;
 }
 
-void Controller::onExportsChanged(const std::string& id) {
-  {
-    std::lock_guard<std::mutex> l(queue_mu_);
-    if (stop_worker_) return;
-    if (std::find(queue_.begin(), queue_.end(), id) == queue_.end()) queue_.push_back(id);
-  }
-  queue_cv_.notify_all();
-}
-
-void Controller::workerLoop() {
-  while (true) {
-    std::string id;
-    {
-      std::unique_lock<std::mutex> l(queue_mu_);
-      queue_cv_.wait(l, [&] { return stop_worker_ || !queue_.empty(); });
-      if (stop_worker_) return;
-      id = queue_.front();
-      queue_.pop_front();
-      worker_busy_ = true;
-    }
-    reevaluateDependents(id);
-    {
-      std::lock_guard<std::mutex> l(queue_mu_);
-      worker_busy_ = false;
-    }
-    queue_cv_.notify_all();
-  }
-}
-
-void Controller::reevaluateDependents(const std::string& id) {
-  std::lock_guard<std::mutex> load_lock(load_mu_);
-  if (!graph_ || shut_down_) return;
-  auto graph = graph_;
-  // Transitive dependents of `id`.
-  std::set<std::string> affected;
-  std::vector<std::string> todo = {id};
-  while (!todo.empty()) {
-    std::string cur = todo.back();
-    todo.pop_back();
-    auto it = graph->dependents.find(cur);
-    if (it == graph->dependents.end()) continue;
-    for (const auto& d : it->second) {
-      if (affected.insert(d).second) todo.push_back(d);
-    }
-  }
-  for (const auto& node : graph->order) {
-    if (affected.count(node->id()) == 0) continue;
-    std::map<std::string, syntax::Object> exports_view;
-    for (const auto& n : graph->order) exports_view[n->id()] = n->exports();
-    syntax::Object root = buildRoot(exports_view);
-    syntax::Scope scope(&root);
-    syntax::Diagnostics diags;
-    DecodeContext ctx{&scope, node->file, &diags, nullptr};
-    std::shared_ptr<void> args = node->reg()->new_args();
-    bool ok = decodeBody(node->block->body, *node->reg()->schema, args.get(),
-                         node->block->name_range, ctx);
-    if (ok) {
-      if (auto st = node->reg()->schema->validate(args.get()); !st.ok()) {
-        diags.addError(node->file, node->block->name_range, std::string(st.message()));
-        ok = false;
-      }
-    }
-    if (!ok) {
-      node->setEvalHealth(HealthState::kUnhealthy,
-                          strCat("component evaluation failed: ", diags.summary()));
-      continue;
-    }
-    ArgsHolder holder{args, node->reg()->args_type};
-    node->setArgs(holder);
-    auto st = node->component->updateErased(holder);
-    if (st.ok()) {
-      node->setEvalHealth(HealthState::kHealthy, "");
-    } else {
-      node->setEvalHealth(HealthState::kUnhealthy, strCat("update failed: ", st.message()));
-    }
-  }
-}
-
 void Controller::waitIdleForTest() {
   std::unique_lock<std::mutex> l(queue_mu_);
   queue_cv_.wait(l, [&] { return stop_worker_ || (queue_.empty() && !worker_busy_); });
 }
-
-void Controller::shutdown(Clock::time_point deadline) {
-  {
-    std::lock_guard<std::mutex> l(queue_mu_);
-    stop_worker_ = true;
-  }
-  queue_cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
-  std::lock_guard<std::mutex> load_lock(load_mu_);
-  if (shut_down_) return;
-  shut_down_ = true;
-  if (!graph_) return;
-  // Receivers come last in dependency order, so stopping in reverse stops intake first and lets
-  // processors and exporters flush what they hold. The time is shared out by height (the longest
-  // chain of references below a component): a component of height h gets 1/(h+1) of what is left
-  // when its turn comes, so what it flushes into still has time to deliver it. A batch processor
-  // in front of an exporter (height 1) gets at most half, the exporter (height 0) the rest.
-  std::map<std::string, size_t, std::less<>> height;
-  for (const auto& n : graph_->order) {  // dependencies first: their heights are known
-    size_t h = 0;
-    if (auto it = graph_->deps.find(n->id()); it != graph_->deps.end()) {
-      for (const auto& d : it->second) {
-        if (auto hd = height.find(d); hd != height.end()) h = std::max(h, hd->second + 1);
-      }
-    }
-    height[n->id()] = h;
-  }
-  for (auto it = graph_->order.rbegin(); it != graph_->order.rend(); ++it) {
-    auto& n = *it;
-    n->setPublish(false);
-    if (n->component && n->started) {
-      n->component->shutdown(shareOfDeadline(Clock::now(), deadline, height[n->id()]));
-    }
-    n->setHealth(HealthState::kExited, "shut down");
-  }
-}
-
-Clock::time_point shareOfDeadline(Clock::time_point now, Clock::time_point deadline,
-                                  size_t height) {
-  if (deadline <= now || height == 0) return deadline;
-  return now + (deadline - now) / static_cast<int64_t>(height + 1);
-}
-
 std::vector<ComponentStatus> Controller::status() const {
   std::shared_ptr<Graph> graph;
   {

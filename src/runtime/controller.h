@@ -98,6 +98,17 @@ class Controller {
   struct Graph;
   struct Staged;
 
+  // The steps of load(), all under load_mu_. buildGraph() (controller_graph.cc) parses `sources`
+  // into res->files, classifies the top-level blocks and orders the components by their
+  // references; false when it added an error. stageComponents() (controller_graph.cc) evaluates
+  // the components' arguments in that order and builds the new ones, not started; errors go to
+  // *diags. commit() (controller_reload.cc) shuts down what the configuration no longer has,
+  // applies the root blocks, updates kept components, starts new ones and publishes the graph.
+  bool buildGraph(const std::vector<syntax::SourceFilePtr>& sources, LoadResult* res,
+                  Staged* st) const;
+  void stageComponents(Staged* st, syntax::Diagnostics* diags);
+  void commit(Staged* st, const LoadResult& res);
+
   void onExportsChanged(const std::string& id);
   void workerLoop();
   void reevaluateDependents(const std::string& id);
