@@ -11,6 +11,7 @@ $TELEGATE_GRPC_PROBE) keeps exporting.
 - A token holder that never acknowledges SETTINGS (so gRPC 1.51 does not apply
   max_concurrent_streams) and leaves 20000 streams open cannot pile them up: calls waiting for
   their request are capped and the connection is closed.
+- SIGTERM with 50 streams that sent only their HEADERS: the process exits within 2 s.
 """
 import json
 import os
@@ -205,6 +206,25 @@ class GrpcLimitsTest(unittest.TestCase):
         time.sleep(1)
         self.assertLess(rss_kb(self.pid) - baseline_kb, 150 * 1024)
         self.assertEqual(self.run_probe(seconds=0.5).returncode, 0)
+
+    def test_sigterm_with_header_only_streams_exits_promptly(self):
+        # 50 token holders each open a stream and send only its HEADERS, then wait: nothing of
+        # theirs was accepted, so SIGTERM must not wait for them (nor for their open connections).
+        conns = []
+        try:
+            for _ in range(50):
+                conn = h2_attack.Conn(self.grpc_port)
+                conn.send(h2_attack.frame(h2_attack.HEADERS, h2_attack.END_HEADERS,
+                                          conn.new_stream_id(),
+                                          h2_attack.grpc_headers(self.grpc_port, TOKEN)))
+                conns.append(conn)
+            time.sleep(0.5)
+            start = time.monotonic()
+            self.assertEqual(self.t.close(timeout=15), 0)
+            self.assertLess(time.monotonic() - start, 2.0, "SIGTERM waited for half-open streams")
+        finally:
+            for conn in conns:
+                conn.close()
 
 
 if __name__ == "__main__":

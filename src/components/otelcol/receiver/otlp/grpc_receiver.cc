@@ -214,12 +214,18 @@ struct GrpcReceiver::CqSlot {
   // is a gRPC assertion failure. Held only for the non-blocking start of an operation.
   std::mutex mu;
   bool closed = false;  // guarded by mu
+  // Calls in Read() of their request message, so that stop() can cancel them at once; an
+  // intrusive list (Call::prev/next), guarded by mu.
+  Call* reading = nullptr;
 };
 
 struct GrpcReceiver::Call {
   enum class State { kRequested, kReading, kFinishing };
 
   Call(GrpcReceiver* r, CqSlot* s) : receiver(r), slot(s), stream(&ctx) {}
+  ~Call() {
+    if (active) receiver->active_calls_.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   // Arms a new RequestCall on `slot` unless the receiver is stopping.
   static void request(GrpcReceiver* r, CqSlot* s) {
@@ -244,11 +250,14 @@ struct GrpcReceiver::Call {
         return;
       case State::kReading:
         receiver->waiting_calls_.fetch_sub(1, std::memory_order_relaxed);
+        unlinkReading();
         if (!ok) {  // client went away, or gRPC refused the message (too large, bad encoding)
-          if (!stopping()) reportAbuse();
+          if (!receiver->stopping_.load(std::memory_order_relaxed)) reportAbuse();
           delete this;
           return;
         }
+        active = true;
+        receiver->active_calls_.fetch_add(1, std::memory_order_relaxed);
         onMessage();
         return;
       case State::kFinishing:
@@ -315,13 +324,27 @@ struct GrpcReceiver::Call {
     }
     state = State::kReading;
     std::unique_lock<std::mutex> lock(slot->mu);
-    if (slot->closed) {
+    if (slot->closed || receiver->stopping_.load(std::memory_order_relaxed)) {
       lock.unlock();
       receiver->waiting_calls_.fetch_sub(1, std::memory_order_relaxed);
       delete this;
       return;
     }
+    next = slot->reading;
+    if (next != nullptr) next->prev = this;
+    slot->reading = this;
     stream.Read(&request_buf, this);
+  }
+
+  void unlinkReading() {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    if (prev != nullptr) {
+      prev->next = next;
+    } else {
+      slot->reading = next;
+    }
+    if (next != nullptr) next->prev = prev;
+    prev = next = nullptr;
   }
 
   void onMessage() {
@@ -392,6 +415,9 @@ struct GrpcReceiver::Call {
   grpc::ByteBuffer request_buf;
   pdata::Signal signal = pdata::Signal::kTraces;
   std::shared_ptr<const pdata::ClientInfo> client;
+  bool active = false;   // counted in active_calls_: the message arrived, the answer is not sent
+  Call* prev = nullptr;  // CqSlot::reading list, guarded by slot->mu
+  Call* next = nullptr;
 };
 
 GrpcReceiver::GrpcReceiver(GrpcReceiverOptions opts, Dispatcher& dispatcher, AuthProvider auth)
@@ -537,9 +563,21 @@ absl::Status GrpcReceiver::start() {
 void GrpcReceiver::stop(std::chrono::steady_clock::time_point deadline) {
   if (server_ == nullptr || stopped_) return;  // never started, or start() failed
   stopped_ = true;
-  // Stops accepting, waits for in-flight calls until the deadline, then cancels them. The
-  // completion-queue threads keep running meanwhile so that those calls can progress.
-  server_->Shutdown(toSystem(deadline));
+  stopping_.store(true, std::memory_order_relaxed);
+  // A call still waiting for its request message has nothing accepted yet: cancel it now, so a
+  // client that sent only HEADERS cannot hold the shutdown until the deadline.
+  for (auto& slot : cqs_) {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    for (Call* c = slot->reading; c != nullptr; c = c->next) c->ctx.TryCancel();
+  }
+  // Calls whose message arrived are answered (until the deadline at most); then the server shuts
+  // down at once, closing every connection, idle or half-open, instead of waiting for clients to
+  // hang up. The completion-queue threads keep running meanwhile so that those calls progress.
+  while (active_calls_.load(std::memory_order_relaxed) > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  server_->Shutdown(toSystem(std::min(deadline, std::chrono::steady_clock::now())));
   for (auto& slot : cqs_) {
     {
       std::lock_guard<std::mutex> lock(slot->mu);

@@ -40,9 +40,12 @@
 // Threading: start() and stop() are called from one controlling thread. Calls are served by
 // `completion_threads` threads polling completion queues; dispatch() runs on those threads,
 // concurrently, and is expected not to block for long (it occupies a server thread while it
-// runs). stop() stops accepting calls, lets in-flight calls finish until `deadline`, then cancels
-// the rest; it returns once no server thread touches the Dispatcher any more, so it also waits
-// for dispatch() calls still running past the deadline. The destructor calls stop(now).
+// runs). stop() stops accepting calls, cancels at once the calls still waiting for their request
+// message (a client that sent only HEADERS cannot hold the shutdown), lets calls whose message
+// arrived finish until `deadline`, then shuts the server down at once (idle and half-open
+// connections are closed, calls still unanswered are cancelled); it returns once no server thread
+// touches the Dispatcher any more, so it also waits for dispatch() calls still running past the
+// deadline. The destructor calls stop(now).
 #pragma once
 
 #include <atomic>
@@ -154,6 +157,8 @@ class GrpcReceiver {
   AuthProvider auth_;
   std::unique_ptr<ConnGuard> guard_;   // null when abuse_burst is 0
   std::atomic<int> waiting_calls_{0};  // calls in Read() of their request message
+  std::atomic<bool> stopping_{false};  // set when stop() begins
+  std::atomic<int> active_calls_{0};   // calls being dispatched or answered
   log::OnceEvery guard_log_{std::chrono::seconds(60)};
   std::unique_ptr<grpc::ResourceQuota> quota_;
   std::unique_ptr<grpc::AsyncGenericService> service_;
