@@ -206,12 +206,20 @@ void Session::parseHeader() {
   size_t capacity = buffer_.capacity();
   const bool grow = capacity - size < kMinHeadRead;
   if (grow) {
-    // Doubling up to the header limit; never below what flat_buffer itself would allocate.
-    capacity = std::max(
-        {std::min(2 * capacity, srv_->opts.max_header_bytes), size + kMinHeadRead, 2 * size});
+    // Doubling, up to what the header limit can use: the parser fails the head once it has
+    // header_limit unparsed bytes, so size < max_header_bytes here.
+    capacity = std::max(std::min(2 * capacity, srv_->opts.max_header_bytes + kMinHeadRead),
+                        size + kMinHeadRead);
   }
   if (!chargeHead(capacity + head_parsed_)) return shedForHeaderMemory();
-  if (grow) buffer_.reserve(capacity);
+  if (grow) {
+    // Exactly `capacity` (flat_buffer alone may allocate up to twice its size), then the
+    // buffer's own cap again for Beast's body reads.
+    const size_t max = buffer_.max_size();
+    buffer_.max_size(capacity);
+    buffer_.reserve(capacity);
+    buffer_.max_size(max);
+  }
   const size_t room = std::min(buffer_.capacity() - size, kReadChunk);
   stream_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](error_code ec,
                                                                              size_t n) {
