@@ -268,6 +268,27 @@ TEST(HttpServerMemoryTest, LargeIncompleteHeadsAreChargedAndShedOverBudget) {
   EXPECT_EQ(shed(), 3);
 }
 
+// A request line that arrives whole in the head's first read is moved from the read buffer into
+// the parser; while the headers after it are incomplete both stay charged, and closing gives
+// everything back.
+TEST(HttpServerMemoryTest, ParsedRequestLineOfAnIncompleteHeadStaysCharged) {
+  MemoryBudget budget(1 << 20);
+  HttpServerOptions o;
+  o.memory_budget = &budget;
+  o.metrics = nullptr;
+  auto srv = startServer(o);
+  {
+    Conn c(srv->port());
+    const std::string line = "GET /" + std::string(400, 'p') + " HTTP/1.1\r\n";  // 416 bytes
+    ASSERT_TRUE(c.send(line + "Host: t\r\nX-Pad: " + std::string(60 << 10, 'a')));
+    // The buffer grew to 64 KiB for the headers; the parser holds the line besides.
+    const size_t want = (64 << 10) + line.size() - 4096;
+    EXPECT_TRUE(waitFor([&] { return budget.used() >= want; })) << budget.used();
+    EXPECT_LE(budget.used(), want + 512);
+  }
+  EXPECT_TRUE(waitFor([&] { return budget.used() == 0; }));
+}
+
 TEST(HttpServerDeadlineTest, DribblingBodyClosedByMinimumRate) {
   metrics::Registry reg;
   HttpServerOptions o;
