@@ -54,6 +54,8 @@ std::string_view shedReasonName(ShedReason r) {
       return "min_receive_rate";
     case ShedReason::kIdleTimeout:
       return "idle_timeout";
+    case ShedReason::kMemoryLimit:
+      return "memory_limit";
     case ShedReason::kCount:
       break;
   }
@@ -183,12 +185,19 @@ HttpServer::Impl::Impl(HttpServerOptions o, HttpHandler h)
 
 void HttpServer::Impl::countShed(ShedReason r) {
   if (auto* c = shed_counters[static_cast<size_t>(r)]) c->inc();
-  if (shed_log.shouldLog()) {
+  if (!shed_log.shouldLog()) return;
+  if (r == ShedReason::kMemoryLimit) {
+    const MemoryBudget* b = opts.memory_budget;
     logger.warn("closing connections to protect the server (logged once a minute)",
                 {{"reason", std::string(shedReasonName(r))},
-                 {"max_connections", std::to_string(opts.max_connections)},
-                 {"max_connections_per_client", std::to_string(opts.max_connections_per_client)}});
+                 {"used_bytes", std::to_string(b ? b->used() : 0)},
+                 {"limit_bytes", std::to_string(b ? b->limit() : 0)}});
+    return;
   }
+  logger.warn("closing connections to protect the server (logged once a minute)",
+              {{"reason", std::string(shedReasonName(r))},
+               {"max_connections", std::to_string(opts.max_connections)},
+               {"max_connections_per_client", std::to_string(opts.max_connections_per_client)}});
 }
 
 void HttpServer::Impl::countMemoryRefusal() {

@@ -40,6 +40,18 @@
 //    HttpRequest is destroyed, i.e. when the handler is done with it (or earlier if the handler
 //    resets it). Counted in telegate_http_server_refused_requests_total{server,reason=
 //    "memory_limit"}; logged at most once a minute.
+//  * Memory of request heads: while a request head (request line + headers) is incomplete, what
+//    the connection holds for it (its read buffer's capacity plus the request line the parser
+//    has already taken out of it) is charged to `memory_budget` beyond a fixed allowance of
+//    4 KiB per connection, before the read that may fill it: the buffer grows (doubling, at
+//    most to about max_header_bytes) only after the growth was reserved. Every normal head fits
+//    the allowance, so it costs no budget operation. When the reservation fails the connection
+//    gets 429 with `Retry-After` and `Connection: close` and is closed (lingering, as above);
+//    counted in telegate_http_server_connections_shed_total{server,reason="memory_limit"} and
+//    logged with the other sheds. The head charge is given back when the request is dispatched
+//    to the handler (before it runs), refused, or failed, or when the connection ends; a read
+//    buffer that grew past the allowance is freed at the same time (pipelined bytes it still
+//    holds stay charged).
 //  * Deadlines (0 disables one). A request starts at accept (first request), at the first byte of
 //    the next request (keep-alive) or when the previous response was written (pipelined bytes):
 //      header_timeout: the request line + headers must be complete within this time of the start
@@ -193,7 +205,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds min_rate_grace{5000};
   size_t max_connections = 4096;
   size_t max_connections_per_client = 1024;  // 0 = no per-source limit
-  // Bodies are charged here; null = not charged.
+  // Bodies and request heads beyond the per-connection allowance are charged here; null = not
+  // charged.
   MemoryBudget* memory_budget = &globalMemoryBudget();
   int retry_after_seconds = 1;  // Retry-After of the 429 sent when the budget is exhausted
   // Where the server's counters are registered; null = nowhere.

@@ -49,6 +49,7 @@ enum class ShedReason : uint8_t {
   kRequestTimeout,
   kMinReceiveRate,
   kIdleTimeout,
+  kMemoryLimit,  // a request header grew past what the memory budget allowed
   kCount,
 };
 std::string_view shedReasonName(ShedReason r);
@@ -153,6 +154,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void setDeadline(Clock::time_point at, http_internal::ShedReason reason);
   void readRequest();
   void readHeader();
+  void parseHeader();
+  bool chargeHead(size_t held);
+  void settleHeadCharge();
+  void shedForHeaderMemory();
   void onReadError(const boost::system::error_code& ec);
   void buildRequestHead();
   bool judgeHeader();
@@ -181,6 +186,11 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point body_start_;
   std::optional<http_internal::ShedReason> expiry_reason_;  // counted when the deadline fires
   size_t charged_ = 0;  // bytes of the current body reserved in srv_->opts.memory_budget
+  // Bytes of the request head reserved in srv_->opts.memory_budget: what buffer_ holds (its
+  // capacity) plus what the parser took out of it (a request line while the fields are still
+  // incomplete), beyond the uncharged allowance (see http_session.cc).
+  size_t head_charged_ = 0;
+  size_t head_parsed_ = 0;  // bytes of the current head the parser has consumed and holds
   size_t drained_ = 0;
 };
 

@@ -193,6 +193,102 @@ TEST(HttpServerMemoryTest, BodiesAreChargedAndOverBudgetGets429AtTheHeaders) {
   EXPECT_TRUE(waitFor([&] { return budget.used() == 0; }));
 }
 
+// Large incomplete request heads are charged as the read buffer grows; one that does not fit
+// the budget is shed (429, reason memory_limit); completed or closed heads give their charge back,
+// and normal requests (small heads, uncharged allowance) keep working against the full budget.
+TEST(HttpServerMemoryTest, LargeIncompleteHeadsAreChargedAndShedOverBudget) {
+  MemoryBudget budget(200 << 10);
+  metrics::Registry reg;
+  HttpServerOptions o;
+  o.name = "t";
+  o.memory_budget = &budget;
+  o.metrics = &reg;
+  o.max_connections_per_client = 0;
+  auto srv = startServer(o);
+  auto shed = [&] {
+    return sample(reg, "telegate_http_server_connections_shed_total", "\"memory_limit\"");
+  };
+  const std::string big_head = "POST / HTTP/1.1\r\nHost: t\r\nX-Pad: " + std::string(40 << 10, 'a');
+  std::vector<std::unique_ptr<Conn>> held, refused;
+  for (int i = 0; i < 12; ++i) {
+    auto c = std::make_unique<Conn>(srv->port());
+    const size_t used_before = budget.used();
+    const double shed_before = shed();
+    ASSERT_TRUE(c->send(big_head));
+    ASSERT_TRUE(
+        waitFor([&] { return budget.used() >= used_before + (40 << 10) || shed() > shed_before; }));
+    EXPECT_LE(budget.used(), budget.limit());
+    (shed() > shed_before ? refused : held).push_back(std::move(c));
+  }
+  // Each held head is charged for its 64 KiB buffer: three fit in 200 KiB, the others are shed.
+  EXPECT_EQ(held.size(), 3u);
+  EXPECT_EQ(refused.size(), 9u);
+  EXPECT_EQ(shed(), 9);
+  for (auto& c : refused) {
+    auto r = c->readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 429);
+    EXPECT_EQ(r->headers["connection"], "close");
+    EXPECT_EQ(r->headers["retry-after"], "1");
+    EXPECT_TRUE(c->waitClosed());
+  }
+  const size_t held_used = budget.used();
+  EXPECT_GE(held_used, 3u * (40 << 10));
+  {
+    // Small heads need no charge: they work while the budget is taken by the held heads, and a
+    // small body still fits what is left.
+    Conn c(srv->port());
+    ASSERT_TRUE(c.send("GET /x HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    ASSERT_TRUE(c.send("POST /y HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+    r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "POST /y  [] hello");
+  }
+  EXPECT_EQ(budget.used(), held_used);
+  {
+    // A held head that completes is dispatched, and its charge is given back.
+    ASSERT_TRUE(held[0]->send("\r\n\r\n"));
+    auto r = held[0]->readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(waitFor([&] { return budget.used() <= held_used - (40 << 10); }));
+    // The same connection, kept alive, serves a small request again without a charge.
+    ASSERT_TRUE(held[0]->send("GET /z HTTP/1.1\r\nHost: t\r\n\r\n"));
+    r = held[0]->readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  held.clear();
+  refused.clear();
+  EXPECT_TRUE(waitFor([&] { return budget.used() == 0; }));
+  EXPECT_EQ(shed(), 9);
+}
+
+// A request line that arrives whole in the head's first read is moved from the read buffer into
+// the parser; while the headers after it are incomplete both stay charged, and closing gives
+// everything back.
+TEST(HttpServerMemoryTest, ParsedRequestLineOfAnIncompleteHeadStaysCharged) {
+  MemoryBudget budget(1 << 20);
+  HttpServerOptions o;
+  o.memory_budget = &budget;
+  o.metrics = nullptr;
+  auto srv = startServer(o);
+  {
+    Conn c(srv->port());
+    const std::string line = "GET /" + std::string(400, 'p') + " HTTP/1.1\r\n";  // 416 bytes
+    ASSERT_TRUE(c.send(line + "Host: t\r\nX-Pad: " + std::string(60 << 10, 'a')));
+    // The buffer grew to 64 KiB for the headers; the parser holds the line besides.
+    const size_t want = (64 << 10) + line.size() - 4096;
+    EXPECT_TRUE(waitFor([&] { return budget.used() >= want; })) << budget.used();
+    EXPECT_LE(budget.used(), want + 512);
+  }
+  EXPECT_TRUE(waitFor([&] { return budget.used() == 0; }));
+}
+
 TEST(HttpServerDeadlineTest, DribblingBodyClosedByMinimumRate) {
   metrics::Registry reg;
   HttpServerOptions o;

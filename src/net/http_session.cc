@@ -30,6 +30,13 @@ constexpr std::chrono::milliseconds kLingerTime{500};
 constexpr size_t kLingerMaxBytes = 4u << 20;
 // What one body read can add at most (Beast reads up to 64 KiB at a time).
 constexpr size_t kReadChunk = 65536;
+// Request heads: the first kHeadAllowance bytes a connection holds for its head (read buffer
+// capacity plus what the parser took out of it) are not charged to the memory budget, so a
+// normal request (its head fits, and the keep-alive read below uses no more) costs no atomic
+// operation on the budget. Beyond it every byte is reserved before the read that may fill it.
+constexpr size_t kHeadAllowance = 4096;
+// The smallest room a head read is given (what Beast's own reads use).
+constexpr size_t kMinHeadRead = 512;
 
 // Lingering closes discard what they read; the bytes are never looked at, so one buffer serves
 // every connection.
@@ -86,6 +93,9 @@ Session::Session(HttpServer::Impl* srv, tcp::socket socket, std::string remote, 
 
 Session::~Session() {
   releaseCharge();
+  if (head_charged_ > 0 && srv_->opts.memory_budget != nullptr) {
+    srv_->opts.memory_budget->release(head_charged_);
+  }
   srv_->unregisterSession(this);
   srv_->open_connections.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -152,7 +162,7 @@ void Session::readRequest() {
     stream_.expires_never();
   }
   expiry_reason_.reset();  // staying idle is not a fault
-  stream_.async_read_some(buffer_.prepare(4096),
+  stream_.async_read_some(buffer_.prepare(kHeadAllowance),
                           [self = shared_from_this()](error_code ec, size_t n) {
                             if (ec) return self->close();
                             self->buffer_.commit(n);
@@ -176,9 +186,86 @@ void Session::readHeader() {
   } else {
     setDeadline(header_end, ShedReason::kHeaderTimeout);
   }
-  http::async_read_header(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](error_code ec, size_t) { self->onHeader(ec); });
+  head_parsed_ = 0;
+  parseHeader();
+}
+
+// Feeds what is buffered to the parser and, while the head is incomplete, reads more. Before a
+// read that needs a larger buffer the growth is reserved in the budget; a refusal sheds the
+// connection. (Beast's own header read loops inside one operation, so it cannot be charged.)
+void Session::parseHeader() {
+  if (buffer_.size() > 0) {
+    error_code ec;
+    const size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec && ec != http::error::need_more) return onHeader(ec);
+    if (parser_->is_header_done()) return onHeader({});
+    head_parsed_ += used;  // the request line, now held by the parser
+  }
+  const size_t size = buffer_.size();
+  size_t capacity = buffer_.capacity();
+  const bool grow = capacity - size < kMinHeadRead;
+  if (grow) {
+    // Doubling, up to what the header limit can use: the parser fails the head once it has
+    // header_limit unparsed bytes, so size < max_header_bytes here.
+    capacity = std::max(std::min(2 * capacity, srv_->opts.max_header_bytes + kMinHeadRead),
+                        size + kMinHeadRead);
+  }
+  if (!chargeHead(capacity + head_parsed_)) return shedForHeaderMemory();
+  if (grow) {
+    // Exactly `capacity` (flat_buffer alone may allocate up to twice its size), then the
+    // buffer's own cap again for Beast's body reads.
+    const size_t max = buffer_.max_size();
+    buffer_.max_size(capacity);
+    buffer_.reserve(capacity);
+    buffer_.max_size(max);
+  }
+  const size_t room = std::min(buffer_.capacity() - size, kReadChunk);
+  stream_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](error_code ec,
+                                                                             size_t n) {
+    self->buffer_.commit(n);
+    if (ec == asio::error::eof) {
+      ec = self->parser_->got_some() ? http::error::partial_message : http::error::end_of_stream;
+    }
+    if (ec) return self->onHeader(ec);
+    self->parseHeader();
+  });
+}
+
+// Makes the head charge cover `held` bytes (beyond the allowance). False: the budget refused.
+bool Session::chargeHead(size_t held) {
+  if (held <= kHeadAllowance + head_charged_) return true;
+  MemoryBudget* budget = srv_->opts.memory_budget;
+  if (budget == nullptr) return true;
+  const size_t want = held - kHeadAllowance;
+  if (!budget->tryReserve(want - head_charged_)) return false;
+  head_charged_ = want;
+  return true;
+}
+
+// The head has been dealt with (dispatched, refused or failed): gives back a read buffer that
+// grew past the allowance and the head charge with it. What the buffer still holds (pipelined
+// bytes of the next request) stays charged.
+void Session::settleHeadCharge() {
+  if (buffer_.capacity() > kHeadAllowance) buffer_.shrink_to_fit();
+  const size_t keep = buffer_.capacity() > kHeadAllowance ? buffer_.capacity() - kHeadAllowance : 0;
+  if (head_charged_ > keep) {
+    srv_->opts.memory_budget->release(head_charged_ - keep);
+    head_charged_ = keep;
+  }
+}
+
+// The budget refused a head's growth: 429 and close, without holding anything more.
+void Session::shedForHeaderMemory() {
+  srv_->countShed(ShedReason::kMemoryLimit);
+  srv_->logger.debug("closing connection: request header over the memory limit",
+                     {{"remote_addr", remote_}});
+  parser_.reset();
+  req_ = HttpRequest{};
+  buffer_.consume(buffer_.size());
+  HttpResponse r = HttpResponse::text(429, "memory limit reached, retry later\n");
+  r.headers.emplace_back("Retry-After", std::to_string(srv_->opts.retry_after_seconds));
+  sendResponse(std::move(r), 11, /*keep_alive=*/false, /*head=*/false);
 }
 
 void Session::onReadError(const error_code& ec) {
@@ -344,6 +431,7 @@ void Session::readBody() {
 }
 
 void Session::dispatchRequest() {
+  settleHeadCharge();
   auto msg = parser_->release();
   parser_.reset();
   HttpRequest req = std::move(req_);
@@ -379,6 +467,7 @@ void Session::dispatchRequest() {
 void Session::sendError(int status, std::string body) {
   parser_.reset();
   releaseCharge();
+  buffer_.consume(buffer_.size());  // the connection closes: nothing buffered is read again
   sendResponse(HttpResponse::text(status, std::move(body)), 11, /*keep_alive=*/false,
                /*head=*/false);
 }
@@ -390,6 +479,7 @@ void Session::sendMemoryRefusal() {
   const unsigned version = parser_->get().version();
   parser_.reset();
   releaseCharge();
+  buffer_.consume(buffer_.size());
   req_ = HttpRequest{};
   sendResponse(std::move(r), version, /*keep_alive=*/false, /*head=*/false);
 }
@@ -402,6 +492,7 @@ void Session::sendResponse(HttpResponse hr, unsigned version, bool keep_alive, b
   }
   keep_alive = keep_alive && !srv_->stopping();
   close_after_write_ = !keep_alive;
+  settleHeadCharge();
 
   res_ = {};
   res_.version(version == 10 ? 10 : 11);
