@@ -52,6 +52,11 @@
 //    to the handler (before it runs), refused, or failed, or when the connection ends; a read
 //    buffer that grew past the allowance is freed at the same time (pipelined bytes it still
 //    holds stay charged).
+//  * A body with a Content-Length larger than the read buffer is read in pieces of up to 64 KiB:
+//    the buffer grows to min(Content-Length, 64 KiB) after the header check, its growth beyond
+//    the 4 KiB allowance is charged with the body, and it shrinks back when the request is
+//    dispatched. When the budget has no room for the growth the body is read with the small
+//    buffer.
 //  * Deadlines (0 disables one). A request starts at accept (first request), at the first byte of
 //    the next request (keep-alive) or when the previous response was written (pipelined bytes):
 //      header_timeout: the request line + headers must be complete within this time of the start

@@ -162,6 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void buildRequestHead();
   bool judgeHeader();
   bool chargeBody();
+  void growBodyReads();
   void onHeader(boost::system::error_code ec);
   void readBody();
   void dispatchRequest();

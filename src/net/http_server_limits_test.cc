@@ -126,6 +126,31 @@ double sample(const metrics::Registry& reg, std::string_view name, std::string_v
   return 0;
 }
 
+TEST(HttpServerMemoryTest, LargeBodiesAreReadInLargePiecesChargedWithTheBody) {
+  MemoryBudget budget(4 << 20);
+  std::atomic<size_t> charge_in_handler{0};
+  std::atomic<size_t> body_in_handler{0};
+  HttpServerOptions o;
+  o.memory_budget = &budget;
+  auto srv = startServer(o, [&](HttpRequest& req) {
+    charge_in_handler = req.body_reservation.bytes();
+    body_in_handler = req.body.size();
+    return HttpResponse::text(200, "ok");
+  });
+  const size_t body = 1 << 20;
+  Conn c(srv->port());
+  ASSERT_TRUE(c.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body) +
+                     "\r\n\r\n" + std::string(body, 'b')));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body_in_handler.load(), body);
+  // The read buffer grew to 64 KiB for the body; what is beyond the 4 KiB allowance is charged
+  // with the body and released with it.
+  EXPECT_EQ(charge_in_handler.load(), body + (64u << 10) - (4u << 10));
+  EXPECT_TRUE(waitFor([&] { return budget.used() == 0; }));
+}
+
 TEST(HttpServerMemoryTest, BodiesAreChargedAndOverBudgetGets429AtTheHeaders) {
   MemoryBudget budget(1000);
   metrics::Registry reg;

@@ -372,12 +372,35 @@ bool Session::chargeBody() {
   return true;
 }
 
+// A body larger than the head's read buffer is read in pieces of up to kReadChunk instead of the
+// buffer's few KiB (a 1 MB body: 16 reads rather than 250). The growth beyond the connection's
+// uncharged allowance is charged with the body and given back with it; when the budget has no
+// room the small buffer is kept.
+void Session::growBodyReads() {
+  const auto cl = parser_->content_length();
+  if (!cl) return;
+  const size_t want = static_cast<size_t>(std::min<std::uint64_t>(*cl, kReadChunk));
+  const size_t capacity = buffer_.capacity();
+  if (want <= capacity) return;
+  // Like the head's, the first kHeadAllowance bytes of a connection's buffer are not charged.
+  const size_t free_up_to = std::max(capacity, kHeadAllowance);
+  if (MemoryBudget* budget = srv_->opts.memory_budget; budget != nullptr && want > free_up_to) {
+    if (!budget->tryReserve(want - free_up_to)) return;
+    charged_ += want - free_up_to;
+  }
+  const size_t max = buffer_.max_size();  // exactly `want`, as parseHeader() does
+  buffer_.max_size(want);
+  buffer_.reserve(want);
+  buffer_.max_size(max);
+}
+
 void Session::onHeader(error_code ec) {
   if (ec) return onReadError(ec);
   buildRequestHead();
   if (!judgeHeader()) return;
   if (parser_->is_done()) return dispatchRequest();
   if (!chargeBody()) return;
+  growBodyReads();
 
   body_start_ = Clock::now();
   const auto& req = parser_->get();
