@@ -2,6 +2,7 @@
 // inside a resource, shutdown flush, retry and refusal when outputs fail, drops counted, and no
 // loss with concurrent producers. Outputs are recording consumers.
 #include "src/components/otelcol/processor/batch/batch.h"
+#include "test/fakes/fake_host.h"
 
 #include <gtest/gtest.h>
 
@@ -19,21 +20,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace col_logs = opentelemetry::proto::collector::logs::v1;
 
-class FakeHost : public runtime::Host {
+class FakeHost : public telegate::testing::FakeHost {
  public:
-  const std::string& id() const override { return id_; }
-  const std::string& dataPath() const override { return path_; }
-  const log::Logger& logger() const override { return logger_; }
-  metrics::Registry& metrics() const override { return registry_; }
-  void setExports(syntax::Object) override {}
-  void setHealth(runtime::HealthState, std::string) override {}
-  std::string exposition() const { return registry_.exposition(); }
-
- private:
-  std::string id_ = "otelcol.processor.batch.t";
-  std::string path_ = "/nonexistent";
-  log::Logger logger_{{"component_id", "otelcol.processor.batch.t"}};
-  mutable metrics::Registry registry_;
+  FakeHost() : telegate::testing::FakeHost("otelcol.processor.batch.t") {}
 };
 
 struct Received {

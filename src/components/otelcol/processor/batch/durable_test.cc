@@ -10,6 +10,7 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "src/components/otelcol/processor/batch/batch.h"
 #include "src/components/otelcol/processor/batch/flush.h"
+#include "test/fakes/fake_host.h"
 
 namespace telegate::otelcol::processor_batch {
 namespace {
@@ -18,21 +19,9 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace col_logs = opentelemetry::proto::collector::logs::v1;
 
-class Host : public runtime::Host {
+class Host : public telegate::testing::FakeHost {
  public:
-  const std::string& id() const override { return id_; }
-  const std::string& dataPath() const override { return path_; }
-  const log::Logger& logger() const override { return logger_; }
-  metrics::Registry& metrics() const override { return registry_; }
-  void setExports(syntax::Object) override {}
-  void setHealth(runtime::HealthState, std::string) override {}
-  std::string exposition() const { return registry_.exposition(); }
-
- private:
-  std::string id_ = "otelcol.processor.batch.d";
-  std::string path_ = "/nonexistent";
-  log::Logger logger_{{"component_id", "otelcol.processor.batch.d"}};
-  mutable metrics::Registry registry_;
+  Host() : telegate::testing::FakeHost("otelcol.processor.batch.d") {}
 };
 
 // Records what it accepts; answers `answer` (per tenant when set) and says it is durable or not.
