@@ -7,14 +7,15 @@ read from its kustomization), so the pipeline is the bundle's:
   OTLP/HTTP (bearer token) -> otelcol.receiver.otlp -> otelcol.processor.batch (2000 / 1s)
      metrics -> otelcol.exporter.otlphttp "mimir" (sending_queue on disk) -> fake Mimir
      logs    -> otelcol.exporter.loki -> loki.write (WAL)                 -> fake Loki
+     traces  -> otelcol.exporter.otlp "tempo" (sending_queue on disk)     -> "Tempo"
 
 Only the listen addresses (loopback free ports instead of 0.0.0.0:4317/4318), the token file and
 the backend URLs differ. The fakes decode the real wire formats (test/integration/wire.py: OTLP
-protobuf, Loki snappy protobuf). Traces are not sent (the Tempo exporter speaks gRPC and a Python
-stdlib HTTP/2 server is out of scope); its address is a closed loopback port.
+protobuf, Loki snappy protobuf). "Tempo" is a second telegate process: a real OTLP/gRPC server
+(otelcol.receiver.otlp) writing what it receives with otelcol.exporter.file.
 
-ROUNDS times in a row: start telegate on the same --storage.path, send one metrics request and one
-logs request, and `kill -9` it the moment both were answered 2xx. At the end telegate runs once more
+ROUNDS times in a row: start telegate on the same --storage.path, send one metrics, one logs and
+one traces request, and `kill -9` it the moment all three were answered 2xx. At the end telegate runs once more
 and every acknowledged record must reach its backend (at least once). Before the batch processor
 passed requests through to durable outputs, the data sat in its memory buffer for up to 1 s and
 every round lost it."""
@@ -33,6 +34,21 @@ from test_seed_pipeline import FakeBackend, decode_loki, decode_mimir, kv
 
 TOKEN = "durable-ack-token"
 ROUNDS = 20
+
+TEMPO_CONFIG = """
+otelcol.receiver.otlp "tempo" {{
+  grpc {{
+    endpoint = "127.0.0.1:{port}"
+  }}
+  output {{
+    traces = [otelcol.exporter.file.spans.input]
+  }}
+}}
+
+otelcol.exporter.file "spans" {{
+  directory = "{directory}"
+}}
+"""
 
 
 def bundle_env(source_dir):
@@ -66,6 +82,15 @@ def metrics_request(n):
     ).encode()
 
 
+def traces_request(n):
+    return json.dumps({"resourceSpans": [{
+        "resource": {"attributes": [kv("service.name", "crash")]},
+        "scopeSpans": [{"spans": [{
+            "traceId": f"{n + 1:032x}", "spanId": f"{n + 1:016x}", "name": f"crash-span-{n}",
+            "kind": 2, "startTimeUnixNano": str(time.time_ns()),
+            "endTimeUnixNano": str(time.time_ns())}]}]}]}).encode()
+
+
 def logs_request(n):
     return json.dumps({"resourceLogs": [{
         "resource": {"attributes": [kv("service.name", "crash")]},
@@ -82,7 +107,13 @@ class DurableAckCrashTest(unittest.TestCase):
             b.server.handle_error = lambda *a: None
         self.dir = tempfile.mkdtemp(prefix="telegate-durable-")
         self.storage = os.path.join(self.dir, "data")
-        self.http_port, grpc_port, closed = free_port(), free_port(), free_port()
+        self.http_port, grpc_port, tempo_port = free_port(), free_port(), free_port()
+        self.tempo_dir = os.path.join(self.dir, "tempo-spans")
+        tempo_config = os.path.join(self.dir, "tempo.alloy")
+        with open(tempo_config, "w") as f:
+            f.write(TEMPO_CONFIG.format(port=tempo_port, directory=self.tempo_dir))
+        self.tempo = harness.Telegate(tempo_config, storage=os.path.join(self.dir, "tempo-data"))
+        self.tempo.wait_ready()
         token_file = os.path.join(self.dir, "tokens")
         with open(token_file, "w") as f:
             f.write(f"{TOKEN} tenant=team-a\n")
@@ -94,7 +125,7 @@ class DurableAckCrashTest(unittest.TestCase):
         self.env.update({
             "TELEGATE_MIMIR_OTLP_URL": f"http://127.0.0.1:{self.mimir.port}/otlp",
             "TELEGATE_LOKI_PUSH_URL": f"http://127.0.0.1:{self.loki.port}/loki/api/v1/push",
-            "TELEGATE_TEMPO_OTLP_GRPC": f"127.0.0.1:{closed}",
+            "TELEGATE_TEMPO_OTLP_GRPC": f"127.0.0.1:{tempo_port}",
         })
         self.assertEqual(self.env.get("TELEGATE_QUEUE_STORAGE"), "disk")
         self.assertEqual(self.env.get("TELEGATE_LOKI_WAL"), "true")
@@ -106,6 +137,7 @@ class DurableAckCrashTest(unittest.TestCase):
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        self.tempo.close()
         self.mimir.close()
         self.loki.close()
 
@@ -145,9 +177,20 @@ class DurableAckCrashTest(unittest.TestCase):
         return {json.loads(line)["body"] for push in self.loki.snapshot() for _, entries in push
                 for _, line in entries}
 
+    def delivered_spans(self):
+        names = set()
+        path = os.path.join(self.tempo_dir, "traces.jsonl")
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    for rs in json.loads(line).get("resourceSpans", []):
+                        for ss in rs.get("scopeSpans", []):
+                            names.update(sp.get("name") for sp in ss.get("spans", []))
+        return names
+
     def test_acknowledged_data_survives_kill_9(self):
         started = time.time()
-        acked_metrics, acked_logs = set(), set()
+        acked_metrics, acked_logs, acked_spans = set(), set(), set()
         for n in range(ROUNDS):
             self.start()
             status, _, body = self.send("metrics", metrics_request(n))
@@ -156,18 +199,25 @@ class DurableAckCrashTest(unittest.TestCase):
             status_logs, _, body_logs = self.send("logs", logs_request(n))
             if status_logs == 200:
                 acked_logs.add(f"crash-{n}")
+            status_traces, _, body_traces = self.send("traces", traces_request(n))
+            if status_traces == 200:
+                acked_spans.add(f"crash-span-{n}")
             self.proc.send_signal(signal.SIGKILL)  # at once, no flush of anything
             self.proc.wait()
             self.assertEqual(status, 200, body + self.output())
             self.assertEqual(status_logs, 200, body_logs + self.output())
+            self.assertEqual(status_traces, 200, body_traces + self.output())
         self.assertLess(time.time() - started, 120)
 
         self.start()  # what is on disk is sent now
         ok = wait_for(lambda: acked_metrics <= self.delivered_metrics()
-                      and acked_logs <= self.delivered_logs(), timeout=30, interval=0.1)
+                      and acked_logs <= self.delivered_logs()
+                      and acked_spans <= self.delivered_spans(), timeout=30, interval=0.1)
         missing_m = sorted(acked_metrics - self.delivered_metrics())
         missing_l = sorted(acked_logs - self.delivered_logs())
-        self.assertTrue(ok, f"acknowledged but lost: metrics {missing_m}, logs {missing_l}\n"
+        missing_t = sorted(acked_spans - self.delivered_spans())
+        self.assertTrue(ok, f"acknowledged but lost: metrics {missing_m}, logs {missing_l}, "
+                            f"spans {missing_t}\n"
                             f"mimir errors={self.mimir.errors} loki errors={self.loki.errors}\n"
                             f"{self.output()}")
         self.assertEqual(self.mimir.errors, [])
