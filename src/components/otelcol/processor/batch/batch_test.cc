@@ -2,6 +2,7 @@
 // inside a resource, shutdown flush, retry and refusal when outputs fail, drops counted, and no
 // loss with concurrent producers. Outputs are recording consumers.
 #include "src/components/otelcol/processor/batch/batch.h"
+#include "src/components/otelcol/processor/batch/batch_testing.h"
 #include "test/fakes/fake_host.h"
 
 #include <gtest/gtest.h>
@@ -79,26 +80,7 @@ class Recorder : public Consumer {
   int calls_ = 0;
 };
 
-pdata::Batch logs(uint64_t n, const std::string& tenant = "", const std::string& svc = "svc") {
-  col_logs::ExportLogsServiceRequest req;
-  auto* rl = req.add_resource_logs();
-  auto* kv = rl->mutable_resource()->add_attributes();
-  kv->set_key("service.name");
-  kv->mutable_value()->set_string_value(svc);
-  auto* sl = rl->add_scope_logs();
-  sl->mutable_scope()->set_name("scope");
-  for (uint64_t i = 0; i < n; ++i) {
-    sl->add_log_records()->mutable_body()->set_string_value("line " + std::to_string(i));
-  }
-  pdata::Batch b;
-  b.signal = pdata::Signal::kLogs;
-  b.payload = req.SerializeAsString();
-  b.items = n;
-  auto client = std::make_shared<pdata::ClientInfo>();
-  client->tenant = tenant;
-  b.client = client;
-  return b;
-}
+using testing_support::logs;
 
 Arguments args(const std::vector<std::shared_ptr<Consumer>>& outs, int64_t size = 2000,
                int64_t max = 3000, std::chrono::nanoseconds timeout = 10s) {

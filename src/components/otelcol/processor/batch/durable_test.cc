@@ -9,6 +9,7 @@
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "src/components/otelcol/processor/batch/batch.h"
+#include "src/components/otelcol/processor/batch/batch_testing.h"
 #include "src/components/otelcol/processor/batch/flush.h"
 #include "test/fakes/fake_host.h"
 
@@ -71,21 +72,7 @@ class Output : public Consumer {
   Clock::time_point first_at_{};
 };
 
-pdata::Batch logs(uint64_t n, const std::string& tenant) {
-  col_logs::ExportLogsServiceRequest req;
-  auto* sl = req.add_resource_logs()->add_scope_logs();
-  for (uint64_t i = 0; i < n; ++i) {
-    sl->add_log_records()->mutable_body()->set_string_value("line " + std::to_string(i));
-  }
-  pdata::Batch b;
-  b.signal = pdata::Signal::kLogs;
-  b.payload = req.SerializeAsString();
-  b.items = n;
-  auto client = std::make_shared<pdata::ClientInfo>();
-  client->tenant = tenant;
-  b.client = client;
-  return b;
-}
+using testing_support::logs;
 
 Arguments args(const std::vector<std::shared_ptr<Consumer>>& outs) {
   Arguments a;

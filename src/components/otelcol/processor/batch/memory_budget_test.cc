@@ -8,6 +8,7 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "src/common/memory_budget.h"
 #include "src/components/otelcol/processor/batch/batch.h"
+#include "src/components/otelcol/processor/batch/batch_testing.h"
 #include "test/fakes/fake_host.h"
 
 namespace telegate::otelcol::processor_batch {
@@ -47,18 +48,7 @@ class Sink : public Consumer {
   uint64_t total_ = 0;
 };
 
-pdata::Batch logs(uint64_t n) {
-  col_logs::ExportLogsServiceRequest req;
-  auto* sl = req.add_resource_logs()->add_scope_logs();
-  for (uint64_t i = 0; i < n; ++i) {
-    sl->add_log_records()->mutable_body()->set_string_value("line " + std::to_string(i));
-  }
-  pdata::Batch b;
-  b.signal = pdata::Signal::kLogs;
-  b.payload = req.SerializeAsString();
-  b.items = n;
-  return b;
-}
+using testing_support::logs;
 
 Arguments args(std::shared_ptr<Consumer> out, int64_t size, int64_t max) {
   Arguments a;
