@@ -427,8 +427,9 @@ TEST_F(GrpcReceiverTest, ConcurrentClients) {
       for (int i = 0; i < kCalls; ++i) {
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + 20s);
-        // A connection attempt that fails on a loaded machine is retried as every OTLP client
-        // does, instead of failing each call fast until gRPC's reconnect backoff ends.
+        // gRPC 1.51's client can fail a loopback connect() spuriously (it reads errno after
+        // another call may have changed it: "No such file or directory"); wait for a ready
+        // connection as OTLP clients retry, instead of failing every call until the backoff ends.
         ctx.set_wait_for_ready(true);
         trace_svc::ExportTraceServiceResponse resp;
         grpc::Status st = stub->Export(&ctx, req, &resp);
