@@ -15,13 +15,16 @@
 //    TLS 1.2, as Alloy's), TLS 1.2 cipher list when cipher_suites is set (TLS 1.3 suites are not
 //    configurable, as in Go), curves, client certificate policy, session resumption (stateless
 //    tickets and a server-side cache) and ALPN (`alpn` in preference order, e.g. {"http/1.1"}).
-//    An error names the file and the reason; nothing is served.
+//    An error names the file and the reason; nothing is served. Files are read whole (at most
+//    1 MiB each). TLS 1.0/1.1 (min_version below "1.2") lower OpenSSL's security level to 0 for
+//    the context, as OpenSSL 3 refuses them otherwise. Renegotiation and compression are off.
 //  * Rotation: while a TlsServerContext is alive, a watcher thread stats every file it was built
 //    from once a second and rebuilds the context when one changed (mtime, size, inode, or the
 //    target of a symlink: kubelet's atomic `..data` swap), and in any case every reload_interval
 //    when that is > 0. A rebuilt context is published only if it loads and its key matches its
 //    certificate; otherwise the previous one keeps serving, the reason is logged once per change
-//    and telegate_tls_certificate_reloads_total{server,result="error"} counts it. current()
+//    and telegate_tls_certificate_reloads_total{server,result="error"} counts it. Files whose
+//    contents did not change publish nothing (and count nothing). current()
 //    returns the context new handshakes must use; connections keep the context they started with,
 //    so rotation never cuts a connection. Context creation never blocks a handshake.
 //  * Metrics: telegate_tls_certificate_reloads_total{server,result="ok"|"error"} and
@@ -33,8 +36,10 @@
 //  * TlsClientSettings is what a client `tls` block says (exporters, the Kubernetes client);
 //    validate() checks it like the server's.
 //
-// Threading: TlsServerContext is thread-safe; current() is lock-free (an atomic shared_ptr load)
-// and may be called per accepted connection. stop() (or the destructor) joins the watcher.
+// Threading: TlsServerContext is thread-safe; current() takes no mutex (a
+// std::atomic<std::shared_ptr> load) and may be called per accepted connection; reloadIfChanged()
+// calls are serialised with each other and with the watcher's. stop() (or the destructor) joins the
+// watcher.
 #pragma once
 
 #include <atomic>
@@ -70,11 +75,11 @@ struct TlsServerSettings {
   // kNoClientCert unless set; the otelcol block sets kRequireAndVerifyClientCert when it has a
   // client_ca_file (Alloy's behaviour).
   ClientAuth client_auth = ClientAuth::kNoClientCert;
-  bool include_system_ca_certs_pool = false;  // trust the system CAs for client certificates too
-  std::string min_version;                    // "" = "1.2"
-  std::string max_version;                    // "" = "1.3"
-  std::vector<std::string> cipher_suites;     // Go/IANA names; empty = OpenSSL's defaults
-  std::vector<std::string> curve_preferences; // Go names (X25519, CurveP256, ...); empty = default
+  bool include_system_ca_certs_pool = false;   // trust the system CAs for client certificates too
+  std::string min_version;                     // "" = "1.2"
+  std::string max_version;                     // "" = "1.3"
+  std::vector<std::string> cipher_suites;      // Go/IANA names; empty = OpenSSL's defaults
+  std::vector<std::string> curve_preferences;  // Go names (X25519, CurveP256, ...); empty = default
   std::chrono::milliseconds reload_interval{0};
   std::vector<std::string> alpn;  // protocols offered, in preference order
 
@@ -109,7 +114,7 @@ absl::StatusOr<std::string> openSslGroupsList(const std::vector<std::string>& cu
 // The verified client certificate of a connection.
 struct PeerIdentity {
   bool verified = false;
-  std::string subject;     // RFC 2253 form, e.g. "CN=team-a,O=Example"
+  std::string subject;  // RFC 2253 form, e.g. "CN=team-a,O=Example"
   std::string common_name;
   std::vector<std::string> dns_names, uris, emails;
   std::string sha256_fingerprint;  // lower-case hex of the DER certificate
