@@ -425,8 +425,7 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
     return std::shared_ptr<GrpcServerTls>(*std::move(t));
   }
 
-  absl::StatusOr<std::shared_ptr<net::tls::TlsServerContext>> makeHttpTls(
-      const TlsServerBlock& b) {
+  absl::StatusOr<std::shared_ptr<net::tls::TlsServerContext>> makeHttpTls(const TlsServerBlock& b) {
     std::string server = strCat(host_.id(), "/http");
     warnCaFile(host_.logger(), b, server);
     net::tls::TlsServerSettings settings = b.toSettings();
