@@ -268,7 +268,8 @@ absl::Status checkGrpcTlsSettings(const net::tls::TlsServerSettings& s) {
 std::shared_ptr<const net::tls::PeerIdentity> peerIdentity(const grpc::AuthContext& auth) {
   auto type = auth.FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
   // "tls" for TlsServerCredentials, "ssl" for SslServerCredentials.
-  if (type.empty() || (type[0] != "tls" && type[0] != GRPC_SSL_TRANSPORT_SECURITY_TYPE)) {
+  if (type.empty() || (type[0] != GRPC_TLS_TRANSPORT_SECURITY_TYPE &&
+                       type[0] != GRPC_SSL_TRANSPORT_SECURITY_TYPE)) {
     return nullptr;
   }
   auto pem = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
