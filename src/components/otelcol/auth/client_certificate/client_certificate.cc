@@ -16,7 +16,7 @@ void IdentityBlock::describe(runtime::Schema<IdentityBlock>& s) {
   s.attr("match", &IdentityBlock::match)
       .doc("\"exact\" or \"regex\" (RE2, must match the whole value)");
   s.attr("name", &IdentityBlock::name)
-      .doc("credential name in metrics; default \"<field>:<value>\"");
+      .doc("credential name in metrics; default: field and value, e.g. \"common_name:team-a\"");
   s.attr("tenant", &IdentityBlock::tenant).doc("tenant bound to this identity");
 }
 
