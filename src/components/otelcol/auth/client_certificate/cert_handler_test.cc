@@ -66,6 +66,12 @@ class FakeToken : public AuthHandler {
   mutable int calls = 0;
 };
 
+// The tenant of an accepted request, or "refused:<reason>".
+std::string tenantOf(const AuthResult& r) {
+  if (!r.ok || !r.client) return "refused:" + r.reason;
+  return r.client->tenant;
+}
+
 class CertHandlerTest : public ::testing::Test {
  protected:
   AuthResult auth(const PeerIdentity* p, std::map<std::string, std::string> h = {}) {
@@ -117,15 +123,17 @@ TEST_F(CertHandlerTest, MapsEachSubjectAlternativeNameKind) {
   auto u = peer("x", {}, {"spiffe://example.org/ns/b/sa/agent"});
   auto m = peer("x", {}, {}, {"Ops@example.org"});        // domain case-insensitive
   auto m_local = peer("x", {}, {}, {"ops@example.org"});  // the local part is not
-  EXPECT_EQ(auth(&d).client->tenant, "dns-tenant");
-  EXPECT_EQ(auth(&u).client->tenant, "uri-tenant");
-  EXPECT_EQ(auth(&m).client->tenant, "mail-tenant");
+  EXPECT_EQ(tenantOf(auth(&d)), "dns-tenant");
+  EXPECT_EQ(tenantOf(auth(&u)), "uri-tenant");
+  EXPECT_EQ(tenantOf(auth(&m)), "mail-tenant");
   EXPECT_EQ(auth(&m_local).reason, "unknown_identity");
   // A value in the wrong field does not match: a CN equal to a configured DNS name.
   auto wrong_field = peer("collector.team-a.example");
   EXPECT_EQ(auth(&wrong_field).reason, "unknown_identity");
   // Default credential name.
-  EXPECT_EQ(auth(&u).client->auth_name, "uri:spiffe://example.org/ns/b/sa/agent");
+  auto named = auth(&u);
+  ASSERT_TRUE(named.ok);
+  EXPECT_EQ(named.client->auth_name, "uri:spiffe://example.org/ns/b/sa/agent");
 }
 
 TEST_F(CertHandlerTest, RegexMatchesWholeValueAndFirstRuleWins) {
@@ -137,13 +145,13 @@ TEST_F(CertHandlerTest, RegexMatchesWholeValueAndFirstRuleWins) {
                      nullptr)
                   .ok());
   auto a = peer("edge", {}, {"spiffe://example.org/ns/a/sa/x"});
-  EXPECT_EQ(auth(&a).client->tenant, "a");  // rule 0 beats the exact rule 1
+  EXPECT_EQ(tenantOf(auth(&a)), "a");  // rule 0 beats the exact rule 1
   auto e = peer("edge");
-  EXPECT_EQ(auth(&e).client->tenant, "exact-after");  // rule 1 beats the regex rules after it
+  EXPECT_EQ(tenantOf(auth(&e)), "exact-after");  // rule 1 beats the regex rules after it
   auto e7 = peer("edge-7");
-  EXPECT_EQ(auth(&e7).client->tenant, "regex-later");
+  EXPECT_EQ(tenantOf(auth(&e7)), "regex-later");
   auto partial = peer("xedge-7x");  // not a full match of rule 2, caught by rule 3
-  EXPECT_EQ(auth(&partial).client->tenant, "catch-all");
+  EXPECT_EQ(tenantOf(auth(&partial)), "catch-all");
   // An empty common name never matches, even ".*".
   auto no_cn = peer("", {"host.example"});
   EXPECT_EQ(auth(&no_cn).reason, "unknown_identity");
@@ -246,7 +254,7 @@ TEST_F(CertHandlerTest, CertificateOrTokenPrefersTheCertificate) {
   ASSERT_TRUE(rt.ok);
   EXPECT_EQ(rt.client->tenant, "tb");
   auto z = peer("z");
-  EXPECT_EQ(auth(&z, {{"authorization", "Bearer tok-tc"}}).client->tenant, "tc");
+  EXPECT_EQ(tenantOf(auth(&z, {{"authorization", "Bearer tok-tc"}})), "tc");
   // Neither: the token's refusal, explained with the certificate's.
   auto none = auth(nullptr);
   EXPECT_FALSE(none.ok);
