@@ -8,9 +8,8 @@ namespace telegate::otelcol::client_certificate {
 
 namespace {
 
-// Token handler reasons counted under their own name; anything else counts as token_refused.
-constexpr std::array<std::string_view, 4> kTokenReasons = {"missing", "bad_scheme", "invalid_token",
-                                                           "no_credentials"};
+using Reasons = std::array<std::string_view, ClientCertificateHandler::kTokenReasonCount>;
+constexpr Reasons kTokenReasons = {"missing", "bad_scheme", "invalid_token", "no_credentials"};
 
 std::string_view noHeaders(std::string_view) {
   return {};
@@ -34,8 +33,10 @@ ClientCertificateHandler::ClientCertificateHandler(std::string component_id,
   fail_no_cert_ = &fails_->with({id_, "no_client_certificate"});
   fail_unknown_ = &fails_->with({id_, "unknown_identity"});
   fail_conflict_ = &fails_->with({id_, "tenant_conflict"});
-  for (auto r : kTokenReasons) fails_->with({id_, std::string(r)});
-  fails_->with({id_, "token_refused"});
+  for (size_t i = 0; i < kTokenReasons.size(); ++i) {
+    fail_token_[i] = &fails_->with({id_, std::string(kTokenReasons[i])});
+  }
+  fail_token_[kTokenReasons.size()] = &fails_->with({id_, "token_refused"});
   state_.store(std::make_shared<State>());
 }
 
@@ -82,11 +83,9 @@ AuthResult ClientCertificateHandler::fail(metrics::Counter* counter, std::string
 }
 
 AuthResult ClientCertificateHandler::tokenRefused(AuthResult r) const {
-  std::string_view label = "token_refused";
-  for (auto known : kTokenReasons) {
-    if (r.reason == known) label = known;
-  }
-  fails_->with({id_, std::string(label)}).inc();
+  size_t i = 0;
+  while (i < kTokenReasons.size() && r.reason != kTokenReasons[i]) ++i;
+  fail_token_[i]->inc();  // i == size(): token_refused
   r.ok = false;
   r.client.reset();
   return r;
@@ -106,7 +105,10 @@ AuthResult ClientCertificateHandler::authenticate(const HeaderLookup& header) co
 
 AuthResult ClientCertificateHandler::authenticate(const AuthRequest& request) const {
   auto st = state_.load();
-  AuthRequest req{request.header ? request.header : HeaderLookup(noHeaders), request.peer};
+  // A request without a header lookup has no headers.
+  AuthRequest no_headers;
+  if (!request.header) no_headers = AuthRequest{HeaderLookup(noHeaders), request.peer};
+  const AuthRequest& req = request.header ? request : no_headers;
 
   // The certificate's verdict: an identity index, or why there is none.
   int idx = -1;

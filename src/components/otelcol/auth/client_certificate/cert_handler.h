@@ -25,6 +25,7 @@
 // on the certificate path.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -47,6 +48,9 @@ struct Identity {
 
 class ClientCertificateHandler : public AuthHandler {
  public:
+  // Token handler reasons counted under their own name (missing, bad_scheme, invalid_token,
+  // no_credentials); any other counts as token_refused.
+  static constexpr size_t kTokenReasonCount = 4;
   ClientCertificateHandler(std::string component_id, metrics::Registry& metrics);
   // Fails (and keeps the previous configuration) when a rule does not compile, or when `mode`
   // needs a token handler and `token` is null.
@@ -80,6 +84,8 @@ class ClientCertificateHandler : public AuthHandler {
   metrics::Counter* fail_no_cert_;
   metrics::Counter* fail_unknown_;
   metrics::Counter* fail_conflict_;
+  // The token handler's reasons counted under their own name, then token_refused.
+  std::array<metrics::Counter*, kTokenReasonCount + 1> fail_token_{};
   std::atomic<std::shared_ptr<const State>> state_;
 };
 

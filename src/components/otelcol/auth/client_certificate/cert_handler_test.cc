@@ -51,6 +51,11 @@ class FakeToken : public AuthHandler {
       r.message = "missing or empty authorization header";
       return r;
     }
+    if (v == "Bearer odd") {
+      r.reason = "expired";  // a reason the certificate handler does not know
+      r.message = "expired";
+      return r;
+    }
     if (v.rfind("Bearer tok-", 0) != 0) {
       r.reason = "invalid_token";
       r.message = "scheme or token does not match";
@@ -227,6 +232,9 @@ TEST_F(CertHandlerTest, CertificateAndTokenNeedsBoth) {
   std::string e = expo();
   EXPECT_NE(e.find("reason=\"missing\"} 1"), std::string::npos) << e;
   EXPECT_NE(e.find("reason=\"invalid_token\"} 1"), std::string::npos) << e;
+  // The token handler's own reason goes back to the receiver; unknown ones count as token_refused.
+  EXPECT_EQ(auth(&a, {{"authorization", "Bearer odd"}}).reason, "expired");
+  EXPECT_NE(expo().find("reason=\"token_refused\"} 1"), std::string::npos);
 }
 
 TEST_F(CertHandlerTest, CertificateAndTokenRefusesATokenOfAnotherTenant) {

@@ -112,7 +112,8 @@ absl::Status Arguments::validate() const {
 Component::Component(runtime::Host& host, const Arguments& args)
     : host_(host), handler_(std::make_shared<ClientCertificateHandler>(host.id(), host.metrics())) {
   auto st = apply(args);
-  if (!st.ok()) host_.logger().error("configuration not applied", {{"err", std::string(st.message())}});
+  if (!st.ok())
+    host_.logger().error("configuration not applied", {{"err", std::string(st.message())}});
   host_.setExports({{"handler", syntax::Value::capsule(handler_)}});
 }
 
