@@ -231,8 +231,9 @@ step "schemas and cross-references (deploy/validate)"
 if [[ ! -d deploy/validate/node_modules || deploy/validate/package-lock.json -nt deploy/validate/node_modules ]]; then
   (cd deploy/validate && npm ci --no-audit --no-fund --loglevel=error) || bad "npm ci in deploy/validate failed"
 fi
-# Throwaway certificates for `telegate validate` of configurations whose tls blocks name files
-# (check.mjs puts them at those paths) and for the TLS smoke test below.
+# Throwaway certificates: check.mjs lays them out at the paths the tls blocks name before it runs
+# `telegate validate` (which builds no listener and so does not read them today, but sees the
+# same files a pod would if it ever does), and the TLS smoke test below serves them.
 mkca() { # dir: ca.crt, ca.key
   mkdir -p "$1"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=check-deploy CA $(basename "$1")" \
@@ -471,7 +472,7 @@ print(*[x.getsockname()[1] for x in s])')
   expect "HTTPS POST by a client that does not trust the CA" 000 "$(https_post)"
   expect "plain HTTP POST to the TLS port" 000 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "http://127.0.0.1:$p_http/v1/logs" || true)"
   grpc_hs="$(openssl s_client -connect "127.0.0.1:$p_grpc" -servername "$host" -verify_hostname "$host" \
-    -CAfile "$work/tls-ca/ca.crt" -verify_return_error -alpn h2 </dev/null 2>&1 || true)"
+    -CAfile "$work/tls-ca/ca.crt" -verify_return_error -alpn h2 </dev/null 2>&1 | tr -d '\0' || true)"
   if grep -q 'Verify return code: 0 (ok)' <<<"$grpc_hs" && grep -q 'ALPN protocol: h2' <<<"$grpc_hs"; then
     echo "ok: OTLP/gRPC port: TLS handshake verified against the CA, ALPN h2"
   else

@@ -39,7 +39,8 @@
 //     HAProxy server-ssl or ssl-passthrough, ALB backend-protocol HTTPS), verification settings
 //     name the CA that issued the gateway's certificate and a name it carries, and passthrough
 //     hosts are in the gateway's certificate. With --tls-fixtures DIR (ca.crt, tls.crt, tls.key
-//     made by scripts/check-deploy.sh), `telegate validate` sees those files at the mounted paths.
+//     made by scripts/check-deploy.sh), `telegate validate` runs with those files at the paths the
+//     tls blocks name (it does not read them today, as it starts no listener).
 // Variant names decide which routing expectations apply: haproxy, ingress-nginx, aws-alb,
 // nodeport, gateway-only*; "base" has no way in.
 import { execFileSync } from "node:child_process";
