@@ -37,7 +37,7 @@ while (($#)); do
     --work) work="$2"; shift ;;
     --binary) binary="$2"; shift ;;
     --no-container-build) container_build=0 ;;
-    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "check-deploy: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
