@@ -13,8 +13,8 @@
 #      the gateway's preStop delay and grace period, and `telegate validate` of each rendered
 #      config.alloy with the pod's environment (and throwaway certificates made with openssl at
 #      the paths its tls blocks name), cert-manager objects against their CRD schemas and the TLS
-#      cross-references (certificates, mounts, Ingress backends), and parses the dashboard's
-#      PromQL with promtool;
+#      cross-references (certificates, mounts, Ingress backends), refused on deliberately broken
+#      copies of the TLS overlays, and parses the dashboard's PromQL with promtool;
 #   4. smoke-tests the staged binary on free loopback ports: readiness, OTLP/HTTP under
 #      /observability with the bearer token, and a token rotation through a Secret-style volume
 #      (kubelet's ..data symlink swap) without a restart; then the TLS configuration
@@ -254,6 +254,26 @@ mkca "$work/tls-ca" && mkcert "$work/tls-ca" "$work/tls-fixtures" telegate serve
 tg_args=()
 [[ -n "$binary" && -x "$binary" ]] && tg_args=(--telegate "$binary")
 node deploy/validate/check.mjs "${tg_args[@]}" --work "$work" --tls-fixtures "$work/tls-fixtures" "${variants[@]}" || failed=1
+# The TLS checks themselves: broken copies of rendered TLS overlays must be refused, each for
+# the reason it was broken for.
+mutant() { # variant sed-expression expected-message
+  sed -e "$2" "$work/$1.yaml" >"$work/mutant.yaml"
+  if cmp -s "$work/$1.yaml" "$work/mutant.yaml"; then
+    bad "self-test: '$2' changes nothing in $1"
+  elif grep -qF "$3" <<<"$(node deploy/validate/check.mjs --work "$work" "$1=$work/mutant.yaml" 2>&1 || true)"; then
+    echo "ok: a broken $1 is refused: $3"
+  else
+    bad "self-test: $1 with '$2' was not refused with '$3'"
+  fi
+}
+mutant ingress-nginx-tls 's/backend-protocol: HTTPS/backend-protocol: HTTP/' "the gateway serves TLS on 4318, but the Ingress sends plain text"
+mutant haproxy-tls 's/- host: otlp-grpc.example.com/- host: grpc.example.org/' "passthrough host grpc.example.org is not a dnsName"
+mutant haproxy-tls 's#server-ca: monitoring/telegate-ca#server-ca: monitoring/monitoring-ingress-tls#' "is not the CA (Secret telegate-ca)"
+mutant haproxy-tls 's/^  - telegate.monitoring.svc$/  - telegate.other.svc/' "does not name telegate.monitoring.svc"
+mutant nodeport-mtls 's/^  secretName: telegate-client-ca$/  secretNam: telegate-client-ca/' "spec.secretNam: unknown field"
+mutant nodeport-mtls 's#/etc/telegate/client-ca$#/etc/telegate/client-ca2#' "client_ca_file /etc/telegate/client-ca/ca.crt is not in a mounted Secret"
+mutant aws-alb-tls 's/healthcheck-protocol: HTTPS/healthcheck-protocol: HTTP/' "the ALB health check must use HTTPS"
+mutant haproxy-tls 's/^          secretName: telegate-tls$/          secretName: telegate-tlz/' "volume tls: Secret telegate-tlz missing"
 # PromQL of the dashboard and of Tempo's trace-to-metrics links, parsed by promtool (Debian's
 # prometheus package) as recording rules, with Grafana's variables filled in.
 py=python3
