@@ -41,6 +41,7 @@
 //     hosts are in the gateway's certificate. With --tls-fixtures DIR (ca.crt, tls.crt, tls.key
 //     made by scripts/check-deploy.sh), `telegate validate` runs with those files at the paths the
 //     tls blocks name (it does not read them today, as it starts no listener).
+// The cert-manager and TLS checks live in tls.mjs, the custom resources' schemas in crd.mjs.
 // Variant names decide which routing expectations apply: haproxy, ingress-nginx, aws-alb,
 // nodeport, gateway-only*; "base" has no way in.
 import { execFileSync } from "node:child_process";
@@ -50,6 +51,8 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
+import { CRD_PACKAGES, isCustomResource, strictCustomResource } from "./crd.mjs";
+import { addCertificateSecrets, checkCertManager, checkIngressTls, checkReceiverTls, checkServingNames, layOutTlsFiles } from "./tls.mjs";
 
 const args = process.argv.slice(2);
 let telegate = "";
@@ -82,12 +85,6 @@ let checks = 0;
 function key(kind, ns, name) {
   return `${kind}/${ns || ""}/${name}`;
 }
-
-// Custom resources the bundle uses, by API group: the npm package of models generated from the
-// CRDs. @kubernetes-models/cert-manager 4.4.4 (the last release that runs on Node 20) carries the
-// cert-manager.io/v1 schemas of the cert-manager 1.13 line; the bundle uses none of the fields
-// added since (nameConstraints, otherNames, ...).
-const CRD_PACKAGES = { "cert-manager.io": "@kubernetes-models/cert-manager" };
 
 function modelPath(apiVersion, kind) {
   const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
@@ -235,67 +232,6 @@ function modelDeclFile(apiVersion, kind) {
   return require.resolve(modelPath(apiVersion, kind)).replace(/\.(c|m)?js$/, ".d.ts");
 }
 
-// Unknown fields of custom resources. Their declarations nest inline object types instead of
-// importing one file per type, so the property tree is read from the nesting of the interface:
-//   "name"?: {            an object          "name"?: Array<{     an array of objects
-//   "name"?: IObjectMeta;  an imported type   [key: string]: ...   a map (any key)
-function parseInlineDecl(file) {
-  if (typeCache.has(file)) return typeCache.get(file);
-  const text = fs.readFileSync(file, "utf8").replace(/\/\*\*[\s\S]*?\*\//g, "");
-  const imports = new Map();
-  for (const m of text.matchAll(/^import \{([^}]+)\} from "([^"]+)";/gm)) {
-    for (const n of m[1].split(",")) imports.set(n.trim(), declFile(m[2], file));
-  }
-  const start = text.search(/^export interface \w+ \{$/m);
-  const root = { props: new Map(), anyKey: false };
-  const stack = [root];
-  for (const raw of text.slice(start).split("\n").slice(1)) {
-    const line = raw.trim();
-    const top = stack[stack.length - 1];
-    let m;
-    if ((m = /^"([^"]+)"\??: (.*)$/.exec(line))) {
-      const rest = m[2];
-      if (/^(Array<)?\{$/.test(rest)) {
-        const child = { props: new Map(), anyKey: false };
-        top.props.set(m[1], child);
-        stack.push(child);
-      } else {
-        const t = rest.replace(/;$/, "");
-        top.props.set(m[1], imports.has(t) ? { file: imports.get(t) } : null);
-      }
-    } else if (/^\[key: string\]: \{$/.test(line)) {
-      top.anyKey = true;
-      const child = { props: new Map(), anyKey: false };
-      top.mapOf = child;
-      stack.push(child);
-    } else if (/^\[key: string\]:/.test(line)) {
-      top.anyKey = true;
-    } else if (/^\}(>)?;?$/.test(line) || /^\}>;$/.test(line)) {
-      if (stack.length === 1) break;
-      stack.pop();
-    }
-  }
-  typeCache.set(file, root);
-  return root;
-}
-
-function strictInline(value, node, where, report) {
-  if (!node || !value || typeof value !== "object") return;
-  if (Array.isArray(value)) {
-    value.forEach((x, i) => strictInline(x, node, `${where}[${i}]`, report));
-    return;
-  }
-  if (node.file) {
-    strictCheck(value, node.file, where, report);
-    return;
-  }
-  for (const [k, v] of Object.entries(value)) {
-    if (node.props.has(k)) strictInline(v, node.props.get(k), `${where}.${k}`, report);
-    else if (node.anyKey) strictInline(v, node.mapOf, `${where}.${k}`, report);
-    else report(`${where}.${k}: unknown field`);
-  }
-}
-
 async function checkVariant(v) {
   const fail = (msg) => {
     failures++;
@@ -324,40 +260,8 @@ async function checkVariant(v) {
   }
   const get = (kind, ns, name) => byKey.get(key(kind, ns, name));
   const ofKind = (kind) => all.filter((o) => o.kind === kind);
-
-  // cert-manager: the Secret of a Certificate exists once issued, with tls.crt, tls.key and
-  // ca.crt; it stands in for a Secret object in the cross-references below.
-  const certificates = all.filter((o) => o.apiVersion === "cert-manager.io/v1" && o.kind === "Certificate");
-  for (const c of certificates) {
-    const sn = c.spec?.secretName;
-    const k = key("Secret", c.metadata.namespace, sn);
-    if (!sn) continue;
-    if (!ok(!byKey.has(k), `Certificate ${c.metadata.name}: Secret ${sn} is also written by ${byKey.get(k)?.certificate ? `Certificate ${byKey.get(k)?.certificate.metadata.name}` : "a Secret object"}`)) continue;
-    byKey.set(k, { apiVersion: "v1", kind: "Secret", metadata: { name: sn, namespace: c.metadata.namespace }, type: "kubernetes.io/tls", data: { "tls.crt": "", "tls.key": "", "ca.crt": "" }, certificate: c });
-  }
-  const issuerOf = (c) => {
-    const r = c.spec?.issuerRef || {};
-    if ((r.group || "cert-manager.io") !== "cert-manager.io") return null;
-    return (r.kind || "Issuer") === "ClusterIssuer" ? get("ClusterIssuer", undefined, r.name) : get("Issuer", c.metadata.namespace, r.name);
-  };
-  for (const c of certificates) {
-    const r = c.spec?.issuerRef || {};
-    ok(issuerOf(c), `Certificate ${c.metadata.name}: issuerRef ${r.kind || "Issuer"} ${r.name} missing`);
-    for (const h of c.spec?.dnsNames || []) ok(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(h), `Certificate ${c.metadata.name}: dnsName ${h} is not a DNS name`);
-    ok((c.spec?.dnsNames || []).length || c.spec?.isCA || c.spec?.commonName, `Certificate ${c.metadata.name}: no dnsNames, commonName or isCA`);
-  }
-  for (const i of [...ofKind("Issuer"), ...ofKind("ClusterIssuer")].filter((o) => o.apiVersion === "cert-manager.io/v1")) {
-    const sn = i.spec?.ca?.secretName;
-    if (!sn) continue;
-    // A namespaced Issuer reads its own namespace; a ClusterIssuer reads cert-manager's
-    // (--cluster-resource-namespace), which the bundle does not know.
-    if (i.kind === "ClusterIssuer") continue;
-    const sec = get("Secret", i.metadata.namespace, sn);
-    if (ok(sec, `Issuer ${i.metadata.name}: CA Secret ${sn} missing`)) {
-      ok(secretKeys(sec).has("tls.crt") && secretKeys(sec).has("tls.key"), `Issuer ${i.metadata.name}: Secret ${sn} lacks tls.crt or tls.key`);
-      if (sec.certificate) ok(sec.certificate.spec.isCA === true, `Issuer ${i.metadata.name}: Certificate ${sec.certificate.metadata.name} (Secret ${sn}) is not isCA`);
-    }
-  }
+  const certificates = addCertificateSecrets(all, byKey, key, ok);
+  const issuerOf = checkCertManager({ ok, get, ofKind, secretKeys }, certificates);
 
   // Schemas.
   for (const o of all) {
@@ -373,7 +277,7 @@ async function checkVariant(v) {
     }
     checks++;
     const decl = modelDeclFile(o.apiVersion, o.kind);
-    if (CRD_PACKAGES[o.apiVersion.split("/")[0]]) strictInline(o, parseInlineDecl(decl), `${o.kind} ${o.metadata.name}`, fail);
+    if (isCustomResource(o.apiVersion)) strictCustomResource(o, decl, `${o.kind} ${o.metadata.name}`, fail, { declFile, strictCheck });
     else strictCheck(o, decl, `${o.kind} ${o.metadata.name}`, fail);
     if (o.kind !== "Namespace" && !["ClusterRole", "ClusterRoleBinding", "ClusterIssuer"].includes(o.kind)) {
       ok(o.metadata.namespace, `${o.kind} ${o.metadata.name}: no namespace`);
@@ -702,110 +606,18 @@ async function checkVariant(v) {
     }
   }
 
-  // telegate configurations.
+  // telegate configurations, and TLS between the Ingresses and the gateway (tls.mjs).
+  const tlsCtx = { ok, fail, get, ofKind, secretKeys, selects, podLabelsOf, containerPortsOf, servicePort, parsePort, mountedObject, mountedKey };
   const gatewayTls = new Map(); // workload -> {grpc, http} TLS of its receiver
   for (const w of workloads) {
     for (const c of podSpecOf(w).containers) {
       if (!/(^|\/)telegate(:|@)/.test(c.image)) continue;
-      const t = checkTelegate(v, w, c, get, ok, fail, servicePort);
+      const t = checkTelegate(v, w, c, tlsCtx);
       if (t) gatewayTls.set(w, t);
     }
   }
-
-  // Ingress TLS: Secrets and certificate names; the hop to the gateway speaks TLS exactly when the
-  // gateway serves it, and what verifies the gateway matches its certificate.
-  const secretRef = (ns, ref) => {
-    if (!ref) return null;
-    const [rns, rname] = ref.includes("/") ? ref.split("/") : [ns, ref];
-    return get("Secret", rns, rname) || null;
-  };
-  const caSecretOf = (cert) => {
-    const issuer = cert && issuerOf(cert);
-    return issuer?.kind === "Issuer" && issuer.spec?.ca?.secretName ? issuer.spec.ca.secretName : null;
-  };
-  for (const ing of ingresses) {
-    const ns = ing.metadata.namespace;
-    const id = `Ingress ${ing.metadata.name}`;
-    const ann = ing.metadata.annotations || {};
-    const cls = ing.spec.ingressClassName;
-    for (const t of ing.spec.tls || []) {
-      const sec = get("Secret", ns, t.secretName);
-      if (!ok(sec, `${id}: TLS Secret ${t.secretName} missing`)) continue;
-      if (sec.certificate) for (const h of t.hosts || []) ok(dnsCovers(sec.certificate.spec.dnsNames, h), `${id}: TLS host ${h} is not a dnsName of Certificate ${sec.certificate.metadata.name}`);
-    }
-    for (const rule of ing.spec.rules || []) {
-      for (const p of rule.http?.paths || []) {
-        const b = p.backend.service;
-        const sp = servicePort(ns, b.name, parsePort(b.port));
-        const svc = get("Service", ns, b.name);
-        if (!sp || !svc) continue;
-        // The receiver block behind this Service port: 4317 grpc, 4318 http.
-        const pods = [...gatewayTls.keys()].filter((w) => w.metadata.namespace === ns && selects(svc.spec.selector || {}, podLabelsOf(w)));
-        if (!pods.length) continue;
-        const tp = sp.targetPort ?? sp.port;
-        const cport = containerPortsOf(pods[0]).find((x) => (typeof tp === "number" ? x.containerPort === tp : x.name === tp))?.containerPort;
-        const proto = cport === 4317 ? "grpc" : cport === 4318 ? "http" : null;
-        if (!proto) continue;
-        const gw = gatewayTls.get(pods[0])[proto];
-        const where = `${id}: ${rule.host || "*"}${p.path} -> ${b.name}:${parsePort(b.port)}`;
-        const sann = svc.metadata.annotations || {};
-        let speaksTls;
-        let passthrough = false;
-        if (cls === "nginx") {
-          const bp = (ann["nginx.ingress.kubernetes.io/backend-protocol"] || "HTTP").toUpperCase();
-          passthrough = ann["nginx.ingress.kubernetes.io/ssl-passthrough"] === "true";
-          speaksTls = passthrough || ["HTTPS", "GRPCS"].includes(bp);
-          if (!passthrough) {
-            const want = proto === "grpc" ? (gw ? "GRPCS" : "GRPC") : gw ? "HTTPS" : "HTTP";
-            ok(bp === want, `${where}: backend-protocol ${bp}, the gateway's ${proto} port needs ${want}`);
-          }
-          if (gw && !passthrough && ann["nginx.ingress.kubernetes.io/proxy-ssl-verify"] === "on") {
-            const sec = secretRef(ns, ann["nginx.ingress.kubernetes.io/proxy-ssl-secret"]);
-            if (ok(sec && secretKeys(sec).has("ca.crt"), `${where}: proxy-ssl-verify needs proxy-ssl-secret with ca.crt (${ann["nginx.ingress.kubernetes.io/proxy-ssl-secret"]})`) && sec.certificate && gw.serving) {
-              ok(caSecretOf(sec.certificate) && caSecretOf(sec.certificate) === caSecretOf(gw.serving), `${where}: proxy-ssl-secret ${sec.metadata.name} carries the CA of ${sec.certificate.spec.issuerRef.name}, not the CA that issues the gateway's certificate`);
-            }
-            const name = ann["nginx.ingress.kubernetes.io/proxy-ssl-name"];
-            ok(name, `${where}: proxy-ssl-verify without proxy-ssl-name: nginx would check the upstream's generated name`);
-            if (name && gw.serving) ok(dnsCovers(gw.serving.spec.dnsNames, name), `${where}: proxy-ssl-name ${name} is not a dnsName of Certificate ${gw.serving.metadata.name}`);
-          }
-        } else if (cls === "haproxy") {
-          const a = (k) => sann[`haproxy.org/${k}`] ?? ann[`haproxy.org/${k}`];
-          passthrough = a("ssl-passthrough") === "true";
-          const serverSsl = a("server-ssl") === "true";
-          speaksTls = passthrough || serverSsl;
-          ok(!(passthrough && serverSsl), `${where}: ssl-passthrough together with server-ssl would wrap the client's TLS in a second one`);
-          if (gw && serverSsl && a("server-ca")) {
-            const sec = secretRef(ns, a("server-ca"));
-            if (ok(sec && secretKeys(sec).has("tls.crt"), `${where}: server-ca ${a("server-ca")} missing or without tls.crt`) && gw.serving) {
-              ok(sec.metadata.name === caSecretOf(gw.serving), `${where}: server-ca ${a("server-ca")} is not the CA (Secret ${caSecretOf(gw.serving)}) that issues the gateway's certificate`);
-            }
-          }
-          if (proto === "grpc" && !speaksTls) ok(a("server-proto") === "h2", `${where}: OTLP/gRPC needs server-proto h2 to a plain gateway`);
-        } else if (cls === "alb") {
-          speaksTls = (ann["alb.ingress.kubernetes.io/backend-protocol"] || "HTTP").toUpperCase() === "HTTPS";
-          if (gw) ok((ann["alb.ingress.kubernetes.io/healthcheck-protocol"] || "HTTP").toUpperCase() === "HTTPS", `${where}: the ALB health check must use HTTPS on a TLS port`);
-        } else {
-          fail(`${where}: ingress class ${cls}: cannot tell whether it speaks TLS to the gateway`);
-          continue;
-        }
-        ok(speaksTls === !!gw, gw ? `${where}: the gateway serves TLS on ${cport}, but the Ingress sends plain text` : `${where}: the Ingress speaks TLS to the gateway's plain ${cport}`);
-        if (gw && passthrough) {
-          ok(rule.host, `${where}: ssl-passthrough routes by SNI and needs a host`);
-          if (rule.host && gw.serving) ok(dnsCovers(gw.serving.spec.dnsNames, rule.host), `${where}: passthrough host ${rule.host} is not a dnsName of Certificate ${gw.serving.metadata.name}`);
-        }
-      }
-    }
-  }
-  // The gateway's certificate names each of its ClusterIP Services in their namespace.
-  for (const [w, t] of gatewayTls) {
-    const cert = t.grpc?.serving || t.http?.serving;
-    if (!cert) continue;
-    for (const s of ofKind("Service").filter((x) => x.metadata.namespace === w.metadata.namespace && (x.spec.type || "ClusterIP") === "ClusterIP" && selects(x.spec.selector || {}, podLabelsOf(w)))) {
-      for (const n of [`${s.metadata.name}.${s.metadata.namespace}.svc`, `${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local`]) {
-        ok(dnsCovers(cert.spec.dnsNames, n), `Certificate ${cert.metadata.name}: does not name ${n}, which in-cluster clients of ${w.kind} ${w.metadata.name} verify`);
-      }
-    }
-  }
+  checkIngressTls(tlsCtx, ingresses, gatewayTls, issuerOf);
+  checkServingNames(tlsCtx, gatewayTls);
 
   // Routing tables of the setup guide.
   checkRouting(v, ingresses, nodePorts, ok, get);
@@ -850,64 +662,6 @@ function mountedKey(src, file) {
   return src.items.find((it) => it.path === name)?.key;
 }
 
-// Blocks of an Alloy configuration: the text between the braces of the first block whose header
-// matches `re` (a regular expression source, anchored at a line start), strings and comments
-// skipped; null if absent.
-function alloyBlock(text, re) {
-  const m = new RegExp(`^[ \\t]*${re}[ \\t]*\\{`, "m").exec(text);
-  if (!m) return null;
-  let depth = 1;
-  for (let i = m.index + m[0].length; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '"') {
-      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
-    } else if (ch === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-    } else if (ch === "{") depth++;
-    else if (ch === "}" && --depth === 0) return text.slice(m.index + m[0].length, i);
-  }
-  return null;
-}
-
-// Attributes of a block written one per line as `name = "literal"` or `name = sys.env("X")`;
-// values of other forms are returned as {expr}.
-function alloyAttrs(block, env) {
-  const out = {};
-  for (const m of block.matchAll(/^[ \t]*(\w+)[ \t]*=[ \t]*(.+?)[ \t]*$/gm)) {
-    let v;
-    const lit = /^"((?:[^"\\]|\\.)*)"$/.exec(m[2]);
-    const sysEnv = /^sys\.env\("(\w+)"\)$/.exec(m[2]);
-    if (lit) v = { value: lit[1] };
-    else if (sysEnv) v = { value: env[sysEnv[1]] ?? "", env: sysEnv[1] };
-    else v = { expr: m[2] };
-    out[m[1]] = v;
-  }
-  return out;
-}
-
-const TLS_FILE_ATTRS = ["cert_file", "key_file", "ca_file", "client_ca_file"];
-
-// TLS of the OTLP receiver in a telegate configuration: {grpc, http} with each null (plain) or
-// {attrs, serving (the cert-manager Certificate behind cert_file, if any), files: [{attr, path}]}.
-function receiverTls(body, env) {
-  const recv = alloyBlock(body, 'otelcol\\.receiver\\.otlp\\s+"[^"]*"');
-  const out = { grpc: null, http: null };
-  if (!recv) return out;
-  for (const proto of ["grpc", "http"]) {
-    const b = alloyBlock(recv, proto);
-    const t = b && alloyBlock(b, "tls");
-    if (t === null || t === undefined) continue;
-    const attrs = alloyAttrs(t, env);
-    out[proto] = { attrs, files: TLS_FILE_ATTRS.filter((a) => attrs[a]?.value).map((a) => ({ attr: a, path: attrs[a].value, env: attrs[a].env })) };
-  }
-  return out;
-}
-
-// Whether a certificate's DNS names cover a host name (a leading "*." covers one label).
-function dnsCovers(names, host) {
-  return (names || []).some((n) => n === host || (n.startsWith("*.") && host.split(".").slice(1).join(".") === n.slice(2)));
-}
-
 // Paths a container writes, from the configuration files it mounts (Loki, Mimir, Tempo) and its
 // arguments (telegate --storage.path).
 function writtenPaths(w, c, get) {
@@ -933,7 +687,8 @@ function writtenPaths(w, c, get) {
   return out;
 }
 
-function checkTelegate(v, w, c, get, ok, fail, servicePort) {
+function checkTelegate(v, w, c, tlsCtx) {
+  const { get, ok, fail, servicePort } = tlsCtx;
   const id = `${w.kind} ${w.metadata.name}`;
   const cfgPath = (c.args || []).find((a) => a.endsWith(".alloy") && a.startsWith("/"));
   if (!ok(cfgPath, `${id}: telegate args name no configuration file`)) return;
@@ -958,52 +713,11 @@ function checkTelegate(v, w, c, get, ok, fail, servicePort) {
     }
   }
 
-  // Backend URLs in the environment must be Services of this variant (whole stack only).
-  const env = podEnv(w, c, get);
-
   // TLS of the OTLP receiver: files on mounted Secrets, certificate names, probes.
-  const tls = receiverTls(body, env);
-  ok(!tls.grpc === !tls.http, `${id}: TLS on ${tls.grpc ? "4317 (grpc)" : "4318 (http)"} only: the receiver's grpc and http blocks should both have a tls block, or neither`);
-  for (const probe of ["readinessProbe", "livenessProbe", "startupProbe"]) {
-    const sch = c[probe]?.httpGet?.scheme;
-    ok(!sch || sch === "HTTP", `${id}: ${probe} uses ${sch}, but the admin port 12345 serves plain HTTP (no top-level http tls block)`);
-  }
-  const tlsInfo = { grpc: null, http: null };
-  for (const proto of ["grpc", "http"]) {
-    const t = tls[proto];
-    if (!t) continue;
-    const where = `${id}: ${proto} tls`;
-    for (const a of ["cert_pem", "key_pem"]) ok(!t.attrs[a], `${where}: ${a} puts key material in the ConfigMap; mount a Secret and use ${a.replace("_pem", "_file")}`);
-    ok(t.attrs.cert_file?.value && t.attrs.key_file?.value, `${where}: cert_file and key_file must name files`);
-    for (const a of Object.keys(t.attrs)) ok(!t.attrs[a].expr, `${where}: ${a} = ${t.attrs[a].expr}: only literals and sys.env("...") are checked here`);
-    const info = { serving: null, clientCa: null };
-    for (const f of t.files) {
-      const src = mountedObject(w, c, get, path.dirname(f.path));
-      if (!ok(src?.kind === "Secret" && src.obj, `${where}: ${f.attr} ${f.path} is not in a mounted Secret`)) continue;
-      ok(!src.mount.subPath, `${where}: ${f.attr}: Secret ${src.obj.metadata.name} mounted with subPath (renewals would never reach the file)`);
-      ok(src.mount.readOnly === true, `${where}: ${f.attr}: Secret ${src.obj.metadata.name} is not mounted read-only`);
-      const k = mountedKey(src, f.path);
-      ok(k && secretKeys(src.obj).has(k), `${where}: ${f.attr} ${f.path}: Secret ${src.obj.metadata.name} has no such key`);
-      ok(!src.obj.metadata.name.match(/-[a-z0-9]{10}$/), `${where}: Secret ${src.obj.metadata.name} has a hash suffix: a renewal would roll pods instead of reloading`);
-      const cert = src.obj.certificate;
-      if (f.attr === "cert_file" || f.attr === "key_file") {
-        if (cert) info.serving = cert;
-        if (cert) ok(k === (f.attr === "cert_file" ? "tls.crt" : "tls.key"), `${where}: ${f.attr} reads ${k} of Certificate ${cert.metadata.name}'s Secret`);
-      }
-      if (f.attr === "client_ca_file") {
-        if (cert) ok(cert.spec.isCA === true && k === "ca.crt", `${where}: client_ca_file should be ca.crt of a CA Certificate's Secret (${cert.metadata.name}, key ${k})`);
-        info.clientCa = cert || src.obj;
-      }
-    }
-    const cert = info.serving;
-    if (cert) {
-      const usages = cert.spec.usages;
-      ok(!usages || usages.includes("server auth"), `${where}: Certificate ${cert.metadata.name} has usages ${usages} without "server auth"`);
-      ok(!cert.spec.isCA, `${where}: Certificate ${cert.metadata.name} is a CA`);
-    }
-    tlsInfo[proto] = info;
-  }
-  ok(!tls.grpc || !tls.http || tls.grpc.attrs.cert_file?.value === tls.http.attrs.cert_file?.value, `${id}: 4317 and 4318 serve different certificates`);
+  const env = podEnv(w, c, get);
+  const { tls, info } = checkReceiverTls(tlsCtx, { id, w, c, body, env });
+
+  // Backend URLs in the environment must be Services of this variant (whole stack only).
   if (!v.name.startsWith("gateway-only")) {
     for (const [k, val] of Object.entries(env)) {
       if (!/^TELEGATE_.*_(URL|GRPC)$/.test(k)) continue;
@@ -1013,28 +727,10 @@ function checkTelegate(v, w, c, get, ok, fail, servicePort) {
     }
   }
 
-  if (!telegate) return tlsInfo;
+  if (!telegate) return info;
   const dir = fs.mkdtempSync(path.join(work, "cfg-"));
   const file = path.join(dir, path.basename(cfgPath));
-  // The files the tls blocks name, as the pod sees them: throwaway ones of the same kind (a CA
-  // certificate for ca.crt, a certificate and its key for tls.crt and tls.key) at the same paths
-  // under this directory.
-  let cfg = body;
-  const vEnv = { ...env };
-  for (const f of [...(tls.grpc?.files || []), ...(tls.http?.files || [])]) {
-    const src = mountedObject(w, c, get, path.dirname(f.path));
-    const k = src && mountedKey(src, f.path);
-    if (!tlsFixtures) {
-      fail(`${id}: ${f.attr} ${f.path}: telegate validate needs the files; run with --tls-fixtures DIR`);
-      return tlsInfo;
-    }
-    const fixture = path.join(tlsFixtures, ["tls.crt", "tls.key", "ca.crt"].includes(k) ? k : f.attr === "key_file" ? "tls.key" : f.attr === "cert_file" ? "tls.crt" : "ca.crt");
-    const local = path.join(dir, "files", f.path);
-    fs.mkdirSync(path.dirname(local), { recursive: true });
-    if (!fs.existsSync(local)) fs.copyFileSync(fixture, local);
-    if (f.env) vEnv[f.env] = local;
-    else cfg = cfg.split(`"${f.path}"`).join(`"${local}"`);
-  }
+  const { cfg, env: vEnv } = layOutTlsFiles(tlsCtx, { w, c, tls, dir, body, env, fixtures: tlsFixtures });
   fs.writeFileSync(file, cfg);
   try {
     execFileSync(telegate, ["validate", file], { env: { PATH: process.env.PATH, ...vEnv }, stdio: "pipe" });
@@ -1042,7 +738,7 @@ function checkTelegate(v, w, c, get, ok, fail, servicePort) {
   } catch (e) {
     fail(`${id}: telegate validate ${cfgPath}:\n${(e.stdout || "").toString()}${(e.stderr || "").toString()}`);
   }
-  return tlsInfo;
+  return info;
 }
 
 // The setup guide's "Request Routing" and "Access Methods" tables, per variant.
