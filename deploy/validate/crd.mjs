@@ -3,8 +3,8 @@
 import fs from "node:fs";
 
 // By API group. @kubernetes-models/cert-manager 4.4.4 (the last release that runs on Node 20)
-// carries the cert-manager.io/v1 schemas of the cert-manager 1.13 line; the bundle uses none of
-// the fields added since (nameConstraints, otherNames, ...).
+// carries cert-manager.io/v1 schemas from before cert-manager 1.14 (they lack nameConstraints and
+// otherNames, added then); the bundle uses only fields that those schemas already declare.
 export const CRD_PACKAGES = { "cert-manager.io": "@kubernetes-models/cert-manager" };
 
 export function isCustomResource(apiVersion) {
