@@ -20,7 +20,12 @@
 // setHttpConfig() (the first configuration load), only the probes are answered; other paths get 503
 // with Retry-After, so nothing is served before the configured access control is known. Refusals
 // are counted in telegate_admin_refused_requests_total{reason} and logged at most once a minute.
-// Request bodies are limited to kMaxReloadBodyBytes. The server runs on its own thread; handlers
+// Request bodies are limited to kMaxReloadBodyBytes.
+// TLS: with a TlsServerContext (built from `http.tls` by adminTlsFromSources(), src/admin/
+// admin_tls.h) every connection, the probes included, is TLS with the context's client
+// certificate policy (a client the policy refuses fails the handshake, before any request); the
+// context's certificate rotation applies to new connections. Without one, plain HTTP. Fixed for
+// the server's lifetime. The server runs on its own thread; handlers
 // only read controller snapshots, except reload, which calls the supplied reload function
 // (serialised by the controller).
 #pragma once
@@ -35,6 +40,7 @@
 #include "src/admin/access.h"
 #include "src/common/metrics.h"
 #include "src/net/http_server.h"
+#include "src/net/tls/tls.h"
 #include "src/runtime/controller.h"
 
 namespace telegate::admin {
@@ -46,12 +52,15 @@ struct ReloadOutcome {
 
 class AdminServer {
  public:
+  // `tls` null: plain HTTP.
   AdminServer(std::string listen_addr, runtime::Controller& controller, metrics::Registry& registry,
-              std::function<ReloadOutcome()> reload);
+              std::function<ReloadOutcome()> reload,
+              std::shared_ptr<net::tls::TlsServerContext> tls = nullptr);
   ~AdminServer();
   absl::Status start();
   void stop();
   std::string boundAddress() const;
+  bool tlsEnabled() const { return tls_enabled_; }
   const net::HttpServer& server() const { return *server_; }
   // Set once the first load has completed and components were started.
   void setReady(bool ready) { ready_.store(ready); }
@@ -75,6 +84,7 @@ class AdminServer {
   runtime::Controller& controller_;
   metrics::Registry& registry_;
   std::function<ReloadOutcome()> reload_;
+  bool tls_enabled_ = false;
   std::unique_ptr<net::HttpServer> server_;
   std::atomic<bool> ready_{false};
   // nullptr until the first setHttpConfig().
