@@ -10,17 +10,19 @@ that drift of the shared machine hits both sides alike:
   * items: OTLP/HTTP protobuf with `wrk` (8 keep-alive connections; `https://` for TLS) and
     OTLP/gRPC with `h2load` (4 long-lived connections x 8 streams; TLS with ALPN h2). Reported:
     items per CPU-second of telegate for plain and TLS, and their ratio (target >= 0.85).
-  * handshakes: `openssl s_time` against the TLS OTLP/HTTP port, full handshakes (`-new`) and
-    resumed ones (`-reuse`, the session resumed from the first), each followed by one
-    `GET / HTTP/1.0` (`-www /`: reading the answer is what lets a TLS 1.3 client receive its
-    session ticket). Reported: handshakes per CPU-second of telegate and the share of
-    connections s_time saw resumed.
+  * handshakes: bench/tls_handshake_client.cc opens one connection after the other to the
+    OTLP/HTTP port, sends one request on each and reads its answer (which is also what
+    delivers a TLS 1.3 session ticket): plain TCP to the plain receiver (the baseline), TLS with
+    a full handshake every time, and TLS resuming the previous session. Reported: connections
+    per CPU-second of telegate and the share the client saw resumed. (`openssl s_time -reuse`
+    is not used: it reads each answer to EOF, and an OpenSSL 3 client that meets EOF without a
+    close_notify alert drops the session, so nothing is resumed.)
 
 CPU-seconds are telegate's user + system time from /proc/<pid>/stat, taken before and after each
 case. Accepted items come from telegate_receiver_accepted_items_total on the admin server.
 
-Usage: bench/tls_bench.py --telegate BIN --payload-gen BIN [--duration 8] [--rounds 2]
-           [--key-type ec|rsa] [--signal logs] [--json OUT]
+Usage: bench/tls_bench.py --telegate BIN --payload-gen BIN --handshake-client BIN
+           [--duration 8] [--rounds 2] [--key-type ec|rsa] [--signal logs] [--json OUT]
 """
 import argparse
 import json
@@ -107,23 +109,17 @@ def items_case(args, work, pid, ports, payload, transport, tls):
     return {"items": a1 - a0, "cpu_s": c1 - c0, "wall_s": t1 - t0, "errors": errors}
 
 
-def handshake_case(args, pid, ports, ca, reuse):
-    cmd = ["taskset", "-c", "1", "openssl", "s_time", "-connect",
-           f"127.0.0.1:{ports['tls_http']}", "-CAfile", ca, "-time", str(args.duration),
-           "-www", "/", "-reuse" if reuse else "-new"]
+def handshake_case(args, pid, ports, ca, mode):
+    port = ports["plain_http" if mode == "plain" else "tls_http"]
+    cmd = ["taskset", "-c", "1", args.handshake_client, str(port), ca, str(args.duration), mode]
     c0, t0 = cpu_seconds(pid), time.time()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60)
     c1, t1 = cpu_seconds(pid), time.time()
-    # "1234 connections in 8.00s; ..." (the last such line is the run we asked for: -reuse
-    # prints the first, full handshake before it).
-    counts = re.findall(r"^(\d+) connections in ([\d.]+)s", out.stdout, re.M)
-    if not counts:
-        raise RuntimeError("openssl s_time printed no result:\n" + out.stdout + out.stderr)
-    n = int(counts[-1][0])
-    # s_time prints one mark per connection: "r" when the session was resumed, "*" when not.
-    marks = "".join(re.findall(r"^[*r]+$", out.stdout, re.M))
-    resumed = marks.count("r") / len(marks) if marks else 0.0
-    return {"handshakes": n, "cpu_s": c1 - c0, "wall_s": t1 - t0, "resumed": round(resumed, 3)}
+    if out.returncode != 0:
+        raise RuntimeError("handshake client failed:\n" + out.stdout + out.stderr)
+    r = json.loads(out.stdout)
+    return {"connections": r["connections"], "errors": r["errors"], "cpu_s": c1 - c0,
+            "wall_s": t1 - t0, "resumed": round(r["resumed"], 3)}
 
 
 def per_cpu(r, key):
@@ -134,6 +130,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--telegate", required=True)
     p.add_argument("--payload-gen", required=True)
+    p.add_argument("--handshake-client", required=True,
+                   help="the telegate_tls_handshake_client binary (bench/tls_handshake_client.cc)")
     p.add_argument("--duration", type=int, default=8)
     p.add_argument("--rounds", type=int, default=2, help="plain/TLS alternations per transport")
     p.add_argument("--items", type=int, default=1000)
@@ -142,7 +140,7 @@ def main():
     p.add_argument("--transports", default="http-protobuf,grpc")
     p.add_argument("--json")
     args = p.parse_args()
-    for tool in ("wrk", "h2load", "taskset", "openssl"):
+    for tool in ("wrk", "h2load", "taskset", "openssl"):  # openssl: certs.py
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: apt-get install wrk nghttp2-client util-linux openssl")
     work = tempfile.mkdtemp(prefix="telegate-tls-bench-")
@@ -187,11 +185,11 @@ def main():
                 "plain": sums[False], "tls": sums[True],
                 "plain_items_per_cpu_s": round(plain), "tls_items_per_cpu_s": round(tls),
                 "ratio": round(tls / plain, 3) if plain else None}
-        for reuse in (False, True):
-            r = handshake_case(args, proc.pid, ports, ca.cert, reuse)
-            r["handshakes_per_cpu_s"] = round(per_cpu(r, "handshakes"))
-            r["handshakes_per_s"] = round(r["handshakes"] / r["wall_s"])
-            results["handshakes"]["resumed" if reuse else "full"] = r
+        for mode in ("plain", "full", "resumed"):
+            r = handshake_case(args, proc.pid, ports, ca.cert, mode)
+            r["connections_per_cpu_s"] = round(per_cpu(r, "connections"))
+            r["connections_per_s"] = round(r["connections"] / r["wall_s"])
+            results["handshakes"][mode] = r
     finally:
         proc.terminate()
         proc.wait(30)
@@ -206,11 +204,14 @@ def main():
     for transport, r in results["items"].items():
         print(f"| {transport} | {r['plain_items_per_cpu_s']:,} | {r['tls_items_per_cpu_s']:,} | "
               f"{r['ratio']} | {r['plain']['errors']}, {r['tls']['errors']} |")
-    print("\n| handshakes (OTLP/HTTP port) | handshakes/s | handshakes per CPU-s | resumed |")
-    print("|---|---|---|---|")
+    print("\n| new connections (OTLP/HTTP port) | connections/s | connections per CPU-s | "
+          "resumed | errors |")
+    print("|---|---|---|---|---|")
+    names = {"plain": "plain TCP (no TLS)", "full": "TLS, full handshakes",
+             "resumed": "TLS, session resumed"}
     for kind, r in results["handshakes"].items():
-        print(f"| {kind} | {r['handshakes_per_s']:,} | {r['handshakes_per_cpu_s']:,} | "
-              f"{r['resumed']:.0%} |")
+        print(f"| {names[kind]} | {r['connections_per_s']:,} | {r['connections_per_cpu_s']:,} | "
+              f"{r['resumed']:.0%} | {r['errors']} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
