@@ -16,7 +16,8 @@ that drift of the shared machine hits both sides alike:
     a full handshake every time, and TLS resuming the previous session. Reported: connections
     per CPU-second of telegate and the share the client saw resumed. (`openssl s_time -reuse`
     is not used: it reads each answer to EOF, and an OpenSSL 3 client that meets EOF without a
-    close_notify alert drops the session, so nothing is resumed.)
+    close_notify alert drops the session, so nothing is resumed.) For scale, the same client
+    then measures `openssl s_server -www` with the same certificate, pinned to CPU 0.
 
 CPU-seconds are telegate's user + system time from /proc/<pid>/stat, taken before and after each
 case. Accepted items come from telegate_receiver_accepted_items_total on the admin server.
@@ -122,6 +123,28 @@ def handshake_case(args, pid, ports, ca, mode):
             "wall_s": t1 - t0, "resumed": round(r["resumed"], 3)}
 
 
+def openssl_reference(args, server, ca):
+    """The same connection-rate client against `openssl s_server -www` (OpenSSL's own server, same
+    certificate, pinned to CPU 0): what this machine's OpenSSL costs per connection on its own."""
+    port = free_port()
+    srv = subprocess.Popen(["taskset", "-c", "0", "openssl", "s_server", "-accept",
+                            f"127.0.0.1:{port}", "-cert", server.cert, "-key", server.key,
+                            "-www", "-quiet", "-naccept", "100000000"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = {}
+    try:
+        time.sleep(0.5)
+        for mode in ("full", "resumed"):
+            r = handshake_case(args, srv.pid, {"tls_http": port}, ca, mode)
+            r["connections_per_cpu_s"] = round(per_cpu(r, "connections"))
+            r["connections_per_s"] = round(r["connections"] / r["wall_s"])
+            out[mode] = r
+    finally:
+        srv.terminate()
+        srv.wait(10)
+    return out
+
+
 def per_cpu(r, key):
     return r[key] / r["cpu_s"] if r["cpu_s"] > 0 else 0.0
 
@@ -190,6 +213,7 @@ def main():
             r["connections_per_cpu_s"] = round(per_cpu(r, "connections"))
             r["connections_per_s"] = round(r["connections"] / r["wall_s"])
             results["handshakes"][mode] = r
+        results["openssl_s_server"] = openssl_reference(args, server, ca.cert)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -211,6 +235,10 @@ def main():
              "resumed": "TLS, session resumed"}
     for kind, r in results["handshakes"].items():
         print(f"| {names[kind]} | {r['connections_per_s']:,} | {r['connections_per_cpu_s']:,} | "
+              f"{r['resumed']:.0%} | {r['errors']} |")
+    for kind, r in results["openssl_s_server"].items():
+        print(f"| reference: `openssl s_server -www`, {names[kind][5:]} | "
+              f"{r['connections_per_s']:,} | {r['connections_per_cpu_s']:,} | "
               f"{r['resumed']:.0%} | {r['errors']} |")
     if args.json:
         with open(args.json, "w") as f:
