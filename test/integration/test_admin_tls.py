@@ -148,6 +148,11 @@ class AdminTlsTest(unittest.TestCase):
         status, body = get(s.port, "/metrics", good)
         self.assertEqual(status, 200)
         self.assertIn('telegate_tls_certificate_expiry_timestamp_seconds{server="admin"}', body)
+        failures = [l for l in body.splitlines()
+                    if l.startswith("telegate_http_server_tls_handshake_failures_total{")
+                    and 'server="admin"' in l]
+        self.assertTrue(any('reason="client_certificate"' in l for l in failures), failures)
+        self.assertTrue(any('reason="plain_http"' in l for l in failures), failures)
 
         # A reload with the same tls block is applied; one that changes it is refused.
         self.assertEqual(get(s.port, "/-/reload", good, method="POST")[0], 200)
