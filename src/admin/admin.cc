@@ -85,6 +85,7 @@ AdminServer::AdminServer(std::string listen_addr, runtime::Controller& controlle
   opts.read_timeout = std::chrono::seconds(10);
   opts.idle_timeout = std::chrono::seconds(30);
   opts.tls = std::move(tls);
+  opts.memory_budget = &budget_;
   // Access control, method and body rules are judged before any body byte is read.
   // A connection counts as authenticated (shed last under a flood) when its request passed the
   // credential check, or when none is configured; the probes count too, so kubelet's survive.

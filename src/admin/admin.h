@@ -25,7 +25,12 @@
 // admin_tls.h) every connection, the probes included, is TLS with the context's client
 // certificate policy (a client the policy refuses fails the handshake, before any request); the
 // context's certificate rotation applies to new connections. Without one, plain HTTP. Fixed for
-// the server's lifetime. The server runs on its own thread; handlers
+// the server's lifetime.
+// Memory: what the server holds for connections and requests beyond the per-connection
+// allowance (request heads, bodies, and the ~96 KiB of TLS state of each TLS connection) is
+// charged to the server's own budget of kAdminMemoryBudgetBytes, not to --memory.limit, so a
+// pipeline that fills the telemetry budget never makes the probes fail, and the admin server
+// never takes memory from the pipeline. The server runs on its own thread; handlers
 // only read controller snapshots, except reload, which calls the supplied reload function
 // (serialised by the controller).
 #pragma once
@@ -38,12 +43,15 @@
 
 #include "absl/status/status.h"
 #include "src/admin/access.h"
+#include "src/common/memory_budget.h"
 #include "src/common/metrics.h"
 #include "src/net/http_server.h"
 #include "src/net/tls/tls.h"
 #include "src/runtime/controller.h"
 
 namespace telegate::admin {
+
+inline constexpr size_t kAdminMemoryBudgetBytes = 16u << 20;
 
 struct ReloadOutcome {
   bool ok = false;
@@ -85,6 +93,7 @@ class AdminServer {
   metrics::Registry& registry_;
   std::function<ReloadOutcome()> reload_;
   bool tls_enabled_ = false;
+  MemoryBudget budget_{kAdminMemoryBudgetBytes};
   std::unique_ptr<net::HttpServer> server_;
   std::atomic<bool> ready_{false};
   // nullptr until the first setHttpConfig().

@@ -5,11 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 
+#include "src/admin/admin.h"
+#include "src/common/memory_budget.h"
 #include "src/runtime/controller.h"
 #include "src/runtime/registry.h"
+#include "test/fakes/test_certs.h"
+#include "test/fakes/tls_client.h"
 
 namespace telegate::admin {
 namespace {
@@ -210,6 +215,67 @@ TEST(AdminTlsTest, ReloadMustKeepTheTlsBlockItStartedWith) {
       << st;
   // Configurations with errors pass through to the load, which reports them.
   EXPECT_TRUE(checkAdminTlsUnchanged(started, sources("http {")).ok());
+}
+
+// The admin server over TLS, built as src/main/app.cc builds it; probes keep working while the
+// telemetry budget (--memory.limit) is exhausted, since TLS state is charged to the server's own.
+TEST(AdminTlsServerTest, ServesTlsAndProbesSurviveAFullTelemetryBudget) {
+  std::signal(SIGPIPE, SIG_IGN);  // a refused client writes into a closed connection
+  testing::TestCa ca("admin-test-ca");
+  testing::TestKeyPair server = ca.issueServer();
+  testing::TestCa other("other-ca");
+  testing::CertSpec spec;
+  spec.common_name = "ops";
+  testing::TestKeyPair client = ca.issue(spec);
+  testing::TestKeyPair stranger = other.issue(spec);
+  testing::TempDir dir;
+  const std::string config = "http {\n  tls {\n    cert_file = \"" +
+                             dir.write("tls.crt", server.cert_pem) + "\"\n    key_file = \"" +
+                             dir.write("tls.key", server.key_pem) + "\"\n    client_ca_file = \"" +
+                             dir.write("ca.crt", ca.certPem()) +
+                             "\"\n    client_auth_type = \"RequireAndVerifyClientCert\"\n  }\n}\n";
+  metrics::Registry m;
+  auto tls = adminTlsFromSources(sources(config), &m);
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  ASSERT_TRUE(tls->enabled());
+
+  runtime::Registry registry;
+  runtime::ControllerOptions o;
+  o.registry = &registry;
+  o.metrics = &m;
+  o.storage_path = ::testing::TempDir();
+  AdminServer* admin_ptr = nullptr;
+  o.on_http_block = [&admin_ptr](const runtime::HttpBlockArgs& a) {
+    if (admin_ptr != nullptr) admin_ptr->setHttpConfig(a);
+  };
+  runtime::Controller ctl(o);
+  AdminServer admin(
+      "127.0.0.1:0", ctl, m,
+      [] {
+        return ReloadOutcome{true, ""};
+      },
+      tls->context);
+  admin_ptr = &admin;
+  ASSERT_TRUE(admin.start().ok());
+  ASSERT_TRUE(ctl.load(sources(config)).ok);
+  admin.setReady(true);
+  EXPECT_TRUE(admin.tlsEnabled());
+
+  const std::string ready = "GET /-/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const uint16_t port = admin.server().port();
+  auto r = testing::tlsExchange(port, ca.certPem(), &client, ready);
+  EXPECT_EQ(r.response.rfind("HTTP/1.1 200", 0), 0u) << r.response;
+  EXPECT_EQ(testing::tlsExchange(port, ca.certPem(), nullptr, ready).response, "");
+  EXPECT_EQ(testing::tlsExchange(port, ca.certPem(), &stranger, ready).response, "");
+
+  // Exhaust the telemetry budget: the probes still get through.
+  MemoryBudget& global = globalMemoryBudget();
+  const size_t old_limit = global.limit();
+  global.setLimit(1);
+  r = testing::tlsExchange(port, ca.certPem(), &client, ready);
+  global.setLimit(old_limit);
+  EXPECT_EQ(r.response.rfind("HTTP/1.1 200", 0), 0u) << r.response;
+  admin.stop();
 }
 
 }  // namespace
