@@ -13,6 +13,7 @@
 
 #include "src/components/otelcol/auth/handler.h"
 #include "src/components/otelcol/consumer.h"
+#include "src/net/tls/tls.h"
 #include "src/runtime/schema.h"
 
 namespace telegate::otelcol {
@@ -33,6 +34,12 @@ struct TlsServerBlock {
   static void describe(Schema<TlsServerBlock>& s);
 };
 
+// The `tls` block of otelcol clients (otelcol.exporter.otlp and otlphttp), Alloy's attributes.
+// settings() maps it onto net::tls::TlsClientSettings, the one mapping every client applies;
+// validate() is that of the settings plus curve_preferences, which telegate's clients do not
+// implement (refused with a diagnostic rather than ignored). The certificate, key and CA files
+// are re-read when they change (checked every second) whatever reload_interval says; the
+// gRPC-only limits are checked by GrpcClientBlock::validate().
 struct TlsClientBlock {
   bool insecure = false;
   bool insecure_skip_verify = false;
@@ -40,9 +47,13 @@ struct TlsClientBlock {
   std::string ca_file, ca_pem, cert_file, key_file, cert_pem;
   Secret key_pem;
   std::string min_version, max_version;
+  std::vector<std::string> cipher_suites;
+  std::vector<std::string> curve_preferences;
   bool include_system_ca_certs_pool = false;
   Duration reload_interval;
   static void describe(Schema<TlsClientBlock>& s);
+  absl::Status validate() const;
+  net::tls::TlsClientSettings settings() const;
 };
 
 struct KeepaliveServerParams {
