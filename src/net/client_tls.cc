@@ -112,15 +112,15 @@ absl::StatusOr<ClientTlsPem> loadClientTlsPem(const tls::TlsClientSettings& s) {
   std::unique_ptr<X509, X509Free> cert(
       PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   if (!cert) {
-    return absl::FailedPreconditionError(strCat(cert_origin, ": no certificate in it (", sslError(),
-                                                ")"));
+    return absl::FailedPreconditionError(
+        strCat(cert_origin, ": no certificate in it (", sslError(), ")"));
   }
   auto key_bio = memBio(out.key);
   std::unique_ptr<EVP_PKEY, PkeyFree> key(
       PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
-    return absl::FailedPreconditionError(strCat(key_origin, ": no private key in it (", sslError(),
-                                                ")"));
+    return absl::FailedPreconditionError(
+        strCat(key_origin, ": no private key in it (", sslError(), ")"));
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();

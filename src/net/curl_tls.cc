@@ -139,8 +139,10 @@ absl::Status CurlTls::rewriteForServerName(std::string_view url, const std::stri
   std::string sn = server_name;
   if (sn.find(':') != std::string::npos && sn.front() != '[') sn = strCat("[", sn, "]");
   if (sameHost(host, sn)) return absl::OkStatus();
-  if (curl_url_set(u.u, CURLUPART_HOST, sn.c_str(), 0) != CURLUE_OK || !u.get(CURLUPART_URL, new_url)) {
-    return absl::InvalidArgumentError(strCat("server_name \"", server_name, "\" is not a host name"));
+  if (curl_url_set(u.u, CURLUPART_HOST, sn.c_str(), 0) != CURLUE_OK ||
+      !u.get(CURLUPART_URL, new_url)) {
+    return absl::InvalidArgumentError(
+        strCat("server_name \"", server_name, "\" is not a host name"));
   }
   *connect_to = strCat(sn, ":", port, ":", host, ":", port);
   *authority = u.get(CURLUPART_PORT, &explicit_port) ? strCat(host, ":", explicit_port) : host;

@@ -69,7 +69,9 @@ std::string_view HttpClientResponse::header(std::string_view lower_name) const {
 }
 
 HttpClient::HttpClient(HttpClientOptions opts)
-    : opts_(std::move(opts)), tls_(CurlTls::create(opts_.tls)), files_(opts_.tls) {
+    : opts_(std::move(opts)),
+      tls_(CurlTls::create(opts_.tls)),
+      files_(opts_.tls, opts_.tls_files_check_period) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (opts_.user_agent.empty()) opts_.user_agent = strCat("telegate/", kVersion);
 }

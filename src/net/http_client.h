@@ -37,6 +37,8 @@ namespace telegate::net {
 
 struct HttpClientOptions {
   tls::TlsClientSettings tls;  // `insecure` does not apply: the URL's scheme decides
+  // How often the TLS files are checked for changes (tests set 0: before every request).
+  std::chrono::milliseconds tls_files_check_period{1000};
   std::string proxy_url;   // empty: no proxy (the environment is ignored)
   bool http2 = false;      // HTTP/1.1 by default
   std::string user_agent;  // default "telegate/<version>"

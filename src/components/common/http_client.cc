@@ -67,12 +67,14 @@ void overlayTlsConfig(const TlsConfigBlock& t, net::tls::TlsClientSettings* base
 
 bool sameTlsConfig(const TlsConfigBlock& a, const TlsConfigBlock& b) {
   return a.ca_file == b.ca_file && a.ca_pem == b.ca_pem && a.cert_file == b.cert_file &&
-         a.cert_pem == b.cert_pem && a.key_file == b.key_file && a.key_pem.value == b.key_pem.value &&
-         a.server_name == b.server_name && a.insecure_skip_verify == b.insecure_skip_verify &&
-         a.min_version == b.min_version;
+         a.cert_pem == b.cert_pem && a.key_file == b.key_file &&
+         a.key_pem.value == b.key_pem.value && a.server_name == b.server_name &&
+         a.insecure_skip_verify == b.insecure_skip_verify && a.min_version == b.min_version;
 }
 
-absl::Status TlsConfigBlock::validate() const { return tlsSettings(*this).validate(); }
+absl::Status TlsConfigBlock::validate() const {
+  return tlsSettings(*this).validate();
+}
 
 absl::Status HttpClientConfig::validate() const {
   int n = 0;
