@@ -253,8 +253,7 @@ class Component : public runtime::TypedComponent<Arguments> {
            a->bearer_token.value == b->bearer_token.value &&
            a->bearer_token_file == b->bearer_token_file && a->proxy_url == b->proxy_url &&
            a->tls_config.has_value() == b->tls_config.has_value() &&
-           (!a->tls_config ||
-            components::sameTlsConfig(*a->tls_config, *b->tls_config)) &&
+           (!a->tls_config || components::sameTlsConfig(*a->tls_config, *b->tls_config)) &&
            a->basic_auth.has_value() == b->basic_auth.has_value() &&
            a->authorization.has_value() == b->authorization.has_value();
   }

@@ -116,8 +116,11 @@ GrpcTarget parseGrpcEndpoint(const GrpcClientBlock& client) {
   return t;
 }
 
-GrpcSender::GrpcSender(GrpcClientBlock client, log::Logger logger)
-    : client_(std::move(client)), logger_(std::move(logger)), files_(client_.tls.settings()) {
+GrpcSender::GrpcSender(GrpcClientBlock client, log::Logger logger,
+                       std::chrono::milliseconds tls_files_check_period)
+    : client_(std::move(client)),
+      logger_(std::move(logger)),
+      files_(client_.tls.settings(), tls_files_check_period) {
   const std::string& c = client_.compression;
   if (c == "gzip") {
     compression_ = GRPC_COMPRESS_GZIP;

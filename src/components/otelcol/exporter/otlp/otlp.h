@@ -67,7 +67,9 @@ GrpcTarget parseGrpcEndpoint(const GrpcClientBlock& client);
 
 class GrpcSender final : public exporterhelper::Sender {
  public:
-  GrpcSender(GrpcClientBlock client, log::Logger logger);
+  // `tls_files_check_period`: how often the TLS files are checked for changes (tests: 0).
+  GrpcSender(GrpcClientBlock client, log::Logger logger,
+             std::chrono::milliseconds tls_files_check_period = std::chrono::seconds(1));
   ~GrpcSender() override;
   exporterhelper::SendResult send(pdata::Batch& batch,
                                   std::chrono::steady_clock::time_point deadline) override;
