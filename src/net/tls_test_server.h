@@ -5,7 +5,8 @@
 // connection is kept alive. handshakes() lists, per completed handshake, the client CN, the SNI
 // the client sent and whether the session was resumed; hosts() lists the Host header of every
 // request. Options: the serving certificate and key, the CA client certificates must chain to
-// (empty: no client certificate asked), and the highest TLS version served. One thread accepts,
+// (empty: no client certificate asked), and the highest TLS version served. SIGPIPE is ignored
+// by the process from the first server on, as in telegate. One thread accepts,
 // one thread per connection (tests open a handful); the destructor closes everything and joins.
 #pragma once
 
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -41,6 +43,8 @@ class TlsTestServer {
   };
 
   explicit TlsTestServer(const Options& o) {
+    signal(SIGPIPE, SIG_IGN);  // as telegate's main does: a peer that hung up is an error, not a
+                               // signal (OpenSSL writes with write(2))
     ctx_ = SSL_CTX_new(TLS_server_method());
     SSL_CTX_use_certificate_chain_file(ctx_, o.cert_file.c_str());
     SSL_CTX_use_PrivateKey_file(ctx_, o.key_file.c_str(), SSL_FILETYPE_PEM);
