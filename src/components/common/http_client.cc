@@ -28,9 +28,10 @@ void TlsConfigBlock::describe(Schema<TlsConfigBlock>& s) {
   s.attr("cert_file", &TlsConfigBlock::cert_file);
   s.attr("key_pem", &TlsConfigBlock::key_pem);
   s.attr("key_file", &TlsConfigBlock::key_file);
-  s.attr("server_name", &TlsConfigBlock::server_name);
+  s.attr("server_name", &TlsConfigBlock::server_name)
+      .doc("SNI and the name verified; default the URL's host");
   s.attr("insecure_skip_verify", &TlsConfigBlock::insecure_skip_verify);
-  s.attr("min_version", &TlsConfigBlock::min_version);
+  s.attr("min_version", &TlsConfigBlock::min_version).doc("\"1.0\" to \"1.3\"; \"\" = \"1.2\"");
 }
 
 net::tls::TlsClientSettings tlsSettings(const TlsConfigBlock& t) {

@@ -20,7 +20,8 @@ void TlsServerBlock::describe(Schema<TlsServerBlock>& s) {
 void TlsClientBlock::describe(Schema<TlsClientBlock>& s) {
   s.attr("insecure", &TlsClientBlock::insecure).doc("plaintext connection (no TLS)");
   s.attr("insecure_skip_verify", &TlsClientBlock::insecure_skip_verify);
-  s.attr("server_name", &TlsClientBlock::server_name);
+  s.attr("server_name", &TlsClientBlock::server_name)
+      .doc("SNI and the name verified; default the endpoint's host");
   s.attr("ca_file", &TlsClientBlock::ca_file);
   s.attr("ca_pem", &TlsClientBlock::ca_pem);
   s.attr("cert_file", &TlsClientBlock::cert_file);
