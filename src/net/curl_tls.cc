@@ -97,6 +97,7 @@ CurlTlsRequest::~CurlTlsRequest() {
 }
 
 absl::StatusOr<std::shared_ptr<const CurlTls>> CurlTls::create(tls::TlsClientSettings settings) {
+  settings.insecure = false;  // the URL's scheme decides; the rest is checked and applied
   if (auto st = settings.validate(); !st.ok()) return st;
   std::shared_ptr<CurlTls> t(new CurlTls(std::move(settings)));
   const auto& s = t->settings_;

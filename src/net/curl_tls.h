@@ -4,7 +4,8 @@
 //
 // Contract:
 //  * CurlTls::create() checks the settings (versions and cipher names through the shared tables
-//    of src/net/tls/tls.h) once; apply() then sets a handle up for one request to `url`:
+//    of src/net/tls/tls.h) once, ignoring `insecure` (an http:// URL is plaintext, https:// TLS);
+//    apply() then sets a handle up for one request to `url`:
 //      - verification: on (peer and host) unless insecure_skip_verify;
 //      - CA: ca_pem (CURLOPT_CAINFO_BLOB) or ca_file (CURLOPT_CAINFO, read by curl for each new
 //        connection) replaces the system roots, and the CA directory is switched off; with

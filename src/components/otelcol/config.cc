@@ -64,7 +64,9 @@ absl::Status TlsClientBlock::validate() const {
         "curve_preferences is not supported by telegate's TLS clients (OpenSSL's default groups "
         "are used); remove it");
   }
-  return settings().validate();
+  net::tls::TlsClientSettings s = settings();
+  s.insecure = false;  // checked even when unused (gRPC plaintext), so a typo is caught
+  return s.validate();
 }
 
 void KeepaliveServerParams::describe(Schema<KeepaliveServerParams>& s) {
