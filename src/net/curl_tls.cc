@@ -116,6 +116,11 @@ absl::StatusOr<std::shared_ptr<const CurlTls>> CurlTls::create(tls::TlsClientSet
     if (!list.ok()) return list.status();
     t->cipher_list_ = *list;
   }
+  if (*min < TLS1_2_VERSION) {
+    // OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level; asking for them lowers it
+    // for this client, as the listeners do.
+    t->cipher_list_ = strCat(t->cipher_list_.empty() ? "DEFAULT" : t->cipher_list_, ":@SECLEVEL=0");
+  }
   return std::shared_ptr<const CurlTls>(std::move(t));
 }
 

@@ -14,7 +14,9 @@
 //      - client certificate and key: *_pem as blobs, *_file as paths (curl reads the files for
 //        each new connection);
 //      - versions: CURLOPT_SSLVERSION from min_version (default "1.2", as Alloy) and max_version;
-//        cipher_suites as an OpenSSL cipher list (TLS 1.2; TLS 1.3 suites stay OpenSSL's);
+//        cipher_suites as an OpenSSL cipher list (TLS 1.2; TLS 1.3 suites stay OpenSSL's); a
+//        min_version below "1.2" also lowers OpenSSL's security level to 0 (OpenSSL 3 refuses
+//        TLS 1.0/1.1 otherwise);
 //      - server_name, for https URLs whose host differs from it: curl has no SNI override, so the
 //        URL given to curl carries server_name as its host (curl then sends it as SNI and
 //        verifies the certificate against it, as Go's ServerName does), CURLOPT_CONNECT_TO sends

@@ -139,6 +139,20 @@ TEST(HttpClientTlsTest, MinAndMaxVersion) {
   EXPECT_FALSE(get(no_common_cipher, tls12.url()).ok());
 }
 
+// TLS 1.0 and 1.1 are refused unless min_version asks for them.
+TEST(HttpClientTlsTest, OldVersionsOnlyWhenAskedFor) {
+  const auto& pki = TestPki::get();
+  TlsTestServer tls11({pki.server_cert, pki.server_key, pki.ca, TLS1_1_VERSION, TLS1_1_VERSION});
+  auto s = clientSettings();
+  HttpClient by_default(withTls(s));
+  EXPECT_FALSE(get(by_default, tls11.url()).ok());
+  s.min_version = "1.1";
+  HttpClient asked(withTls(s));
+  auto r = get(asked, tls11.url());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "team-a");
+}
+
 TEST(HttpClientTlsTest, BadSettingsFailEverySend) {
   auto s = clientSettings();
   s.min_version = "1.4";

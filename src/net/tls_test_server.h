@@ -35,6 +35,7 @@ class TlsTestServer {
     std::string cert_file, key_file;
     std::string client_ca_file;  // "" = no client certificate requested
     int max_version = 0;         // e.g. TLS1_2_VERSION; 0 = OpenSSL's highest
+    int min_version = 0;         // below TLS1_2_VERSION also lowers the security level to 0
   };
   struct Handshake {
     std::string client_cn;  // "" without a verified client certificate
@@ -49,6 +50,10 @@ class TlsTestServer {
     SSL_CTX_use_certificate_chain_file(ctx_, o.cert_file.c_str());
     SSL_CTX_use_PrivateKey_file(ctx_, o.key_file.c_str(), SSL_FILETYPE_PEM);
     if (o.max_version != 0) SSL_CTX_set_max_proto_version(ctx_, o.max_version);
+    if (o.min_version != 0) {
+      SSL_CTX_set_min_proto_version(ctx_, o.min_version);
+      if (o.min_version < TLS1_2_VERSION) SSL_CTX_set_security_level(ctx_, 0);
+    }
     if (!o.client_ca_file.empty()) {
       SSL_CTX_load_verify_locations(ctx_, o.client_ca_file.c_str(), nullptr);
       SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
