@@ -110,6 +110,15 @@ TEST_F(OtlpGrpcTlsTest, PemValues) {
   EXPECT_EQ(tempo_.cns(), std::vector<std::string>{"team-a"});
 }
 
+TEST_F(OtlpGrpcTlsTest, SystemPoolPlusConfiguredCa) {
+  GrpcClientBlock c = tlsClient(port_);
+  c.tls.include_system_ca_certs_pool = true;
+  GrpcSender s(c, log::Logger());
+  absl::Status st = sendOne(s);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(tempo_.cns(), std::vector<std::string>{"team-a"});
+}
+
 TEST_F(OtlpGrpcTlsTest, UntrustedCaFails) {
   GrpcClientBlock c = tlsClient(port_, false);
   c.tls.ca_file = TestPki::get().other_ca;
