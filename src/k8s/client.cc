@@ -109,7 +109,8 @@ struct Client::Call {
   }
 };
 
-Client::Client(Config config, Options options) : config_(std::move(config)), options_(options) {
+Client::Client(Config config, Options options)
+    : config_(std::move(config)), options_(options), tls_(net::CurlTls::create(config_.tls)) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   while (!config_.server.empty() && config_.server.back() == '/') config_.server.pop_back();
   if (config_.user_agent.empty()) config_.user_agent = strCat("telegate/", kVersion);
@@ -140,6 +141,7 @@ absl::StatusOr<int> Client::perform(std::string_view path, Call& call, Cancel* c
                                     std::chrono::milliseconds idle_timeout) {
   if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError("cancelled");
   std::string url = strCat(config_.server, path);
+  if (!tls_.ok()) return absl::FailedPreconditionError(strCat("tls: ", tls_.status().message()));
   CURL* e = curl_easy_init();
   CURLM* m = curl_multi_init();
   if (e == nullptr || m == nullptr) {
@@ -152,8 +154,15 @@ absl::StatusOr<int> Client::perform(std::string_view path, Call& call, Cancel* c
   curl_slist* hdrs = curl_slist_append(nullptr, "Accept: application/json");
   std::string auth = authorization(call.force_token);
   if (!auth.empty()) hdrs = curl_slist_append(hdrs, strCat("Authorization: ", auth).c_str());
+  net::CurlTlsRequest tls_req;  // sets CURLOPT_URL (see src/net/curl_tls.h)
+  if (auto st = (*tls_)->apply(e, url, &tls_req); !st.ok()) {
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(e);
+    curl_multi_cleanup(m);
+    return st;
+  }
+  if (!tls_req.host_header.empty()) hdrs = curl_slist_append(hdrs, tls_req.host_header.c_str());
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
   curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
   curl_easy_setopt(e, CURLOPT_USERAGENT, config_.user_agent.c_str());
@@ -173,30 +182,6 @@ absl::StatusOr<int> Client::perform(std::string_view path, Call& call, Cancel* c
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(e, CURLOPT_USERNAME, config_.username.c_str());
     curl_easy_setopt(e, CURLOPT_PASSWORD, config_.password.c_str());
-  }
-  if (!config_.ca_pem.empty()) {
-    curl_blob b{config_.ca_pem.data(), config_.ca_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
-  } else if (!config_.ca_file.empty()) {
-    curl_easy_setopt(e, CURLOPT_CAINFO, config_.ca_file.c_str());
-  }
-  if (!config_.cert_pem.empty()) {
-    curl_blob b{config_.cert_pem.data(), config_.cert_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
-    curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-  } else if (!config_.cert_file.empty()) {
-    curl_easy_setopt(e, CURLOPT_SSLCERT, config_.cert_file.c_str());
-  }
-  if (!config_.key_pem.empty()) {
-    curl_blob b{config_.key_pem.data(), config_.key_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
-    curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-  } else if (!config_.key_file.empty()) {
-    curl_easy_setopt(e, CURLOPT_SSLKEY, config_.key_file.c_str());
-  }
-  if (config_.insecure_skip_verify) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   requests_.fetch_add(1, std::memory_order_relaxed);
   curl_multi_add_handle(m, e);

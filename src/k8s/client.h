@@ -7,6 +7,11 @@
 //   - Authentication: the bearer token (from Config::bearer_token, or the token FILE, re-read when
 //     older than token_reload — 1 minute by default — and immediately after a 401, after which
 //     the request is retried once), or basic auth, or client certificates.
+//   - TLS: Config::tls applied by net::CurlTls (src/net/curl_tls.h): CA, client certificate and
+//     key (file or PEM), insecure_skip_verify, server_name (SNI and verified name), min/max
+//     version. Every request opens its own connection, so the files are read afresh each time and
+//     a rotated client certificate or CA is used by the next request. Settings CurlTls refuses
+//     make every request FAILED_PRECONDITION with the reason.
 //   - get() returns the status and body (non-2xx statuses are responses, not errors; transport
 //     failures are UNAVAILABLE naming the URL). Bodies are capped at max_body (64 MiB): a longer
 //     body is RESOURCE_EXHAUSTED.
@@ -38,6 +43,7 @@
 
 #include "absl/status/statusor.h"
 #include "src/k8s/config.h"
+#include "src/net/curl_tls.h"
 
 namespace telegate::k8s {
 
@@ -119,6 +125,7 @@ class Client {
 
   Config config_;
   Options options_;
+  absl::StatusOr<std::shared_ptr<const net::CurlTls>> tls_;
   std::atomic<uint64_t> requests_{0};
   std::mutex token_mu_;
   std::string token_;

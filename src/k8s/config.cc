@@ -45,7 +45,7 @@ absl::StatusOr<Config> inClusterConfig(std::string sa_dir) {
         strCat("in-cluster configuration: ", std::string(token.status().message())));
   }
   std::string ca = strCat(sa_dir, "/ca.crt");
-  if (std::ifstream(ca).good()) c.ca_file = ca;
+  if (std::ifstream(ca).good()) c.tls.ca_file = ca;
   auto ns = readTextFile(strCat(sa_dir, "/namespace"));
   if (ns.ok()) c.namespace_ = *ns;
   return c;
@@ -117,12 +117,13 @@ absl::StatusOr<Config> parseKubeconfig(std::string_view yaml, std::string_view b
   }
   while (!c.server.empty() && c.server.back() == '/') c.server.pop_back();
   c.namespace_ = str(ctx, "namespace");
-  c.ca_file = resolve(base_dir, str(cluster, "certificate-authority"));
+  c.tls.ca_file = resolve(base_dir, str(cluster, "certificate-authority"));
   auto ca = base64Field(cluster, "certificate-authority-data");
   if (!ca.ok()) return ca.status();
-  c.ca_pem = *ca;
-  c.insecure_skip_verify = str(cluster, "insecure-skip-tls-verify") == "true";
-  c.tls_server_name = str(cluster, "tls-server-name");
+  c.tls.ca_pem = *ca;
+  if (!c.tls.ca_pem.empty()) c.tls.ca_file.clear();  // client-go: the data wins
+  c.tls.insecure_skip_verify = str(cluster, "insecure-skip-tls-verify") == "true";
+  c.tls.server_name = str(cluster, "tls-server-name");
   c.proxy_url = str(cluster, "proxy-url");
 
   std::string user_name = str(ctx, "user");
@@ -138,14 +139,16 @@ absl::StatusOr<Config> parseKubeconfig(std::string_view yaml, std::string_view b
     }
     c.bearer_token = str(user, "token");
     c.bearer_token_file = resolve(base_dir, str(user, "tokenFile"));
-    c.cert_file = resolve(base_dir, str(user, "client-certificate"));
-    c.key_file = resolve(base_dir, str(user, "client-key"));
+    c.tls.cert_file = resolve(base_dir, str(user, "client-certificate"));
+    c.tls.key_file = resolve(base_dir, str(user, "client-key"));
     auto cert = base64Field(user, "client-certificate-data");
     if (!cert.ok()) return cert.status();
-    c.cert_pem = *cert;
+    c.tls.cert_pem = *cert;
+    if (!c.tls.cert_pem.empty()) c.tls.cert_file.clear();
     auto key = base64Field(user, "client-key-data");
     if (!key.ok()) return key.status();
-    c.key_pem = *key;
+    c.tls.key_pem = *key;
+    if (!c.tls.key_pem.empty()) c.tls.key_file.clear();
     c.username = str(user, "username");
     c.password = str(user, "password");
   }

@@ -9,7 +9,7 @@
 //     TELEGATE_K8S_SA_DIR, else /var/run/secrets/kubernetes.io/serviceaccount.
 //   - loadKubeconfig()/parseKubeconfig(): a kubeconfig YAML file; the current-context (or the
 //     named context) selects the cluster (server, certificate-authority[-data],
-//     insecure-skip-tls-verify, tls-server-name) and the user (token, tokenFile,
+//     insecure-skip-tls-verify, tls-server-name) into `tls`, and the user (token, tokenFile,
 //     client-certificate[-data], client-key[-data], username/password) and the namespace.
 //     Relative file paths are resolved against the kubeconfig's directory. exec/auth-provider
 //     plugins are rejected with UNIMPLEMENTED. Errors name the file and the missing entry.
@@ -21,17 +21,16 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "src/net/tls/tls.h"
 
 namespace telegate::k8s {
 
 struct Config {
   std::string server;  // "https://10.0.0.1:443"; no trailing '/'
-  // TLS. *_pem hold the PEM text itself (kubeconfig *-data, Alloy's tls_config ca_pem...).
-  std::string ca_file, ca_pem;
-  std::string cert_file, cert_pem;
-  std::string key_file, key_pem;
-  std::string tls_server_name;  // parsed from kubeconfig; not applied (SNI = host of server)
-  bool insecure_skip_verify = false;
+  // TLS: the shared client settings (src/net/tls/tls.h). *_pem hold the PEM text itself
+  // (kubeconfig *-data, Alloy's tls_config ca_pem...); server_name is kubeconfig's
+  // tls-server-name or tls_config's server_name (SNI and the name verified).
+  net::tls::TlsClientSettings tls;
   // Credentials: at most one of token / token_file / username+password.
   std::string bearer_token;
   std::string bearer_token_file;  // re-read at least every minute and after a 401

@@ -45,10 +45,10 @@ users:
   auto c = parseKubeconfig(yaml, "/home/x/.kube");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server, "https://127.0.0.1:6443");
-  EXPECT_EQ(c->ca_pem, "-----BEGIN");
+  EXPECT_EQ(c->tls.ca_pem, "-----BEGIN");
   EXPECT_EQ(c->bearer_token, "s3cret");
   EXPECT_EQ(c->namespace_, "team-a");
-  EXPECT_FALSE(c->insecure_skip_verify);
+  EXPECT_FALSE(c->tls.insecure_skip_verify);
 }
 
 TEST(KubeconfigTest, FilesAreRelativeToTheKubeconfigAndContextCanBeChosen) {
@@ -65,10 +65,10 @@ users:
 )";
   auto a = parseKubeconfig(yaml, "/etc/kube");
   ASSERT_TRUE(a.ok()) << a.status();
-  EXPECT_EQ(a->ca_file, "/etc/kube/ca.pem");
-  EXPECT_EQ(a->cert_file, "/etc/kube/certs/u.crt");
-  EXPECT_EQ(a->key_file, "/abs/u.key");
-  EXPECT_TRUE(a->insecure_skip_verify);
+  EXPECT_EQ(a->tls.ca_file, "/etc/kube/ca.pem");
+  EXPECT_EQ(a->tls.cert_file, "/etc/kube/certs/u.crt");
+  EXPECT_EQ(a->tls.key_file, "/abs/u.key");
+  EXPECT_TRUE(a->tls.insecure_skip_verify);
   auto b = parseKubeconfig(yaml, "/etc/kube", "b");
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ(b->bearer_token_file, "/etc/kube/tok");
@@ -122,7 +122,7 @@ TEST(InClusterTest, ReadsEnvAndServiceAccountDir) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server, "https://[fd00::1]:443");
   EXPECT_EQ(c->bearer_token_file, dir + "/token");
-  EXPECT_EQ(c->ca_file, dir + "/ca.crt");
+  EXPECT_EQ(c->tls.ca_file, dir + "/ca.crt");
   EXPECT_EQ(c->namespace_, "monitoring");
   setenv("TELEGATE_K8S_SA_DIR", dir.c_str(), 1);
   setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);

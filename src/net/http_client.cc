@@ -68,43 +68,66 @@ std::string_view HttpClientResponse::header(std::string_view lower_name) const {
   return {};
 }
 
-HttpClient::HttpClient(HttpClientOptions opts) : opts_(std::move(opts)) {
+HttpClient::HttpClient(HttpClientOptions opts)
+    : opts_(std::move(opts)),
+      tls_(CurlTls::create(opts_.tls)),
+      files_(opts_.tls, opts_.tls_files_check_period) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (opts_.user_agent.empty()) opts_.user_agent = strCat("telegate/", kVersion);
 }
 
 HttpClient::~HttpClient() {
-  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+  for (const Pooled& p : idle_) curl_easy_cleanup(static_cast<CURL*>(p.handle));
 }
 
-void* HttpClient::acquire() {
+HttpClient::Pooled HttpClient::acquire() {
+  const uint64_t gen = files_.generation();
+  std::vector<void*> stale;
+  Pooled out{nullptr, gen};
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (!idle_.empty()) {
-      void* h = idle_.back();
+    while (!idle_.empty()) {
+      Pooled p = idle_.back();
       idle_.pop_back();
-      return h;
+      if (p.generation == gen) {
+        out = p;
+        break;
+      }
+      stale.push_back(p.handle);  // made with TLS files that changed since
     }
   }
-  return curl_easy_init();
+  for (void* h : stale) curl_easy_cleanup(static_cast<CURL*>(h));
+  if (out.handle == nullptr) out.handle = curl_easy_init();
+  return out;
 }
 
-void HttpClient::release(void* handle) {
+void HttpClient::release(Pooled p) {
+  if (p.generation != files_.generation()) {
+    curl_easy_cleanup(static_cast<CURL*>(p.handle));
+    return;
+  }
   std::lock_guard<std::mutex> l(mu_);
-  idle_.push_back(handle);
+  idle_.push_back(p);
 }
 
 absl::StatusOr<HttpClientResponse> HttpClient::send(const HttpClientRequest& req) {
-  CURL* c = static_cast<CURL*>(acquire());
+  if (!tls_.ok()) return absl::FailedPreconditionError(strCat("tls: ", tls_.status().message()));
+  Pooled pooled = acquire();
+  CURL* c = static_cast<CURL*>(pooled.handle);
   if (c == nullptr) return absl::InternalError("curl_easy_init failed");
   curl_easy_reset(c);
+  CurlTlsRequest tls_req;
+  if (auto st = (*tls_)->apply(c, req.url, &tls_req); !st.ok()) {
+    release(pooled);
+    return st;
+  }
   HttpClientResponse resp;
   CallState st{&resp, opts_.max_response_body, &req};
   curl_slist* hdrs = nullptr;
   for (const auto& [k, v] : req.headers) hdrs = curl_slist_append(hdrs, strCat(k, ": ", v).c_str());
   hdrs = curl_slist_append(hdrs, "Expect:");  // no 100-continue round trip
+  if (!tls_req.host_header.empty()) hdrs = curl_slist_append(hdrs, tls_req.host_header.c_str());
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   if (req.method == "POST" || req.method == "PUT") {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
@@ -126,18 +149,11 @@ absl::StatusOr<HttpClientResponse> HttpClient::send(const HttpClientRequest& req
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
                    opts_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(c, CURLOPT_PROXY, opts_.proxy_url.c_str());
-  if (!opts_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
-  if (!opts_.cert_file.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, opts_.cert_file.c_str());
-  if (!opts_.key_file.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, opts_.key_file.c_str());
-  if (opts_.insecure_skip_verify) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
   CURLcode rc = curl_easy_perform(c);
   long code = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   curl_slist_free_all(hdrs);
-  release(c);
+  release(pooled);
   if (st.refused) return absl::AbortedError("response body refused by the caller");
   if (rc != CURLE_OK) {
     return absl::UnavailableError(strCat(req.method, " ", req.url, ": ",

@@ -8,7 +8,14 @@
 // send(), with the status and headers already filled in, and nothing is kept; a false return
 // aborts the transfer at once and send() returns ABORTED. An HttpClient is thread-safe: each
 // call borrows a pooled curl handle, so connections are reused across calls and threads.
-// TLS: system CAs by default; ca_file/cert_file/key_file/insecure_skip_verify as configured.
+// TLS: `tls` as src/net/curl_tls.h applies it (system CAs by default; CA, client certificate and
+// key as file or PEM, insecure_skip_verify, server_name, versions, cipher suites). Settings that
+// CurlTls::create() refuses make every send() fail with that reason (components validate their
+// blocks first, so this does not happen with a loaded configuration).
+// Rotation: the CA, certificate and key files are checked at most once a second (TlsFileWatch);
+// when their content changed, pooled handles made before are closed instead of reused, with
+// their connections and TLS sessions, so the next request opens a new connection with the new
+// files. Requests in flight finish on the connection they have.
 #pragma once
 
 #include <chrono>
@@ -22,14 +29,16 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "src/net/client_tls.h"
+#include "src/net/curl_tls.h"
+#include "src/net/tls/tls.h"
 
 namespace telegate::net {
 
 struct HttpClientOptions {
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
-  bool insecure_skip_verify = false;
+  tls::TlsClientSettings tls;  // `insecure` does not apply: the URL's scheme decides
+  // How often the TLS files are checked for changes (tests set 0: before every request).
+  std::chrono::milliseconds tls_files_check_period{1000};
   std::string proxy_url;   // empty: no proxy (the environment is ignored)
   bool http2 = false;      // HTTP/1.1 by default
   std::string user_agent;  // default "telegate/<version>"
@@ -65,12 +74,18 @@ class HttpClient {
   absl::StatusOr<HttpClientResponse> send(const HttpClientRequest& req);
 
  private:
-  void* acquire();
-  void release(void* handle);
+  struct Pooled {
+    void* handle;
+    uint64_t generation;  // of the TLS files when the handle was created
+  };
+  Pooled acquire();
+  void release(Pooled p);
 
   HttpClientOptions opts_;
+  absl::StatusOr<std::shared_ptr<const CurlTls>> tls_;
+  TlsFileWatch files_;
   std::mutex mu_;
-  std::vector<void*> idle_;
+  std::vector<Pooled> idle_;
 };
 
 // Parses a Retry-After header value: delay-seconds or an HTTP-date. nullopt when absent/invalid.

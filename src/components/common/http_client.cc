@@ -28,9 +28,53 @@ void TlsConfigBlock::describe(Schema<TlsConfigBlock>& s) {
   s.attr("cert_file", &TlsConfigBlock::cert_file);
   s.attr("key_pem", &TlsConfigBlock::key_pem);
   s.attr("key_file", &TlsConfigBlock::key_file);
-  s.attr("server_name", &TlsConfigBlock::server_name);
+  s.attr("server_name", &TlsConfigBlock::server_name)
+      .doc("SNI and the name verified; default the URL's host");
   s.attr("insecure_skip_verify", &TlsConfigBlock::insecure_skip_verify);
-  s.attr("min_version", &TlsConfigBlock::min_version);
+  s.attr("min_version", &TlsConfigBlock::min_version).doc("\"1.0\" to \"1.3\"; \"\" = \"1.2\"");
+}
+
+net::tls::TlsClientSettings tlsSettings(const TlsConfigBlock& t) {
+  net::tls::TlsClientSettings s;
+  s.ca_file = t.ca_file;
+  s.ca_pem = t.ca_pem;
+  s.cert_file = t.cert_file;
+  s.cert_pem = t.cert_pem;
+  s.key_file = t.key_file;
+  s.key_pem = t.key_pem.value;
+  s.server_name = t.server_name;
+  s.insecure_skip_verify = t.insecure_skip_verify;
+  s.min_version = t.min_version;
+  return s;
+}
+
+void overlayTlsConfig(const TlsConfigBlock& t, net::tls::TlsClientSettings* base) {
+  if (!t.ca_file.empty() || !t.ca_pem.empty()) {
+    base->ca_file = t.ca_file;
+    base->ca_pem = t.ca_pem;
+  }
+  if (!t.cert_file.empty() || !t.cert_pem.empty()) {
+    base->cert_file = t.cert_file;
+    base->cert_pem = t.cert_pem;
+  }
+  if (!t.key_file.empty() || !t.key_pem.value.empty()) {
+    base->key_file = t.key_file;
+    base->key_pem = t.key_pem.value;
+  }
+  if (!t.server_name.empty()) base->server_name = t.server_name;
+  if (!t.min_version.empty()) base->min_version = t.min_version;
+  base->insecure_skip_verify = base->insecure_skip_verify || t.insecure_skip_verify;
+}
+
+bool sameTlsConfig(const TlsConfigBlock& a, const TlsConfigBlock& b) {
+  return a.ca_file == b.ca_file && a.ca_pem == b.ca_pem && a.cert_file == b.cert_file &&
+         a.cert_pem == b.cert_pem && a.key_file == b.key_file &&
+         a.key_pem.value == b.key_pem.value && a.server_name == b.server_name &&
+         a.insecure_skip_verify == b.insecure_skip_verify && a.min_version == b.min_version;
+}
+
+absl::Status TlsConfigBlock::validate() const {
+  return tlsSettings(*this).validate();
 }
 
 absl::Status HttpClientConfig::validate() const {
@@ -53,12 +97,7 @@ absl::Status HttpClientConfig::validate() const {
 
 net::HttpClientOptions clientOptions(const HttpClientConfig& cfg) {
   net::HttpClientOptions o;
-  if (cfg.tls_config) {
-    o.ca_file = cfg.tls_config->ca_file;
-    o.cert_file = cfg.tls_config->cert_file;
-    o.key_file = cfg.tls_config->key_file;
-    o.insecure_skip_verify = cfg.tls_config->insecure_skip_verify;
-  }
+  if (cfg.tls_config) o.tls = tlsSettings(*cfg.tls_config);
   o.proxy_url = cfg.proxy_url;
   o.http2 = cfg.enable_http2;
   return o;

@@ -3,6 +3,12 @@
 //
 // Contract: plain Arguments structs (see src/runtime/schema.h); validate() rejects conflicting
 // credentials (only one of bearer_token, bearer_token_file, basic_auth, authorization).
+// tls_config carries Alloy's attributes (ca_pem, ca_file, cert_pem, cert_file, key_pem, key_file,
+// server_name, insecure_skip_verify, min_version) and maps onto net::tls::TlsClientSettings with
+// tlsSettings(); its validate() is that of the settings (one source per item, a key with every
+// certificate, known versions), so a bad block is a diagnostic at the block. Every attribute is
+// applied by each client (net::HttpClient, the Kubernetes client), including server_name (SNI
+// and verified name) and rotation of the files (see src/net/client_tls.h).
 #pragma once
 
 #include <optional>
@@ -11,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "src/net/http_client.h"
+#include "src/net/tls/tls.h"
 #include "src/runtime/schema.h"
 
 namespace telegate::components {
@@ -39,7 +46,17 @@ struct TlsConfigBlock {
   bool insecure_skip_verify = false;
   std::string min_version;
   static void describe(Schema<TlsConfigBlock>& s);
+  absl::Status validate() const;
 };
+
+// The shared TLS settings of a tls_config block.
+net::tls::TlsClientSettings tlsSettings(const TlsConfigBlock& t);
+// Overlays the attributes set in `t` on `base` (settings from a kubeconfig or the service
+// account): a CA, certificate or key given in the block replaces the base's (file and PEM
+// together), server_name and min_version replace it when set, insecure_skip_verify adds to it.
+void overlayTlsConfig(const TlsConfigBlock& t, net::tls::TlsClientSettings* base);
+// True when the two blocks say the same thing (every attribute equal).
+bool sameTlsConfig(const TlsConfigBlock& a, const TlsConfigBlock& b);
 
 // The attributes and blocks of an HTTP client, declared on any Arguments type T that has the
 // same member names (so loki.write's endpoint and discovery.kubernetes share one definition).

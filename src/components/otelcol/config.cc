@@ -46,17 +46,53 @@ net::tls::TlsServerSettings TlsServerBlock::toSettings() const {
 void TlsClientBlock::describe(Schema<TlsClientBlock>& s) {
   s.attr("insecure", &TlsClientBlock::insecure).doc("plaintext connection (no TLS)");
   s.attr("insecure_skip_verify", &TlsClientBlock::insecure_skip_verify);
-  s.attr("server_name", &TlsClientBlock::server_name);
+  s.attr("server_name", &TlsClientBlock::server_name)
+      .doc("SNI and the name verified; default the endpoint's host");
   s.attr("ca_file", &TlsClientBlock::ca_file);
   s.attr("ca_pem", &TlsClientBlock::ca_pem);
   s.attr("cert_file", &TlsClientBlock::cert_file);
   s.attr("cert_pem", &TlsClientBlock::cert_pem);
   s.attr("key_file", &TlsClientBlock::key_file);
   s.attr("key_pem", &TlsClientBlock::key_pem);
-  s.attr("min_version", &TlsClientBlock::min_version);
-  s.attr("max_version", &TlsClientBlock::max_version);
+  s.attr("min_version", &TlsClientBlock::min_version).doc("\"1.0\" to \"1.3\"; \"\" = \"1.2\"");
+  s.attr("max_version", &TlsClientBlock::max_version).doc("\"\" = \"1.3\"");
+  s.attr("cipher_suites", &TlsClientBlock::cipher_suites)
+      .doc("TLS 1.2 suites by Go/IANA name; not with otelcol.exporter.otlp");
+  s.attr("curve_preferences", &TlsClientBlock::curve_preferences)
+      .doc("not supported by telegate's clients: refused when set");
   s.attr("include_system_ca_certs_pool", &TlsClientBlock::include_system_ca_certs_pool);
-  s.attr("reload_interval", &TlsClientBlock::reload_interval);
+  s.attr("reload_interval", &TlsClientBlock::reload_interval)
+      .doc("accepted; the files are re-read within a second of a change regardless");
+}
+
+net::tls::TlsClientSettings TlsClientBlock::settings() const {
+  net::tls::TlsClientSettings s;
+  s.insecure = insecure;
+  s.insecure_skip_verify = insecure_skip_verify;
+  s.server_name = server_name;
+  s.ca_file = ca_file;
+  s.ca_pem = ca_pem;
+  s.cert_file = cert_file;
+  s.cert_pem = cert_pem;
+  s.key_file = key_file;
+  s.key_pem = key_pem.value;
+  s.min_version = min_version;
+  s.max_version = max_version;
+  s.cipher_suites = cipher_suites;
+  s.include_system_ca_certs_pool = include_system_ca_certs_pool;
+  s.reload_interval = std::chrono::duration_cast<std::chrono::milliseconds>(reload_interval.value);
+  return s;
+}
+
+absl::Status TlsClientBlock::validate() const {
+  if (!curve_preferences.empty()) {
+    return absl::InvalidArgumentError(
+        "curve_preferences is not supported by telegate's TLS clients (OpenSSL's default groups "
+        "are used); remove it");
+  }
+  net::tls::TlsClientSettings s = settings();
+  s.insecure = false;  // checked even when unused (gRPC plaintext), so a typo is caught
+  return s.validate();
 }
 
 void KeepaliveServerParams::describe(Schema<KeepaliveServerParams>& s) {
@@ -167,6 +203,23 @@ void GrpcClientBlock::describe(Schema<GrpcClientBlock>& s) {
 
 absl::Status GrpcClientBlock::validate() const {
   if (endpoint.empty()) return absl::InvalidArgumentError("endpoint must not be empty");
+  // gRPC 1.51 has no per-channel TLS version range or cipher list: it always offers TLS 1.2 and
+  // 1.3 (HTTP/2 needs at least 1.2) with its own cipher list.
+  if (!tls.cipher_suites.empty()) {
+    return absl::InvalidArgumentError(
+        "tls: cipher_suites is not supported by the gRPC client (gRPC 1.51 has no per-channel "
+        "cipher setting)");
+  }
+  if (tls.min_version == "1.3") {
+    return absl::InvalidArgumentError(
+        "tls: min_version \"1.3\" is not supported by the gRPC client (it always offers TLS 1.2 "
+        "and 1.3)");
+  }
+  if (!tls.max_version.empty() && tls.max_version != "1.3") {
+    return absl::InvalidArgumentError(strCat("tls: max_version \"", tls.max_version,
+                                             "\" is not supported by the gRPC client (it always "
+                                             "offers TLS 1.2 and 1.3)"));
+  }
   return validateCompression(compression);
 }
 

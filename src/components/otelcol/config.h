@@ -67,6 +67,12 @@ struct TlsServerBlock {
   bool operator==(const TlsServerBlock&) const = default;
 };
 
+// The `tls` block of otelcol clients (otelcol.exporter.otlp and otlphttp), Alloy's attributes.
+// settings() maps it onto net::tls::TlsClientSettings, the one mapping every client applies;
+// validate() is that of the settings plus curve_preferences, which telegate's clients do not
+// implement (refused with a diagnostic rather than ignored). The certificate, key and CA files
+// are re-read when they change (checked every second) whatever reload_interval says; the
+// gRPC-only limits are checked by GrpcClientBlock::validate().
 struct TlsClientBlock {
   bool insecure = false;
   bool insecure_skip_verify = false;
@@ -74,9 +80,13 @@ struct TlsClientBlock {
   std::string ca_file, ca_pem, cert_file, key_file, cert_pem;
   Secret key_pem;
   std::string min_version, max_version;
+  std::vector<std::string> cipher_suites;
+  std::vector<std::string> curve_preferences;
   bool include_system_ca_certs_pool = false;
   Duration reload_interval;
   static void describe(Schema<TlsClientBlock>& s);
+  absl::Status validate() const;
+  net::tls::TlsClientSettings settings() const;
 };
 
 struct KeepaliveServerParams {

@@ -17,9 +17,9 @@
 // in telegate_discovery_kubernetes_objects_skipped_total and logged at most once a minute.
 // update() with changed arguments restarts the informers; shutdown() stops them promptly.
 // HTTP client block: bearer_token(_file), basic_auth, authorization (type Bearer), tls_config
-// (ca/cert/key as file or PEM, insecure_skip_verify), proxy_url and proxy_from_environment are
-// applied; requests always use HTTP/1.1 (enable_http2 is ignored), and tls_config server_name /
-// min_version, no_proxy and follow_redirects are accepted but not applied.
+// (every attribute, see components::overlayTlsConfig), proxy_url and proxy_from_environment are
+// applied; requests always use HTTP/1.1 (enable_http2 is ignored), and no_proxy and
+// follow_redirects are accepted but not applied.
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
@@ -181,23 +181,7 @@ absl::StatusOr<k8s::Config> clusterConfig(const Arguments& a) {
     c.bearer_token = a.authorization->credentials.value;
     c.bearer_token_file = a.authorization->credentials_file;
   }
-  if (a.tls_config) {
-    const auto& t = *a.tls_config;
-    if (!t.ca_file.empty() || !t.ca_pem.empty()) {
-      c.ca_file = t.ca_file;
-      c.ca_pem = t.ca_pem;
-    }
-    if (!t.cert_file.empty() || !t.cert_pem.empty()) {
-      c.cert_file = t.cert_file;
-      c.cert_pem = t.cert_pem;
-    }
-    if (!t.key_file.empty() || !t.key_pem.value.empty()) {
-      c.key_file = t.key_file;
-      c.key_pem = t.key_pem.value;
-    }
-    c.insecure_skip_verify = c.insecure_skip_verify || t.insecure_skip_verify;
-    if (!t.server_name.empty()) c.tls_server_name = t.server_name;
-  }
+  if (a.tls_config) components::overlayTlsConfig(*a.tls_config, &c.tls);
   if (!a.proxy_url.empty()) c.proxy_url = a.proxy_url;
   c.proxy_from_environment = a.proxy_from_environment;
   return c;
@@ -225,7 +209,7 @@ std::string fingerprint(const Arguments& a) {
     const auto& t = *a.tls_config;
     strAppend(&s, "tls:", t.ca_file, "|", t.ca_pem, "|", t.cert_file, "|", t.cert_pem, "|",
               t.key_file, "|", t.key_pem.value, "|", t.insecure_skip_verify, "|", t.server_name,
-              "\n");
+              "|", t.min_version, "\n");
   }
   return s;
 }

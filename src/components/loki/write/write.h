@@ -54,8 +54,11 @@
 //    answers UNAVAILABLE meanwhile. wal.max_read_frequency bounds a sender's idle wait;
 //    max_segment_age and min_read_frequency are accepted with no effect. The WAL gives up
 //    per-tenant isolation within an endpoint (one sender, FIFO).
-//  * Not implemented: max_streams, tls_config ca_pem/cert_pem/key_pem (files only), no_proxy.
-//    Credential files are read when the endpoint is (re)built.
+//  * tls_config: every attribute of Alloy's block, through components::tlsSettings() and
+//    net::HttpClient (CA, client certificate and key as file or PEM, insecure_skip_verify,
+//    server_name, min_version); rotated certificate files are used by the next new connection.
+//  * Not implemented: max_streams, no_proxy. Credential files are read when the endpoint is
+//    (re)built.
 // Thread-safety: push may be called concurrently; it takes the component's reader lock and the
 // per-tenant queue mutex (memory) or the DiskQueue's append lock (WAL) only.
 #pragma once

@@ -67,6 +67,9 @@
 //    http_<status>, rate_limited, too_old, shutdown, encode_failed, corrupt_record (an unreadable
 //    write-ahead record, counted as one). The write-ahead queue adds
 //    telegate_queue_* metrics of queue::DiskQueue.
+//  * tls_config: every attribute of Alloy's block, through components::tlsSettings() and
+//    net::HttpClient (CA, client certificate and key as file or PEM, insecure_skip_verify,
+//    server_name, min_version); rotated certificate files are used by the next new connection.
 //  * Not implemented (documented gaps): metadata requests (metadata_config is accepted and
 //    ignored), exemplars and native histograms (SeriesBatch carries neither).
 //  * update(): endpoints whose configuration (and wal block) did not change keep their queues and

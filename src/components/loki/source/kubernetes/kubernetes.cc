@@ -110,16 +110,7 @@ absl::StatusOr<k8s::Config> buildConfig(const std::optional<ClientBlock>& block)
       c.bearer_token = block->authorization->credentials.value;
     }
   }
-  if (block->tls_config) {
-    const auto& t = *block->tls_config;
-    c.ca_file = t.ca_file;
-    c.ca_pem = t.ca_pem;
-    c.cert_file = t.cert_file;
-    c.cert_pem = t.cert_pem;
-    c.key_file = t.key_file;
-    c.key_pem = t.key_pem.value;
-    c.insecure_skip_verify = t.insecure_skip_verify;
-  }
+  if (block->tls_config) c.tls = components::tlsSettings(*block->tls_config);
   c.proxy_url = block->proxy_url;
   return c;
 }
@@ -262,10 +253,7 @@ class Component : public runtime::TypedComponent<Arguments> {
            a->bearer_token.value == b->bearer_token.value &&
            a->bearer_token_file == b->bearer_token_file && a->proxy_url == b->proxy_url &&
            a->tls_config.has_value() == b->tls_config.has_value() &&
-           (!a->tls_config ||
-            (a->tls_config->ca_file == b->tls_config->ca_file &&
-             a->tls_config->ca_pem == b->tls_config->ca_pem &&
-             a->tls_config->insecure_skip_verify == b->tls_config->insecure_skip_verify)) &&
+           (!a->tls_config || components::sameTlsConfig(*a->tls_config, *b->tls_config)) &&
            a->basic_auth.has_value() == b->basic_auth.has_value() &&
            a->authorization.has_value() == b->authorization.has_value();
   }

@@ -2,10 +2,11 @@
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include <condition_variable>
-#include <fstream>
-#include <sstream>
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -36,28 +37,6 @@ const std::string& methodFor(pdata::Signal s) {
     default:
       return kLogs;
   }
-}
-
-bool readFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
-
-absl::Status pemOf(const std::string& pem, const std::string& file, const char* what,
-                   std::string* out) {
-  if (!pem.empty()) {
-    *out = pem;
-    return absl::OkStatus();
-  }
-  if (file.empty()) return absl::OkStatus();
-  if (!readFile(file, out)) {
-    return absl::FailedPreconditionError(strCat("cannot read ", what, " ", file));
-  }
-  return absl::OkStatus();
 }
 
 std::string codeName(grpc::StatusCode c) {
@@ -137,8 +116,11 @@ GrpcTarget parseGrpcEndpoint(const GrpcClientBlock& client) {
   return t;
 }
 
-GrpcSender::GrpcSender(GrpcClientBlock client, log::Logger logger)
-    : client_(std::move(client)), logger_(std::move(logger)) {
+GrpcSender::GrpcSender(GrpcClientBlock client, log::Logger logger,
+                       std::chrono::milliseconds tls_files_check_period)
+    : client_(std::move(client)),
+      logger_(std::move(logger)),
+      files_(client_.tls.settings(), tls_files_check_period) {
   const std::string& c = client_.compression;
   if (c == "gzip") {
     compression_ = GRPC_COMPRESS_GZIP;
@@ -154,10 +136,13 @@ GrpcSender::GrpcSender(GrpcClientBlock client, log::Logger logger)
 
 GrpcSender::~GrpcSender() = default;
 
-absl::Status GrpcSender::ensureChannel() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (channel_ != nullptr) return absl::OkStatus();
+absl::StatusOr<std::shared_ptr<grpc::Channel>> GrpcSender::channel() {
   GrpcTarget t = parseGrpcEndpoint(client_);
+  const uint64_t gen = t.plaintext ? 0 : files_.generation();
+  std::lock_guard<std::mutex> l(mu_);
+  if (channel_ != nullptr && (gen == channel_generation_ || gen == failed_generation_)) {
+    return channel_;  // current, or newer files that did not load: keep the working channel
+  }
   grpc::ChannelArguments args;
   if (!client_.balancer_name.empty()) args.SetLoadBalancingPolicyName(client_.balancer_name);
   if (!client_.authority.empty()) args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, client_.authority);
@@ -166,35 +151,54 @@ absl::Status GrpcSender::ensureChannel() {
   if (t.plaintext) {
     creds = grpc::InsecureChannelCredentials();
   } else {
-    grpc::SslCredentialsOptions opts;
-    const TlsClientBlock& tls = client_.tls;
-    absl::Status st = pemOf(tls.ca_pem, tls.ca_file, "ca_file", &opts.pem_root_certs);
-    if (st.ok()) st = pemOf(tls.cert_pem, tls.cert_file, "cert_file", &opts.pem_cert_chain);
-    if (st.ok()) st = pemOf(tls.key_pem.value, tls.key_file, "key_file", &opts.pem_private_key);
-    if (!st.ok()) return st;  // not cached: a file that appears later is picked up
-    if (client_.tls.insecure_skip_verify) {
-      logger_.warn("tls.insecure_skip_verify is not supported by the gRPC client; verifying");
+    const net::tls::TlsClientSettings settings = client_.tls.settings();
+    auto pem = net::loadClientTlsPem(settings);
+    if (!pem.ok()) {
+      if (gen != failed_generation_) {
+        failed_generation_ = gen;
+        logger_.error(channel_ != nullptr
+                          ? "client TLS files changed but do not load; keeping the previous ones"
+                          : "client TLS files do not load",
+                      {{"err", std::string(pem.status().message())}});
+      }
+      if (channel_ != nullptr) return channel_;
+      return pem.status();  // retried: the files may appear or be fixed
     }
-    if (!client_.tls.server_name.empty()) args.SetSslTargetNameOverride(client_.tls.server_name);
-    creds = grpc::SslCredentials(opts);
+    namespace gx = grpc::experimental;
+    gx::TlsChannelCredentialsOptions opts;
+    std::vector<gx::IdentityKeyCertPair> pairs;
+    if (!pem->cert.empty()) pairs.push_back({pem->key, pem->cert});
+    if (!pem->ca.empty() || !pairs.empty()) {
+      opts.set_certificate_provider(
+          std::make_shared<gx::StaticDataCertificateProvider>(pem->ca, pairs));
+      if (!pem->ca.empty()) opts.watch_root_certs();
+      if (!pairs.empty()) opts.watch_identity_key_cert_pairs();
+    }
+    if (settings.insecure_skip_verify) {
+      opts.set_verify_server_certs(false);
+      opts.set_certificate_verifier(std::make_shared<gx::NoOpCertificateVerifier>());
+      opts.set_check_call_host(false);
+    } else {
+      opts.set_certificate_verifier(std::make_shared<gx::HostNameCertificateVerifier>());
+    }
+    if (!settings.server_name.empty()) args.SetSslTargetNameOverride(settings.server_name);
+    creds = gx::TlsCredentials(opts);
   }
+  if (channel_ != nullptr) logger_.info("client TLS files changed; new connections use them");
   channel_ = grpc::CreateCustomChannel(t.target, creds, args);
-  return absl::OkStatus();
+  channel_generation_ = gen;
+  return channel_;
 }
 
 SendResult GrpcSender::send(pdata::Batch& batch, Clock::time_point deadline) {
   SendResult r;
-  if (auto st = ensureChannel(); !st.ok()) {
-    r.status = st;
+  auto channel = this->channel();
+  if (!channel.ok()) {
+    r.status = channel.status();
     r.permanent = false;  // a missing file may appear; retried until max_elapsed_time
     return r;
   }
-  std::shared_ptr<grpc::Channel> channel;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    channel = channel_;
-  }
-  grpc::GenericStub stub(channel);
+  grpc::GenericStub stub(*channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + (deadline - Clock::now()));
   ctx.set_wait_for_ready(client_.wait_for_ready);

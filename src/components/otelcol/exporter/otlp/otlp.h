@@ -7,8 +7,17 @@
 //  * GrpcSender sends the Batch's wire bytes unchanged as the request message of
 //    /opentelemetry.proto.collector.<signal>.v1.<Trace|Metrics|Logs>Service/Export through a
 //    grpc::GenericStub. Endpoint: a leading "http://" is stripped and means plaintext, "https://"
-//    is stripped; `tls { insecure = true }` means plaintext; otherwise TLS with the system roots
-//    or ca_file/ca_pem, and a client certificate from cert_file/key_file (or the PEM values).
+//    is stripped; `tls { insecure = true }` means plaintext; otherwise TLS
+//    (grpc::experimental::TlsCredentials) with the system roots or ca_file/ca_pem (plus the
+//    system roots with include_system_ca_certs_pool), a client certificate from cert_file/key_file
+//    or the PEM values, insecure_skip_verify (no chain or name check), server_name (SNI and the
+//    name verified). gRPC offers TLS 1.2 and 1.3 with its own ciphers (GrpcClientBlock::validate
+//    refuses settings it cannot honour). Rotation: the CA, certificate and key files are checked
+//    at most once a second before a send; when they changed, a new channel is built from them
+//    (new connections present the new certificate; calls in flight finish on the old channel).
+//    New material that does not load (unreadable, a key that does not match its certificate)
+//    keeps the previous channel, logged once per change; with no previous channel the send fails
+//    as retryable.
 //    Compression: gzip (default) and deflate/zlib per call; none/"" off; zstd and snappy are not
 //    implemented by gRPC 1.51 and fall back to gzip (warned once). Configured headers become
 //    metadata (lower-cased), plus x-scope-orgid from the batch's tenant unless configured.
@@ -32,6 +41,7 @@
 #include "src/common/log.h"
 #include "src/components/otelcol/config.h"
 #include "src/components/otelcol/exporterhelper/exporter.h"
+#include "src/net/client_tls.h"
 #include "src/runtime/component.h"
 
 namespace grpc {
@@ -57,19 +67,25 @@ GrpcTarget parseGrpcEndpoint(const GrpcClientBlock& client);
 
 class GrpcSender final : public exporterhelper::Sender {
  public:
-  GrpcSender(GrpcClientBlock client, log::Logger logger);
+  // `tls_files_check_period`: how often the TLS files are checked for changes (tests: 0).
+  GrpcSender(GrpcClientBlock client, log::Logger logger,
+             std::chrono::milliseconds tls_files_check_period = std::chrono::seconds(1));
   ~GrpcSender() override;
   exporterhelper::SendResult send(pdata::Batch& batch,
                                   std::chrono::steady_clock::time_point deadline) override;
 
  private:
-  absl::Status ensureChannel();
+  // The channel for the current TLS files (building it when needed).
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel();
 
   const GrpcClientBlock client_;
   const log::Logger logger_;
   int compression_ = 0;  // grpc_compression_algorithm
-  std::mutex mu_;        // guards channel creation
+  net::TlsFileWatch files_;
+  std::mutex mu_;  // guards the channel and its generation
   std::shared_ptr<grpc::Channel> channel_;
+  uint64_t channel_generation_ = 0;
+  uint64_t failed_generation_ = UINT64_MAX;  // last generation whose files did not load
 };
 
 class Component final : public runtime::TypedComponent<Arguments> {

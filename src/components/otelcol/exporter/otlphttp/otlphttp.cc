@@ -119,10 +119,7 @@ HttpSender::HttpSender(const Arguments& args, log::Logger logger)
       logger_(std::move(logger)),
       client_([&] {
         net::HttpClientOptions o;
-        o.ca_file = args.client.tls.ca_file;
-        o.cert_file = args.client.tls.cert_file;
-        o.key_file = args.client.tls.key_file;
-        o.insecure_skip_verify = args.client.tls.insecure_skip_verify;
+        o.tls = args.client.tls.settings();
         o.max_response_body = 64 << 10;
         return o;
       }()) {

@@ -21,6 +21,10 @@
 //    most once per minute) with the fix: Mimir serves OTLP under /otlp, so the endpoint should
 //    be "<endpoint>/otlp". start() warns the same when the endpoint has no path and its host name
 //    contains "mimir".
+//  * TLS (https:// URLs): client.tls through TlsClientBlock::settings() into net::HttpClient: CA,
+//    client certificate and key (file or PEM), insecure_skip_verify, server_name, min/max
+//    version, cipher_suites, include_system_ca_certs_pool; rotated files are used by the next new
+//    connection. `insecure` has no effect here (the URL's scheme decides), as in Alloy.
 // Thread-safety: HttpSender::send() is called concurrently (net::HttpClient pools connections).
 #pragma once
 
