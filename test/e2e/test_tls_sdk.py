@@ -1,0 +1,207 @@
+"""End to end over TLS with real peers: the OpenTelemetry JS SDK's OTLP exporters (HTTP/JSON,
+HTTP/protobuf, gRPC) and a Python `ssl` client against otelcol.receiver.otlp's `tls` block.
+
+One telegate runs two receivers, both authenticated by otelcol.auth.bearer and writing to
+otelcol.exporter.file:
+  "tls"  - gRPC and HTTP with cert_file / key_file (server TLS only);
+  "mtls" - the same plus client_ca_file (mutual TLS: Alloy requires and verifies the client's
+           certificate when client_ca_file is set).
+Checks (issue 11, Acceptance):
+  - each exporter trusting the CA, with the token, delivers, and what the file exporter wrote
+    equals what the SDK exported, field by field (e2e_common.compare_summary);
+  - an exporter that does not trust the CA (system CAs, or another CA) fails, and so does a
+    plaintext exporter against the TLS port; nothing is written;
+  - over mTLS a client certificate from another CA, an expired one, or none is refused: every
+    SDK export fails and nothing is written, and the Python client shows that the refusal is a TLS
+    alert during the handshake (TLS 1.2: the handshake itself fails; TLS 1.3: the server's alert
+    arrives in place of any HTTP or HTTP/2 answer), while the valid certificate gets an answer
+    from the same probe and the SDK delivers with it.
+
+Run: python3 test/e2e/test_tls_sdk.py --binary build/release/src/main/telegate --source-dir .
+     (or ctest -R e2e.tls_sdk)."""
+import os
+import shutil
+import time
+import unittest
+import uuid
+
+import e2e_common as e2e
+import harness
+import tls_common as tc
+
+TRANSPORTS = ("http-json", "http-protobuf", "grpc")
+# A connection ended by the server during the TLS handshake: an alert, or the socket closed before
+# any application data.
+CLOSED_IN_HANDSHAKE = (r"alert|UNEXPECTED_EOF|EOF occurred|Connection reset|"
+                       r"no HTTP/2 SETTINGS frame came back: b''")
+
+
+class TlsSdkTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        e2e.ensure_node_modules()
+        cls.workdir = tc.mkdtemp("telegate-e2e-tls-")
+        try:
+            pki = tc.Pki(cls.workdir)
+            cls.ca = pki.ca("ca")
+            cls.other_ca = pki.ca("other-ca")
+            cls.server = pki.issue(cls.ca, "server", cn="localhost")
+            cls.client = pki.issue(cls.ca, "client", client=True)
+            cls.expired_client = pki.issue(cls.ca, "expired-client", client=True, expired=True)
+            cls.foreign_client = pki.issue(cls.other_ca, "foreign-client", client=True)
+            cls.tls_grpc, cls.tls_http, cls.mtls_grpc, cls.mtls_http = tc.free_ports(4)
+            server_tls = tc.tls_block(cls.server.cert, cls.server.key)
+            mutual_tls = tc.tls_block(cls.server.cert, cls.server.key, client_ca_file=cls.ca.cert)
+            cfg = tc.config(
+                tc.receiver_block("tls", cls.tls_grpc, cls.tls_http, server_tls, server_tls),
+                tc.receiver_block("mtls", cls.mtls_grpc, cls.mtls_http, mutual_tls, mutual_tls))
+            cls.t = tc.start(cls.workdir, cfg,
+                             [cls.tls_grpc, cls.tls_http, cls.mtls_grpc, cls.mtls_http])
+        except BaseException:
+            shutil.rmtree(cls.workdir, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            tc.stop(cls.t)
+        finally:
+            shutil.rmtree(cls.workdir, ignore_errors=True)
+
+    def endpoint(self, transport, mutual=False, scheme="https"):
+        if mutual:
+            port = self.mtls_grpc if transport == "grpc" else self.mtls_http
+        else:
+            port = self.tls_grpc if transport == "grpc" else self.tls_http
+        return f"{scheme}://127.0.0.1:{port}"
+
+    def run_id(self, what):
+        return f"{what}-{uuid.uuid4().hex[:12]}"
+
+    def tail(self):
+        return self.t.output()[-3000:]
+
+    # ------------------------------------------------------------------------------------------
+    # Delivery over TLS and mTLS.
+
+    def check_delivers(self, transport, mutual=False, cert=None):
+        run_id = self.run_id(transport)
+        rc, summary, err = tc.send(transport, self.endpoint(transport, mutual), run_id,
+                                   ca=self.ca.cert, cert=cert)
+        self.assertIsNotNone(summary, f"send.mjs printed no summary (rc {rc}):\n{err}")
+        self.assertEqual(rc, 0, f"the {transport} exporters failed over TLS:\n{err}\nexports: "
+                                f"{summary['exports']}\ntelegate:\n{self.tail()}")
+        want = {"traces": len(summary["traces"]), "logs": len(summary["logs"])}
+        harness.wait_for(lambda: all(e2e.run_items(self.t.storage, run_id)[s] >= n
+                                     for s, n in want.items()), timeout=5)
+        diffs, counts = e2e.compare_summary(summary, self.t.storage)
+        self.assertEqual(diffs, [], f"{transport}: what telegate wrote differs from what the SDK "
+                                    f"exported ({counts}):\n{e2e.format_diffs(diffs)}")
+        for sig, (n_exp, n_found) in counts.items():
+            self.assertEqual(n_exp, n_found, sig)
+
+    def test_sdk_http_json_over_tls(self):
+        self.check_delivers("http-json")
+
+    def test_sdk_http_protobuf_over_tls(self):
+        self.check_delivers("http-protobuf")
+
+    def test_sdk_grpc_over_tls(self):
+        self.check_delivers("grpc")
+
+    def test_sdk_over_mtls_with_valid_certificate(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                self.check_delivers(transport, mutual=True, cert=self.client)
+
+    # ------------------------------------------------------------------------------------------
+    # Clients that must fail.
+
+    def check_fails(self, transport, endpoint, label, ca=None, cert=None):
+        run_id = self.run_id("refused-" + transport)
+        rc, summary, err = tc.send(transport, endpoint, run_id, ca=ca, cert=cert,
+                                   expect_failure=True, timeout_ms=5000)
+        self.assertIsNotNone(summary, f"{label}: send.mjs printed no summary (rc {rc}):\n{err}")
+        self.assertEqual(rc, 0, f"{label}: the {transport} exporters did not all fail:\n{err}\n"
+                                f"telegate:\n{self.tail()}")
+        # A transport failure, not an answer from the receiver (401 / UNAUTHENTICATED would mean
+        # the request crossed TLS and reached the authenticator).
+        for sig, calls in summary["exports"].items():
+            for c in calls:
+                self.assertNotIn(c.get("errorCode"), (200, 401, 16),
+                                 f"{label}: {transport} {sig} was answered by the receiver: {c}")
+        time.sleep(0.2)
+        self.assertEqual(e2e.run_items(self.t.storage, run_id),
+                         {"traces": 0, "logs": 0, "metrics": 0},
+                         f"{label}: data was written")
+        return summary
+
+    def test_sdk_without_the_ca_fails(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport, trust="system CAs"):
+                self.check_fails(transport, self.endpoint(transport), "system CAs only")
+            with self.subTest(transport=transport, trust="another CA"):
+                self.check_fails(transport, self.endpoint(transport), "another CA",
+                                 ca=self.other_ca.cert)
+
+    def test_sdk_plaintext_to_tls_port_fails(self):
+        # Never silently plain text: a plaintext exporter gets nothing through a TLS port.
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                self.check_fails(transport, self.endpoint(transport, scheme="http"), "plaintext")
+
+    def test_sdk_mtls_refuses_bad_client_certificates(self):
+        for transport in TRANSPORTS:
+            for label, cert in (("no certificate", None),
+                                ("certificate from another CA", self.foreign_client),
+                                ("expired certificate", self.expired_client)):
+                with self.subTest(transport=transport, client=label):
+                    self.check_fails(transport, self.endpoint(transport, mutual=True), label,
+                                     ca=self.ca.cert, cert=cert)
+
+    # ------------------------------------------------------------------------------------------
+    # Where the refusal happens: the TLS handshake (Python ssl client).
+
+    def probe(self, port, grpc, cert, version):
+        ctx = tc.client_context(ca=self.ca.cert, cert=cert, min_version=version,
+                                max_version=version, alpn=["h2"] if grpc else None)
+        if grpc:
+            request = tc.H2_PREFACE
+        else:
+            body = tc.log_body(f"mtls probe {uuid.uuid4().hex[:8]}")
+            request = tc.http_request("/v1/logs", body)
+        return tc.tls_connect(port, ctx, request=request, timeout=10)
+
+    def test_mtls_refusal_is_at_the_handshake(self):
+        for server, port, grpc in (("http", self.mtls_http, False),
+                                   ("grpc", self.mtls_grpc, True)):
+            for version in ("1.2", "1.3"):
+                with self.subTest(server=server, version=version, client="valid"):
+                    out = self.probe(port, grpc, self.client, version)
+                    self.assertTrue(out.ok, f"{server} TLS {version}, valid client certificate: "
+                                            f"{out}\ntelegate:\n{self.tail()}")
+                    self.assertEqual(out.status, "h2" if grpc else 200, out)
+                for label, cert in (("no certificate", None),
+                                    ("certificate from another CA", self.foreign_client),
+                                    ("expired certificate", self.expired_client)):
+                    with self.subTest(server=server, version=version, client=label):
+                        out = self.probe(port, grpc, cert, version)
+                        self.assertFalse(out.ok, f"{server} TLS {version} with {label}: "
+                                                 f"accepted: {out}")
+                        self.assertIsNone(out.status, out)
+                        if grpc:
+                            # gRPC's TLS layer closes the connection during the handshake, with
+                            # or without an alert; no HTTP/2 frame ever comes back.
+                            self.assertRegex(out.error or "", CLOSED_IN_HANDSHAKE,
+                                             f"{server} TLS {version} with {label}: {out}")
+                        else:
+                            # The server ends the handshake with a TLS alert.
+                            self.assertIn("alert", out.error or "",
+                                          f"{server} TLS {version} with {label}: {out}")
+                        if version == "1.2":
+                            # In TLS 1.2 the server's verdict comes before the client's
+                            # handshake completes.
+                            self.assertEqual(out.stage, "handshake", out)
+
+if __name__ == "__main__":
+    harness.main()
