@@ -74,6 +74,7 @@ class Pki:
 
     def __init__(self, root):
         self.root = root
+        os.makedirs(root, exist_ok=True)
         self.cnf = os.path.join(root, "openssl.cnf")
         with open(self.cnf, "w") as f:
             f.write(_OPENSSL_CNF)
