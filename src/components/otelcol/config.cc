@@ -4,17 +4,43 @@
 
 namespace telegate::otelcol {
 
-void TlsServerBlock::describe(Schema<TlsServerBlock>& s) {
-  s.attr("ca_file", &TlsServerBlock::ca_file);
-  s.attr("ca_pem", &TlsServerBlock::ca_pem);
-  s.attr("cert_file", &TlsServerBlock::cert_file);
-  s.attr("cert_pem", &TlsServerBlock::cert_pem);
-  s.attr("key_file", &TlsServerBlock::key_file);
-  s.attr("key_pem", &TlsServerBlock::key_pem);
-  s.attr("client_ca_file", &TlsServerBlock::client_ca_file);
-  s.attr("min_version", &TlsServerBlock::min_version);
-  s.attr("max_version", &TlsServerBlock::max_version);
-  s.attr("reload_interval", &TlsServerBlock::reload_interval);
+void TpmBlock::describe(Schema<TpmBlock>& s) {
+  s.attr("enabled", &TpmBlock::enabled);
+  s.attr("path", &TpmBlock::path);
+  s.attr("owner_auth", &TpmBlock::owner_auth);
+  s.attr("auth", &TpmBlock::auth);
+}
+
+absl::Status TpmBlock::validate() const {
+  if (enabled) {
+    return absl::InvalidArgumentError(
+        "tpm: keys held by a TPM are not supported; give the key with key_file or key_pem");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TlsServerBlock::validate() const {
+  if (!ca_file.empty() && !ca_pem.empty()) {
+    return absl::InvalidArgumentError("at most one of ca_pem and ca_file must be configured");
+  }
+  return toSettings().validate();
+}
+
+net::tls::TlsServerSettings TlsServerBlock::toSettings() const {
+  net::tls::TlsServerSettings t;
+  t.cert_file = cert_file;
+  t.cert_pem = cert_pem;
+  t.key_file = key_file;
+  t.key_pem = key_pem.value;
+  t.client_ca_file = client_ca_file;
+  if (!client_ca_file.empty()) t.client_auth = net::tls::ClientAuth::kRequireAndVerifyClientCert;
+  t.include_system_ca_certs_pool = include_system_ca_certs_pool;
+  t.min_version = min_version;
+  t.max_version = max_version;
+  t.cipher_suites = cipher_suites;
+  t.curve_preferences = curve_preferences;
+  t.reload_interval = reload_interval.millis();
+  return t;
 }
 
 void TlsClientBlock::describe(Schema<TlsClientBlock>& s) {

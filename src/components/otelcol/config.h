@@ -13,6 +13,7 @@
 
 #include "src/components/otelcol/auth/handler.h"
 #include "src/components/otelcol/consumer.h"
+#include "src/net/tls/tls.h"
 #include "src/runtime/schema.h"
 
 namespace telegate::otelcol {
@@ -24,13 +25,39 @@ using runtime::Schema;
 using runtime::Secret;
 using namespace std::chrono_literals;
 
+// Alloy's `tpm` block (a key held by a TPM). Not supported: enabled = true is refused.
+struct TpmBlock {
+  bool enabled = false;
+  std::string path, owner_auth, auth;
+  static void describe(Schema<TpmBlock>& s);
+  absl::Status validate() const;
+  bool operator==(const TpmBlock&) const = default;
+};
+
+// The `tls` block of an otelcol server (Alloy's TLSServerArguments), decoded into
+// net::tls::TlsServerSettings by toSettings(): a client_ca_file requires and verifies client
+// certificates (kRequireAndVerifyClientCert, as in Alloy). ca_file/ca_pem are accepted for
+// compatibility and trust nothing on a server, as in Alloy (Go uses them only as a client's
+// roots); servers log that once when they are set.
+// validate() checks the block without reading files (net::tls::TlsServerSettings::validate());
+// its errors are positioned at the `tls` block. Servers with restrictions of their own derive
+// from it and reuse describeFields() (see otelcol.receiver.otlp's gRPC block).
 struct TlsServerBlock {
   std::string ca_file, ca_pem, cert_file, key_file, cert_pem;
   Secret key_pem;
   std::string client_ca_file;
   std::string min_version, max_version;
+  std::vector<std::string> cipher_suites;
+  std::vector<std::string> curve_preferences;
+  bool include_system_ca_certs_pool = false;
   Duration reload_interval;
-  static void describe(Schema<TlsServerBlock>& s);
+  std::optional<TpmBlock> tpm;
+  static void describe(Schema<TlsServerBlock>& s) { describeFields(s); }
+  template <class Self>
+  static void describeFields(Schema<Self>& s);
+  absl::Status validate() const;
+  net::tls::TlsServerSettings toSettings() const;
+  bool operator==(const TlsServerBlock&) const = default;
 };
 
 struct TlsClientBlock {
@@ -134,5 +161,30 @@ struct HttpClientBlock {
 // Validates a compression name used by clients: "", "none", "gzip", "zlib", "deflate", "snappy",
 // "zstd".
 absl::Status validateCompression(const std::string& c);
+
+template <class Self>
+void TlsServerBlock::describeFields(Schema<Self>& s) {
+  // Members of the base as members of Self, so that a derived block shares the attributes.
+  auto m = []<class F>(F TlsServerBlock::*member) -> F Self::* { return member; };
+  s.attr("ca_file", m(&TlsServerBlock::ca_file)).doc("no effect on a server (as in Alloy)");
+  s.attr("ca_pem", m(&TlsServerBlock::ca_pem)).doc("no effect on a server (as in Alloy)");
+  s.attr("cert_file", m(&TlsServerBlock::cert_file)).doc("serving certificate chain (PEM)");
+  s.attr("cert_pem", m(&TlsServerBlock::cert_pem));
+  s.attr("key_file", m(&TlsServerBlock::key_file));
+  s.attr("key_pem", m(&TlsServerBlock::key_pem));
+  s.attr("client_ca_file", m(&TlsServerBlock::client_ca_file))
+      .doc("set: clients must present a certificate signed by these CAs (mutual TLS)");
+  s.attr("min_version", m(&TlsServerBlock::min_version)).doc("\"1.0\"..\"1.3\"; unset: 1.2");
+  s.attr("max_version", m(&TlsServerBlock::max_version)).doc("unset: 1.3");
+  s.attr("cipher_suites", m(&TlsServerBlock::cipher_suites))
+      .doc("TLS 1.2 suites by their IANA names; unset: OpenSSL's defaults");
+  s.attr("curve_preferences", m(&TlsServerBlock::curve_preferences))
+      .doc("X25519, CurveP256, CurveP384, CurveP521");
+  s.attr("include_system_ca_certs_pool", m(&TlsServerBlock::include_system_ca_certs_pool))
+      .doc("also trust the system CAs for client certificates");
+  s.attr("reload_interval", m(&TlsServerBlock::reload_interval))
+      .doc("reload the files this often too; changed files are picked up within 1s anyway");
+  s.block("tpm", m(&TlsServerBlock::tpm)).doc("not supported: enabled = true is refused");
+}
 
 }  // namespace telegate::otelcol

@@ -70,11 +70,11 @@ struct TlsServerSettings {
   // kNoClientCert unless set; the otelcol block sets kRequireAndVerifyClientCert when it has a
   // client_ca_file (Alloy's behaviour).
   ClientAuth client_auth = ClientAuth::kNoClientCert;
-  bool include_system_ca_certs_pool = false;  // trust the system CAs for client certificates too
-  std::string min_version;                    // "" = "1.2"
-  std::string max_version;                    // "" = "1.3"
-  std::vector<std::string> cipher_suites;     // Go/IANA names; empty = OpenSSL's defaults
-  std::vector<std::string> curve_preferences; // Go names (X25519, CurveP256, ...); empty = default
+  bool include_system_ca_certs_pool = false;   // trust the system CAs for client certificates too
+  std::string min_version;                     // "" = "1.2"
+  std::string max_version;                     // "" = "1.3"
+  std::vector<std::string> cipher_suites;      // Go/IANA names; empty = OpenSSL's defaults
+  std::vector<std::string> curve_preferences;  // Go names (X25519, CurveP256, ...); empty = default
   std::chrono::milliseconds reload_interval{0};
   std::vector<std::string> alpn;  // protocols offered, in preference order
 
@@ -109,7 +109,7 @@ absl::StatusOr<std::string> openSslGroupsList(const std::vector<std::string>& cu
 // The verified client certificate of a connection.
 struct PeerIdentity {
   bool verified = false;
-  std::string subject;     // RFC 2253 form, e.g. "CN=team-a,O=Example"
+  std::string subject;  // RFC 2253 form, e.g. "CN=team-a,O=Example"
   std::string common_name;
   std::vector<std::string> dns_names, uris, emails;
   std::string sha256_fingerprint;  // lower-case hex of the DER certificate
