@@ -107,9 +107,9 @@ class TlsRotationTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.workdir, True)
         pki = tc.Pki(os.path.join(self.workdir, "pki"))
         self.ca = pki.ca("ca")
-        self.first = pki.issue(self.ca, "first", cn="localhost")
-        self.second = pki.issue(self.ca, "second", cn="localhost")
-        self.third = pki.issue(self.ca, "third", cn="localhost")
+        self.first = pki.issue(self.ca, "first")
+        self.second = pki.issue(self.ca, "second")
+        self.third = pki.issue(self.ca, "third")
         self.secret = tc.KubeletDir(os.path.join(self.workdir, "secret"), self.first)
 
     def start(self, grpc):

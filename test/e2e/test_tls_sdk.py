@@ -45,7 +45,7 @@ class TlsSdkTest(unittest.TestCase):
             pki = tc.Pki(cls.workdir)
             cls.ca = pki.ca("ca")
             cls.other_ca = pki.ca("other-ca")
-            cls.server = pki.issue(cls.ca, "server", cn="localhost")
+            cls.server = pki.issue(cls.ca, "server")
             cls.client = pki.issue(cls.ca, "client", client=True)
             cls.expired_client = pki.issue(cls.ca, "expired-client", client=True, expired=True)
             cls.foreign_client = pki.issue(cls.other_ca, "foreign-client", client=True)

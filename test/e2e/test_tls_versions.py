@@ -86,7 +86,7 @@ class Base:
         try:
             pki = tc.Pki(cls.workdir)
             cls.ca = pki.ca("ca")
-            cls.server = pki.issue(cls.ca, "server", cn="localhost")
+            cls.server = pki.issue(cls.ca, "server")
             extra = {"default": "", "min11": 'min_version = "1.1"', "min13": 'min_version = "1.3"',
                      "max12": 'max_version = "1.2"', "ciphers": f'cipher_suites = ["{SUITE}"]'}
             cls.ports = dict(zip(cls.RECEIVERS, tc.free_ports(len(cls.RECEIVERS))))

@@ -1,9 +1,9 @@
 """Shared helpers for the TLS end-to-end tests (test_tls_*.py).
 
-- Pki: CAs and certificates made at test time with the `openssl` command line in a temporary
-  directory (nothing is committed): a CA, server certificates for 127.0.0.1 / localhost, client
-  certificates, an expired one and certificates from another CA. Every certificate gets a random
-  serial, so that a test can tell which one a server presented.
+- Pki: CAs and certificates made at test time with the `openssl` command line (certs.py) in a
+  temporary directory (nothing is committed): a CA, server certificates for 127.0.0.1 /
+  localhost, client certificates, an expired one and certificates from another CA. A test tells
+  which certificate a server presented by its SHA-256 fingerprint.
 - KubeletDir: a directory laid out as kubelet mounts a Secret (`..data` -> `..<timestamp>`,
   `tls.crt` -> `..data/tls.crt`), with the atomic swap kubelet does on an update.
 - receiver_config(): the e2e configuration (bearer-authenticated otelcol.receiver.otlp writing to
@@ -15,7 +15,6 @@ Everything stays on loopback and every network call has a timeout."""
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
 import socket
@@ -24,41 +23,19 @@ import subprocess
 import tempfile
 import time
 
-import e2e_common as e2e
-import harness
+import e2e_common as e2e  # first: it puts test/integration on sys.path
+import certs  # noqa: E402  (test/integration/certs.py)
+import harness  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------
 # Certificates.
 
-_OPENSSL_CNF = """[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[ca_ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
-authorityKeyIdentifier = keyid
-[client_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = clientAuth
-authorityKeyIdentifier = keyid
-"""
-
-
 class Cert:
     """A certificate and its key on disk (PEM)."""
 
-    def __init__(self, cert, key, serial):
-        self.cert, self.key, self.serial = cert, key, serial
+    def __init__(self, cert, key):
+        self.cert, self.key = cert, key
 
     def pem(self):
         with open(self.cert, encoding="ascii") as f:
@@ -70,47 +47,24 @@ class Cert:
 
 
 class Pki:
-    """Makes keys and certificates with the openssl CLI under `root`."""
+    """RSA 2048 CAs and certificates under `root`, made by test/integration/certs.py (the openssl
+    CLI). RSA, so that the TLS 1.2 ECDHE_RSA suites apply."""
 
     def __init__(self, root):
         self.root = root
         os.makedirs(root, exist_ok=True)
-        self.cnf = os.path.join(root, "openssl.cnf")
-        with open(self.cnf, "w") as f:
-            f.write(_OPENSSL_CNF)
-
-    def _openssl(self, *args):
-        r = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60)
-        if r.returncode != 0:
-            raise AssertionError(f"openssl {' '.join(args)} failed:\n{r.stderr}")
-
-    def _key(self, path):
-        self._openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                      "-out", path)
 
     def ca(self, name):
-        key, cert = os.path.join(self.root, f"{name}.key"), os.path.join(self.root, f"{name}.pem")
-        self._key(key)
-        serial = random.getrandbits(62) | 1 << 62
-        self._openssl("req", "-config", self.cnf, "-x509", "-new", "-key", key, "-subj",
-                      f"/CN={name}", "-days", "2", "-set_serial", str(serial),
-                      "-extensions", "ca_ext", "-out", cert)
-        return Cert(cert, key, serial)
+        return certs.CA(self.root, name=name, key_type="rsa")
 
-    def issue(self, ca, name, cn=None, client=False, expired=False):
-        """A server (or client) certificate signed by `ca`; `expired`: notAfter is in the past."""
-        key, csr = os.path.join(self.root, f"{name}.key"), os.path.join(self.root, f"{name}.csr")
-        cert = os.path.join(self.root, f"{name}.pem")
-        self._key(key)
-        self._openssl("req", "-config", self.cnf, "-new", "-key", key, "-subj",
-                      f"/CN={cn or name}", "-out", csr)
-        serial = random.getrandbits(62) | 1 << 62
-        # -days -1: notAfter one day before notBefore, so the certificate has expired.
-        self._openssl("x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key,
-                      "-set_serial", str(serial), "-days", "-1" if expired else "2",
-                      "-extfile", self.cnf, "-extensions",
-                      "client_ext" if client else "server_ext", "-out", cert)
-        return Cert(cert, key, serial)
+    def issue(self, ca, name, client=False, expired=False):
+        """A server certificate (127.0.0.1, ::1, localhost) or a client certificate (CN=name)
+        signed by `ca`; `expired`: notAfter is in the past."""
+        if client:
+            pair = ca.client(name, expired=expired, key_type="rsa")
+        else:
+            pair = ca.server(name, key_type="rsa")
+        return Cert(pair.cert, pair.key)
 
 
 class KubeletDir:
