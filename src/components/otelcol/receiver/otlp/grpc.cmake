@@ -2,13 +2,17 @@
 # src/components/CMakeLists.txt; paths are relative to this file).
 find_package(gRPC CONFIG REQUIRED)
 add_library(telegate_otlp_grpc ${CMAKE_CURRENT_LIST_DIR}/grpc_receiver.cc
+  ${CMAKE_CURRENT_LIST_DIR}/grpc_tls.cc
   ${CMAKE_CURRENT_LIST_DIR}/grpc_conn_guard.cc)
 target_link_libraries(telegate_otlp_grpc
-  PUBLIC telegate_proto telegate_pdata telegate_common gRPC::grpc++)
+  PUBLIC telegate_proto telegate_pdata telegate_common telegate_tls gRPC::grpc++)
 telegate_test(telegate_otlp_grpc_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/grpc_receiver_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/grpc_receiver_limits_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/grpc_conn_guard_test.cc
+  LIBS telegate_otlp_grpc OpenSSL::Crypto Threads::Threads)
+telegate_test(telegate_otlp_grpc_tls_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/grpc_receiver_tls_test.cc
   LIBS telegate_otlp_grpc OpenSSL::Crypto Threads::Threads)
 
 # Integration test of the server's limits against the real binary: a rapid HTTP/2 stream-reset

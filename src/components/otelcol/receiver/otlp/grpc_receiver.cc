@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
+#include <grpcpp/security/auth_context.h>
 #include <grpcpp/security/server_credentials.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -14,10 +15,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <utility>
 
 #include "google/rpc/error_details.pb.h"
@@ -110,17 +109,6 @@ std::string flatten(grpc::ByteBuffer& buf) {
     out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   return out;
-}
-
-absl::StatusOr<std::string> readFile(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        strCat("failed to load TLS ", what, " ", path, ": ", std::strerror(errno)));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 struct HostPort {
@@ -300,7 +288,13 @@ struct GrpcReceiver::Call {
           if (it == md.end()) return {};
           return std::string_view(it->second.data(), it->second.size());
         };
-        AuthResult result = handler->authenticate(lookup);
+        std::shared_ptr<const net::tls::PeerIdentity> peer;
+        if (const GrpcServerTls* tls = receiver->opts_.tls.get(); tls && tls->verifiesClients()) {
+          if (std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context()) {
+            peer = peerIdentity(*auth);
+          }
+        }
+        AuthResult result = handler->authenticate(AuthRequest{lookup, peer.get()});
         if (!result.ok) {
           d.countRefused(signal, Protocol::kGrpc, "unauthenticated");
           reportAbuse();
@@ -441,24 +435,8 @@ absl::Status GrpcReceiver::start() {
     if (absl::Status probe = probeListen(opts_.endpoint, *hp); !probe.ok()) return probe;
   }
 
-  std::shared_ptr<grpc::ServerCredentials> creds;
-  if (opts_.tls_cert_file.empty() && opts_.tls_key_file.empty()) {
-    creds = grpc::InsecureServerCredentials();
-  } else {
-    auto cert = readFile(opts_.tls_cert_file, "certificate");
-    if (!cert.ok()) return cert.status();
-    auto key = readFile(opts_.tls_key_file, "key");
-    if (!key.ok()) return key.status();
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*key, *cert});
-    if (!opts_.tls_client_ca_file.empty()) {
-      auto ca = readFile(opts_.tls_client_ca_file, "client CA");
-      if (!ca.ok()) return ca.status();
-      ssl.pem_root_certs = *ca;
-      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-    }
-    creds = grpc::SslServerCredentials(ssl);
-  }
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      opts_.tls ? opts_.tls->credentials() : grpc::InsecureServerCredentials();
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

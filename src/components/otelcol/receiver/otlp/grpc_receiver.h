@@ -11,8 +11,10 @@
 //  * Order of checks per call (as in grpc-go, where unregistered services never reach the auth
 //    interceptor): unknown method or a signal for which `dispatcher.hasSignal()` is false ->
 //    UNIMPLEMENTED ("unknown service X" / "unknown method M for service X"); then, when the auth
-//    provider returns a handler, AuthHandler::authenticate() over the client metadata (lower-case
-//    keys) before the message is read -> UNAUTHENTICATED with the handler's message and
+//    provider returns a handler, AuthHandler::authenticate(AuthRequest) over the client metadata
+//    (lower-case keys) and, when `tls` verifies client certificates, the caller's verified
+//    certificate (peerIdentity() of the call's auth context; null otherwise), before the message
+//    is read -> UNAUTHENTICATED with the handler's message and
 //    countRefused(signal, kGrpc, "unauthenticated"); then the message is read and dispatched
 //    with the authenticated ClientInfo (null without auth).
 //  * dispatch() status -> gRPC status with the same code and message. RESOURCE_EXHAUSTED and
@@ -63,6 +65,7 @@
 #include "src/components/otelcol/auth/handler.h"
 #include "src/components/otelcol/receiver/otlp/dispatch.h"
 #include "src/components/otelcol/receiver/otlp/grpc_conn_guard.h"
+#include "src/components/otelcol/receiver/otlp/grpc_tls.h"
 
 namespace grpc {
 class ResourceQuota;
@@ -117,8 +120,9 @@ struct GrpcReceiverOptions {
   int max_waiting_calls = 4096;
   // Called (on a server thread) after the guard closed a connection.
   std::function<void()> on_connection_closed;
-  // PEM files. Empty cert/key: plaintext. A client CA requires and verifies client certificates.
-  std::string tls_cert_file, tls_key_file, tls_client_ca_file;
+  // TLS (credentials, rotation, client certificates; see grpc_tls.h); null: plaintext. When it
+  // verifies client certificates, the caller's verified certificate goes to authentication.
+  std::shared_ptr<GrpcServerTls> tls;
   // Threads serving calls (each runs dispatch() synchronously); 0: hardware concurrency. Threads
   // share completion queues in pairs so that one slow dispatch() does not stall other calls.
   int completion_threads = 0;

@@ -3,16 +3,11 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <fstream>
 #include <future>
 #include <iostream>
 #include <map>
@@ -475,16 +470,6 @@ TEST(GrpcReceiverStandalone, BadEndpointsAndLifecycle) {
               "listen tcp 127.0.0.1: address 127.0.0.1: missing port in address");
   }
   {
-    GrpcReceiverOptions opts;
-    opts.endpoint = "127.0.0.1:0";
-    opts.tls_cert_file = "/nonexistent/cert.pem";
-    opts.tls_key_file = "/nonexistent/key.pem";
-    GrpcReceiver r(opts, d, nullptr);
-    absl::Status st = r.start();
-    EXPECT_FALSE(st.ok());
-    EXPECT_NE(std::string(st.message()).find("/nonexistent/cert.pem"), std::string::npos);
-  }
-  {
     // Destructor without stop(); stop() twice; start() twice.
     GrpcReceiverOptions opts;
     opts.endpoint = "127.0.0.1:0";
@@ -521,116 +506,6 @@ TEST(GrpcReceiverStandalone, KeepaliveOptionsAccepted) {
   grpc::ClientContext ctx;
   trace_svc::ExportTraceServiceResponse resp;
   EXPECT_TRUE(stub->Export(&ctx, traceRequest(1), &resp).ok());
-  r.stop(std::chrono::steady_clock::now() + 1s);
-}
-
-// A self-signed P-256 certificate for "localhost" / 127.0.0.1 (usable as its own CA).
-struct TestCert {
-  std::string cert_pem, key_pem, cert_file, key_file;
-};
-
-TestCert makeCert(const std::string& name) {
-  TestCert out;
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* x = X509_new();
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_set_pubkey(x, key);
-  X509_NAME* subject = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(x, subject);
-  X509V3_CTX v3;
-  X509V3_set_ctx_nodb(&v3);
-  X509V3_set_ctx(&v3, x, x, nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
-                            std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  X509_sign(x, key, EVP_sha256());
-  auto toPem = [](auto write) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    write(bio);
-    char* data;
-    long n = BIO_get_mem_data(bio, &data);
-    std::string pem(data, static_cast<size_t>(n));
-    BIO_free(bio);
-    return pem;
-  };
-  out.cert_pem = toPem([x](BIO* b) { PEM_write_bio_X509(b, x); });
-  out.key_pem = toPem(
-      [key](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
-  X509_free(x);
-  EVP_PKEY_free(key);
-  out.cert_file = ::testing::TempDir() + name + "_cert.pem";
-  out.key_file = ::testing::TempDir() + name + "_key.pem";
-  std::ofstream(out.cert_file) << out.cert_pem;
-  std::ofstream(out.key_file) << out.key_pem;
-  return out;
-}
-
-grpc::Status tlsExport(const std::string& addr, const TestCert& server,
-                       const TestCert* client_cert) {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = server.cert_pem;
-  if (client_cert != nullptr) {
-    ssl.pem_private_key = client_cert->key_pem;
-    ssl.pem_cert_chain = client_cert->cert_pem;
-  }
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  auto stub = trace_svc::TraceService::NewStub(
-      grpc::CreateCustomChannel(addr, grpc::SslCredentials(ssl), args));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
-  trace_svc::ExportTraceServiceResponse resp;
-  return stub->Export(&ctx, traceRequest(1), &resp);
-}
-
-TEST(GrpcReceiverStandalone, Tls) {
-  TestCert server = makeCert("server");
-  FakeDispatcher d;
-  GrpcReceiverOptions opts;
-  opts.endpoint = "127.0.0.1:0";
-  opts.completion_threads = 2;
-  opts.tls_cert_file = server.cert_file;
-  opts.tls_key_file = server.key_file;
-  GrpcReceiver r(opts, d, nullptr);
-  ASSERT_TRUE(r.start().ok());
-  grpc::Status st = tlsExport(r.boundAddress(), server, nullptr);
-  EXPECT_TRUE(st.ok()) << st.error_message();
-  // Plaintext client against a TLS server fails.
-  auto stub = trace_svc::TraceService::NewStub(
-      grpc::CreateChannel(r.boundAddress(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 2s);
-  trace_svc::ExportTraceServiceResponse resp;
-  EXPECT_FALSE(stub->Export(&ctx, traceRequest(1), &resp).ok());
-  EXPECT_EQ(d.callCount(), 1u);
-  r.stop(std::chrono::steady_clock::now() + 1s);
-}
-
-TEST(GrpcReceiverStandalone, MutualTls) {
-  TestCert server = makeCert("mtls_server");
-  TestCert client = makeCert("mtls_client");
-  FakeDispatcher d;
-  GrpcReceiverOptions opts;
-  opts.endpoint = "127.0.0.1:0";
-  opts.completion_threads = 2;
-  opts.tls_cert_file = server.cert_file;
-  opts.tls_key_file = server.key_file;
-  opts.tls_client_ca_file = client.cert_file;
-  GrpcReceiver r(opts, d, nullptr);
-  ASSERT_TRUE(r.start().ok());
-  EXPECT_FALSE(tlsExport(r.boundAddress(), server, nullptr).ok());  // no client certificate
-  EXPECT_FALSE(tlsExport(r.boundAddress(), server, &server).ok());  // not signed by the CA
-  grpc::Status st = tlsExport(r.boundAddress(), server, &client);
-  EXPECT_TRUE(st.ok()) << st.error_message();
-  EXPECT_EQ(d.callCount(), 1u);
   r.stop(std::chrono::steady_clock::now() + 1s);
 }
 

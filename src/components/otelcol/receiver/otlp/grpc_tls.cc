@@ -7,6 +7,7 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -198,8 +199,8 @@ std::shared_ptr<const net::tls::PeerIdentity> parseIdentity(std::string_view pem
   if (cn >= 0) {
     id->common_name = asn1String(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, cn)));
   }
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
     switch (g->type) {
@@ -266,7 +267,10 @@ absl::Status checkGrpcTlsSettings(const net::tls::TlsServerSettings& s) {
 
 std::shared_ptr<const net::tls::PeerIdentity> peerIdentity(const grpc::AuthContext& auth) {
   auto type = auth.FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
-  if (type.empty() || type[0] != GRPC_SSL_TRANSPORT_SECURITY_TYPE) return nullptr;
+  // "tls" for TlsServerCredentials, "ssl" for SslServerCredentials.
+  if (type.empty() || (type[0] != "tls" && type[0] != GRPC_SSL_TRANSPORT_SECURITY_TYPE)) {
+    return nullptr;
+  }
   auto pem = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
   if (pem.empty() || pem[0].size() == 0) return nullptr;
   std::string_view key(pem[0].data(), pem[0].size());

@@ -96,9 +96,9 @@ class GrpcServerTls {
   std::string identity_path_, ca_path_;
   bool verify_clients_ = false;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
-  std::mutex mu_;                      // publishing (publisher thread and publishIfChanged())
+  std::mutex mu_;                       // publishing (publisher thread and publishIfChanged())
   std::shared_ptr<SSL_CTX> published_;  // guarded by mu_
-  int64_t last_mtime_ = 0;             // guarded by mu_
+  int64_t last_mtime_ = 0;              // guarded by mu_
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
   std::thread publisher_;

@@ -9,3 +9,10 @@ telegate_test(telegate_otlp_http_test
 telegate_test(telegate_otlp_http_guard_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/http_receiver_guard_test.cc
   LIBS telegate_otlp_http Threads::Threads)
+telegate_test(telegate_otlp_http_tls_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/http_receiver_tls_test.cc
+  LIBS telegate_otlp_http OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+# The component's TLS configuration and lifecycle (needs the whole component library).
+telegate_test(telegate_otlp_receiver_tls_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/otlp_tls_test.cc
+  LIBS telegate_components OpenSSL::SSL OpenSSL::Crypto Threads::Threads)

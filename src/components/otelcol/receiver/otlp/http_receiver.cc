@@ -308,8 +308,8 @@ net::HeaderDecision checkHeaders(const net::HttpRequest& req, const Head& h,
   // b. auth
   std::shared_ptr<const pdata::ClientInfo> client;
   if (auth != nullptr) {
-    AuthResult res =
-        auth->authenticate([&req](std::string_view lower_name) { return req.header(lower_name); });
+    AuthResult res = auth->authenticate(AuthRequest{
+        [&req](std::string_view lower_name) { return req.header(lower_name); }, req.peer.get()});
     if (!res.ok) {
       d.countRefused(h.count_signal, h.protocol, "unauthenticated");
       const std::string message =
@@ -542,6 +542,7 @@ absl::Status HttpReceiver::start() {
   so.max_connections_per_client = opts_.max_connections_per_client;
   so.memory_budget = opts_.memory_budget;
   so.retry_after_seconds = dispatcher_.retryAfterSeconds();
+  so.tls = opts_.tls;
   so.header_check = [this](const net::HttpRequest& req) {
     const std::shared_ptr<AuthHandler> auth = auth_ ? auth_() : nullptr;
     return checkOtlpHttpHeaders(req, opts_, dispatcher_, auth.get());

@@ -12,7 +12,9 @@
 //     the requested headers echoed when allowed_headers holds "*") and -Max-Age when max_age > 0.
 //     Any other response to an allowed origin gets Access-Control-Allow-Origin and -Credentials;
 //     every response gets `Vary: Origin` while CORS is active.
-//  b. Auth, when a handler is given: failure -> 401 with google.rpc.Status{16, message} and
+//  b. Auth, when a handler is given, with AuthHandler::authenticate(AuthRequest): the headers
+//     and the connection's client certificate (HttpRequest::peer; null on plaintext or without a
+//     certificate). Failure -> 401 with google.rpc.Status{16, message} and
 //     `WWW-Authenticate: Bearer`. The credential is never echoed (the handler's message is used).
 //     Runs before path matching: an unauthenticated request to an unknown path gets 401.
 //  c. Path: req.path must equal one of traces_path/metrics_path/logs_path, or `<prefix><path>`
@@ -89,6 +91,7 @@
 #include "src/components/otelcol/auth/handler.h"
 #include "src/components/otelcol/receiver/otlp/dispatch.h"
 #include "src/net/http_server.h"
+#include "src/net/tls/tls.h"
 
 namespace telegate::otelcol::receiver_otlp {
 
@@ -121,6 +124,9 @@ struct HttpReceiverOptions {
   // Request bodies, decompressed bodies and JSON decoding are charged here; null = not charged.
   MemoryBudget* memory_budget = &globalMemoryBudget();
   std::string server_name = "otlp_http";  // `server` label of the HTTP server metrics
+  // TLS (rotation, client certificates; see net/tls/tls.h); null: plaintext. A verified client
+  // certificate reaches authentication as AuthRequest::peer.
+  std::shared_ptr<net::tls::TlsServerContext> tls;
 };
 
 using AuthProvider = std::function<std::shared_ptr<AuthHandler>()>;  // null result = no auth

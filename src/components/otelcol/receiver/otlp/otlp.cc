@@ -11,6 +11,7 @@
 #include "src/components/all.h"
 #include "src/components/otelcol/receiver/otlp/dispatch.h"
 #include "src/components/otelcol/receiver/otlp/grpc_receiver.h"
+#include "src/components/otelcol/receiver/otlp/grpc_tls.h"
 #include "src/components/otelcol/receiver/otlp/http_receiver.h"
 #include "src/pdata/otlp_decode.h"
 #include "src/runtime/registry.h"
@@ -44,6 +45,11 @@ void GrpcServerBlock::describe(Schema<GrpcServerBlock>& s) {
           "max_connection_age_grace 30s, enforcement min_time 5m)");
   s.attr("include_metadata", &GrpcServerBlock::include_metadata);
   s.attr("auth", &GrpcServerBlock::auth).doc("an otelcol.auth.* handler");
+}
+
+absl::Status GrpcTlsServerBlock::validate() const {
+  if (absl::Status st = TlsServerBlock::validate(); !st.ok()) return st;
+  return checkGrpcTlsSettings(toSettings());
 }
 
 absl::Status GrpcServerBlock::validate() const {
@@ -96,10 +102,6 @@ absl::Status HttpServerBlock::validate() const {
     }
   }
   if (endpoint.empty()) return absl::InvalidArgumentError("endpoint must not be empty");
-  if (tls) {
-    return absl::InvalidArgumentError(
-        "tls on the HTTP server is not supported; terminate TLS at the ingress");
-  }
   if (read_header_timeout.value.count() <= 0) {
     return absl::InvalidArgumentError("read_header_timeout must be greater than 0");
   }
@@ -167,11 +169,6 @@ GrpcReceiverOptions grpcOptions(const GrpcServerBlock& b) {
     }
   }
   o.memory_quota = defaultMemoryQuota(globalMemoryBudget().limit());
-  if (b.tls) {
-    o.tls_cert_file = b.tls->cert_file;
-    o.tls_key_file = b.tls->key_file;
-    o.tls_client_ca_file = b.tls->client_ca_file;
-  }
   return o;
 }
 
@@ -203,9 +200,11 @@ HttpReceiverOptions httpOptions(const HttpServerBlock& b) {
 bool sameGrpc(const std::optional<GrpcServerBlock>& a, const std::optional<GrpcServerBlock>& b) {
   if (a.has_value() != b.has_value()) return false;
   if (!a) return true;
-  // Everything but `auth` decides how the server listens.
+  // Everything but `auth` decides how the server listens. The encoding hides secrets (key_pem),
+  // so the tls blocks are compared by value as well.
   return syntax::toJson(runtime::encodeObject(runtime::schemaOf<GrpcServerBlock>(), &*a)) ==
-         syntax::toJson(runtime::encodeObject(runtime::schemaOf<GrpcServerBlock>(), &*b));
+             syntax::toJson(runtime::encodeObject(runtime::schemaOf<GrpcServerBlock>(), &*b)) &&
+         a->tls == b->tls;
 }
 
 bool sameHttp(const std::optional<HttpServerBlock>& a, const std::optional<HttpServerBlock>& b) {
@@ -215,7 +214,22 @@ bool sameHttp(const std::optional<HttpServerBlock>& a, const std::optional<HttpS
     x.auth.reset();
     return syntax::toJson(runtime::encodeObject(runtime::schemaOf<HttpServerBlock>(), &x));
   };
-  return strip(*a) == strip(*b);
+  return strip(*a) == strip(*b) && a->tls == b->tls;
+}
+
+// The TLS of servers about to start, loaded before anything is stopped (see update()).
+struct ServerTls {
+  std::shared_ptr<net::tls::TlsServerContext> http;
+  std::shared_ptr<GrpcServerTls> grpc;
+};
+
+void warnCaFile(const log::Logger& logger, const TlsServerBlock& b, std::string_view server) {
+  if (!b.ca_file.empty() || !b.ca_pem.empty()) {
+    logger.warn(
+        "tls.ca_file and tls.ca_pem have no effect on a server (as in Alloy); set client_ca_file "
+        "to verify client certificates",
+        {{"server", std::string(server)}});
+  }
 }
 
 // What a reload can change without restarting a server.
@@ -284,9 +298,22 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
 
   absl::Status update(const Arguments& args) override {
     std::lock_guard<std::mutex> l(servers_mu_);
-    applyLive(args);
     bool restart_grpc = !sameGrpc(args.grpc, args_.grpc);
     bool restart_http = !sameHttp(args.http, args_.http);
+    // The certificates of servers about to restart are loaded first: when one does not load, the
+    // update fails and the running servers keep serving with the previous arguments.
+    ServerTls tls;
+    if (restart_grpc && args.grpc && args.grpc->tls) {
+      auto t = makeGrpcTls(*args.grpc->tls);
+      if (!t.ok()) return absl::Status(t.status().code(), strCat("grpc: ", t.status().message()));
+      tls.grpc = *std::move(t);
+    }
+    if (restart_http && args.http && args.http->tls) {
+      auto t = makeHttpTls(*args.http->tls);
+      if (!t.ok()) return absl::Status(t.status().code(), strCat("http: ", t.status().message()));
+      tls.http = *std::move(t);
+    }
+    applyLive(args);
     args_ = args;
     if (restart_grpc && grpc_) {
       grpc_->stop(Clock::now() + std::chrono::seconds(5));
@@ -296,7 +323,7 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
       http_->stop();
       http_.reset();
     }
-    return startServers();
+    return startServers(std::move(tls));
   }
 
   void shutdown(Clock::time_point deadline) override {
@@ -390,11 +417,45 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
     live_.store(std::move(live));
   }
 
-  // Starts the servers that are configured but not running. servers_mu_ held.
-  absl::Status startServers() {
+  absl::StatusOr<std::shared_ptr<GrpcServerTls>> makeGrpcTls(const GrpcTlsServerBlock& b) {
+    std::string server = strCat(host_.id(), "/grpc");
+    warnCaFile(host_.logger(), b, server);
+    auto t = GrpcServerTls::create(b.toSettings(), server, host_.logger(), &host_.metrics());
+    if (!t.ok()) return t.status();
+    return std::shared_ptr<GrpcServerTls>(*std::move(t));
+  }
+
+  absl::StatusOr<std::shared_ptr<net::tls::TlsServerContext>> makeHttpTls(const TlsServerBlock& b) {
+    std::string server = strCat(host_.id(), "/http");
+    warnCaFile(host_.logger(), b, server);
+    net::tls::TlsServerSettings settings = b.toSettings();
+    settings.alpn = {"http/1.1"};
+    return net::tls::TlsServerContext::create(std::move(settings), server, &host_.metrics());
+  }
+
+  // Starts the servers that are configured but not running, with `tls` when it was loaded
+  // already. servers_mu_ held.
+  absl::Status startServers(ServerTls tls = {}) {
     std::vector<std::string> errors;
-    if (args_.grpc && !grpc_) {
+    if (args_.grpc && !grpc_ && args_.grpc->tls && !tls.grpc) {
+      auto t = makeGrpcTls(*args_.grpc->tls);
+      if (t.ok()) {
+        tls.grpc = *std::move(t);
+      } else {
+        errors.push_back(strCat("grpc: ", t.status().message()));
+      }
+    }
+    if (args_.http && !http_ && args_.http->tls && !tls.http) {
+      auto t = makeHttpTls(*args_.http->tls);
+      if (t.ok()) {
+        tls.http = *std::move(t);
+      } else {
+        errors.push_back(strCat("http: ", t.status().message()));
+      }
+    }
+    if (args_.grpc && !grpc_ && (!args_.grpc->tls || tls.grpc)) {
       GrpcReceiverOptions opts = grpcOptions(*args_.grpc);
+      opts.tls = std::move(tls.grpc);
       opts.logger = host_.logger();
       metrics::Counter* closed =
           &closed_connections_->with({host_.id(), "grpc", "abusive_streams"});
@@ -404,19 +465,22 @@ class Receiver : public runtime::TypedComponent<Arguments>, public Dispatcher {
       if (auto st = g->start(); !st.ok()) {
         errors.push_back(strCat("grpc: ", st.message()));
       } else {
-        host_.logger().info("OTLP/gRPC server listening", {{"addr", g->boundAddress()}});
+        host_.logger().info("OTLP/gRPC server listening",
+                            {{"addr", g->boundAddress()}, {"tls", args_.grpc->tls ? "on" : "off"}});
         grpc_ = std::move(g);
       }
     }
-    if (args_.http && !http_) {
+    if (args_.http && !http_ && (!args_.http->tls || tls.http)) {
       HttpReceiverOptions ho = httpOptions(*args_.http);
+      ho.tls = std::move(tls.http);
       ho.server_name = host_.id();  // the `server` label of its connection metrics
       auto h = std::make_unique<HttpReceiver>(std::move(ho), *this,
                                               [this] { return live_.load()->http_auth; });
       if (auto st = h->start(); !st.ok()) {
         errors.push_back(strCat("http: ", st.message()));
       } else {
-        host_.logger().info("OTLP/HTTP server listening", {{"addr", h->boundAddress()}});
+        host_.logger().info("OTLP/HTTP server listening",
+                            {{"addr", h->boundAddress()}, {"tls", args_.http->tls ? "on" : "off"}});
         http_ = std::move(h);
       }
     }

@@ -12,6 +12,14 @@
 // read_header_timeout (10s), read_timeout (60s, header + body), idle_timeout (60s),
 // min_receive_rate (1KiB per second after 5 s), max_connections (4096),
 // max_connections_per_client (1024, 0 = none); see net/http_server.h.
+// TLS: a `tls` block in `http` or `grpc` serves TLS from its certificate and key, rotated without
+// restart when the files change (net/tls/tls.h; gRPC: grpc_tls.h); client_ca_file requires
+// verified client certificates (mutual TLS), whose identity reaches the `auth` handler
+// (AuthRequest::peer). The certificates are loaded by start(), and by update() before a changed
+// server is restarted: a certificate that does not load fails start()/update() with the file and
+// the reason, and an update that fails so leaves the running servers as they were. The HTTP
+// server offers ALPN http/1.1; the gRPC server refuses min_version/max_version other than
+// 1.2/1.3, cipher_suites and curve_preferences (gRPC 1.51 has no such settings).
 #pragma once
 
 #include <optional>
@@ -23,10 +31,18 @@
 
 namespace telegate::otelcol::receiver_otlp {
 
+// The gRPC server's `tls` block: the otelcol server block, restricted to what gRPC 1.51 can
+// serve (TLS 1.2-1.3 with gRPC's own cipher suites and curves; see grpc_tls.h). A refusal is a
+// diagnostic at the block saying why.
+struct GrpcTlsServerBlock : TlsServerBlock {
+  static void describe(Schema<GrpcTlsServerBlock>& s) { describeFields(s); }
+  absl::Status validate() const;
+};
+
 struct GrpcServerBlock {
   std::string endpoint = "0.0.0.0:4317";
   std::string transport = "tcp";
-  std::optional<TlsServerBlock> tls;
+  std::optional<GrpcTlsServerBlock> tls;
   ByteSize max_recv_msg_size;            // 0: 4 MiB
   int64_t max_concurrent_streams = 100;  // telegate default (Alloy: 0, unlimited)
   ByteSize read_buffer_size{512 * 1024};
