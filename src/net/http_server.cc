@@ -181,6 +181,7 @@ HttpServer::Impl::Impl(HttpServerOptions o, HttpHandler h)
                                      {"server", "reason"})
                            .with({opts.name, "memory_limit"});
   }
+  initTlsMetrics();
 }
 
 void HttpServer::Impl::countShed(ShedReason r) {

@@ -88,6 +88,22 @@
 //    Shedding is logged at most once a minute.
 //  * Stop: stop() closes every connection at once, including those in the middle of reading a
 //    request; handlers already running finish and their responses are dropped.
+//  * TLS (options.tls set): every accepted connection first does a TLS handshake with the server
+//    context current at accept (tls::TlsServerContext::current(); the connection keeps it, so a
+//    certificate rotation never cuts it, and the next connection uses the new certificate). The
+//    handshake counts against header_timeout (the deadline of the first request starts at
+//    accept) and the connection is unauthenticated in the connection table until a request passed
+//    the header check, so handshake floods are shed like slow headers. Its state (about
+//    96 KiB: Asio/OpenSSL buffers and the SSL state) is charged to memory_budget before the
+//    handshake; a refusal closes the connection (shed reason "memory_limit"). A failed handshake
+//    closes the connection; counted in telegate_http_server_tls_handshake_failures_total{server,
+//    reason} (reason "protocol_version", "no_shared_cipher", "client_certificate", "plain_http",
+//    "client_alert" (e.g. the client does not trust the certificate), "eof" or "other"; a handshake
+//    cut by header_timeout is counted as a header_timeout shed) and logged at most once a minute.
+//    Completed handshakes are counted in
+//    telegate_http_server_tls_handshakes_total{server,resumed="true"|"false"}. Then HTTP/1.1 is
+//    served exactly as over plain TCP; HttpRequest::tls is true and HttpRequest::peer holds the
+//    verified client certificate (also for the header_check).
 //  * HEAD requests are passed to the handler like GET; the body it returns is not sent but its
 //    length is reported in Content-Length.
 //  * The handler gets the request by non-const reference and may move the body out of it (the
@@ -118,6 +134,7 @@
 #include "absl/status/statusor.h"
 #include "src/common/memory_budget.h"
 #include "src/common/metrics.h"
+#include "src/net/tls/tls.h"
 
 namespace telegate::net {
 
@@ -130,6 +147,11 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
   std::string body;
   std::string remote_addr;  // "127.0.0.1:54321" or "[::1]:54321"
+  bool tls = false;         // the connection is TLS
+  // The client certificate of a TLS connection, when one was presented and verified against
+  // the server's client CA; null otherwise (plain connections included). Shared by every
+  // request of the connection.
+  std::shared_ptr<const tls::PeerIdentity> peer;
   // What the header_check accepted the request with (null without a header_check).
   std::shared_ptr<const void> state;
   // The memory budget charge of `body` (see the contract); released when the request is
@@ -218,6 +240,8 @@ struct HttpServerOptions {
   metrics::Registry* metrics = &metrics::defaultRegistry();
   // Judges requests at their headers; empty = accept every request.
   HeaderCheck header_check;
+  // TLS on every accepted connection (see the contract); null = plain HTTP.
+  std::shared_ptr<tls::TlsServerContext> tls;
 };
 
 class HttpServer {

@@ -31,6 +31,7 @@
 #include "src/common/log.h"
 #include "src/common/metrics.h"
 #include "src/net/http_server.h"
+#include "src/net/http_stream.h"
 
 namespace telegate::net {
 
@@ -53,6 +54,21 @@ enum class ShedReason : uint8_t {
   kCount,
 };
 std::string_view shedReasonName(ShedReason r);
+
+// Why a TLS handshake failed; the `reason` label of
+// telegate_http_server_tls_handshake_failures_total.
+enum class TlsFailure : uint8_t {
+  kProtocolVersion,    // no TLS version in common (e.g. a TLS 1.1 client)
+  kNoSharedCipher,     // no cipher suite or group in common
+  kClientCertificate,  // missing, unverifiable or rejected client certificate
+  kPlainHttp,          // plain HTTP sent to the TLS port
+  kClientAlert,        // the client gave up with an alert (e.g. it does not trust our certificate)
+  kEof,                // the client closed or reset the connection during the handshake
+  kOther,
+  kCount,
+};
+std::string_view tlsFailureName(TlsFailure r);
+TlsFailure classifyHandshakeError(const boost::system::error_code& ec);
 
 // Where a connection is in its life, as the connection table sees it.
 enum class Phase : uint8_t {
@@ -86,6 +102,11 @@ class HttpServer::Impl {
 
   void countShed(http_internal::ShedReason r);
   void countMemoryRefusal();
+  // TLS (http_session_tls.cc): registers the TLS metrics (constructor), counts handshakes.
+  void initTlsMetrics();
+  void countHandshake(bool resumed);
+  void countHandshakeFailure(http_internal::TlsFailure r, const std::string& remote,
+                             const boost::system::error_code& ec);
 
   const HttpServerOptions opts;
   const HttpHandler handler;
@@ -96,6 +117,11 @@ class HttpServer::Impl {
   std::array<metrics::Counter*, static_cast<size_t>(http_internal::ShedReason::kCount)>
       shed_counters{};
   metrics::Counter* memory_refusals = nullptr;
+  log::OnceEvery tls_log{std::chrono::seconds(60)};
+  std::array<metrics::Counter*, static_cast<size_t>(http_internal::TlsFailure::kCount)>
+      tls_failures{};
+  metrics::Counter* tls_full = nullptr;
+  metrics::Counter* tls_resumed = nullptr;
 
   std::mutex mu;  // guards the fields below
   bool started = false;
@@ -152,6 +178,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void close();
   void releaseCharge();
   void setDeadline(Clock::time_point at, http_internal::ShedReason reason);
+  void startTls();  // http_session_tls.cc
+  void onHandshake(const boost::system::error_code& ec);
   void readRequest();
   void readHeader();
   void parseHeader();
@@ -174,7 +202,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void drain();
 
   HttpServer::Impl* const srv_;
-  boost::beast::tcp_stream stream_;
+  http_internal::HttpStream stream_;
   const std::string remote_;
   const std::string source_;
   boost::beast::flat_buffer buffer_;
@@ -193,6 +221,8 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t head_charged_ = 0;
   size_t head_parsed_ = 0;  // bytes of the current head the parser has consumed and holds
   size_t drained_ = 0;
+  size_t tls_charged_ = 0;  // the TLS state's charge in srv_->opts.memory_budget
+  std::shared_ptr<const tls::PeerIdentity> peer_;  // verified client certificate, or null
 };
 
 }  // namespace telegate::net

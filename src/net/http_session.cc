@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 
 #include "src/net/http_server_impl.h"
@@ -71,7 +72,8 @@ bool isQuietError(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == http::error::partial_message ||
          ec == beast::error::timeout || ec == asio::error::eof ||
          ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor;
+         ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 template <typename D>
@@ -96,12 +98,16 @@ Session::~Session() {
   if (head_charged_ > 0 && srv_->opts.memory_budget != nullptr) {
     srv_->opts.memory_budget->release(head_charged_);
   }
+  if (tls_charged_ > 0) srv_->opts.memory_budget->release(tls_charged_);
   srv_->unregisterSession(this);
   srv_->open_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Session::run() {
-  asio::dispatch(executor(), [self = shared_from_this()] { self->readRequest(); });
+  asio::dispatch(executor(), [self = shared_from_this()] {
+    if (self->srv_->opts.tls) return self->startTls();
+    self->readRequest();
+  });
 }
 
 void Session::forceClose() {
@@ -311,6 +317,8 @@ void Session::buildRequestHead() {
     req_.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   }
   req_.remote_addr = remote_;
+  req_.tls = stream_.tls();
+  req_.peer = peer_;
 }
 
 // Runs the header_check. Returns false when the request was refused (the response is on its way

@@ -268,7 +268,8 @@ absl::Status checkGrpcTlsSettings(const net::tls::TlsServerSettings& s) {
 std::shared_ptr<const net::tls::PeerIdentity> peerIdentity(const grpc::AuthContext& auth) {
   auto type = auth.FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
   // "tls" for TlsServerCredentials, "ssl" for SslServerCredentials.
-  if (type.empty() || (type[0] != "tls" && type[0] != GRPC_SSL_TRANSPORT_SECURITY_TYPE)) {
+  if (type.empty() || (type[0] != GRPC_TLS_TRANSPORT_SECURITY_TYPE &&
+                       type[0] != GRPC_SSL_TRANSPORT_SECURITY_TYPE)) {
     return nullptr;
   }
   auto pem = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
@@ -302,7 +303,9 @@ absl::StatusOr<std::unique_ptr<GrpcServerTls>> GrpcServerTls::create(
   t->dir_ = *std::move(dir);
   t->identity_path_ = t->dir_ + "/identity.pem";
   const auto& s = t->settings_;
-  if (s.client_auth != ClientAuth::kNoClientCert) t->ca_path_ = t->dir_ + "/client_ca.pem";
+  if (!s.client_ca_file.empty() || !s.client_ca_pem.empty()) {
+    t->ca_path_ = t->dir_ + "/client_ca.pem";
+  }
   t->verify_clients_ = s.client_auth == ClientAuth::kVerifyClientCertIfGiven ||
                        s.client_auth == ClientAuth::kRequireAndVerifyClientCert;
   {
@@ -334,6 +337,8 @@ GrpcServerTls::~GrpcServerTls() {
   cv_.notify_all();
   if (publisher_.joinable()) publisher_.join();
   if (context_) context_->stop();
+  // gRPC's file watcher goes with the credentials; only then do its files disappear.
+  credentials_.reset();
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -345,9 +350,14 @@ bool GrpcServerTls::publishIfChanged() {
   std::shared_ptr<SSL_CTX> cur = context_->current();
   if (cur == published_) return false;
   if (absl::Status st = publish(cur); !st.ok()) {
-    // Only local I/O fails here; the old pair keeps serving and the next poll tries again.
-    logger_.error("could not publish the new TLS certificate to gRPC",
-                  {{"server", server_}, {"err", std::string(st.message())}});
+    // Local I/O, or a client CA file that broke after the context was built: the old pair keeps
+    // serving, the next poll tries again, the reason is logged once per new context.
+    if (cur != failed_) {
+      logger_.error(
+          "could not hand the new TLS certificate to gRPC; the previous one keeps serving",
+          {{"server", server_}, {"err", std::string(st.message())}});
+      failed_ = cur;
+    }
     return false;
   }
   published_ = std::move(cur);

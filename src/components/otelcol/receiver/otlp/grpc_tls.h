@@ -98,6 +98,7 @@ class GrpcServerTls {
   std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::mutex mu_;                       // publishing (publisher thread and publishIfChanged())
   std::shared_ptr<SSL_CTX> published_;  // guarded by mu_
+  std::shared_ptr<SSL_CTX> failed_;     // guarded by mu_: the last context publish() failed on
   int64_t last_mtime_ = 0;              // guarded by mu_
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_

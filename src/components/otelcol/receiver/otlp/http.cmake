@@ -16,3 +16,13 @@ telegate_test(telegate_otlp_http_tls_test
 telegate_test(telegate_otlp_receiver_tls_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/otlp_tls_test.cc
   LIBS telegate_components OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+
+# TLS and mutual TLS in the real binary, with rotation through a kubelet-style symlink swap while
+# a client keeps sending (test/integration/test_receiver_tls.py; certificates from certs.py).
+if(TELEGATE_BUILD_TESTS AND NOT TELEGATE_FUZZ)
+  find_package(Python3 COMPONENTS Interpreter REQUIRED)
+  add_test(NAME integration.receiver_tls
+    COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/test/integration/test_receiver_tls.py
+            --binary $<TARGET_FILE:telegate> --source-dir ${PROJECT_SOURCE_DIR})
+  set_tests_properties(integration.receiver_tls PROPERTIES TIMEOUT 180)
+endif()
