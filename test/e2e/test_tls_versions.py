@@ -43,10 +43,15 @@ class SClient:
 
     def __init__(self, rc, out, err):
         self.rc, self.out, self.err = rc, out, err
+        # "New, <version of the suite's definition>, Cipher is <suite>" (a TLS 1.1 connection
+        # with a TLS 1.0 suite says TLSv1.0 there), then the session's "Protocol  : TLSv1.x".
         m = re.search(r"^New, (\S+), Cipher is (\S+)", out, re.M)
-        self.protocol, self.cipher = (m.group(1), m.group(2)) if m else (None, None)
+        established = bool(m) and m.group(1) != "(NONE)"
+        self.cipher = m.group(2) if established else None
+        p = re.search(r"^\s*Protocol\s*: (\S+)", out, re.M)
+        self.protocol = (p.group(1) if p else m.group(1)) if established else None
         self.verified = "Verify return code: 0 (ok)" in out
-        self.ok = rc == 0 and self.protocol not in (None, "(NONE)") and self.verified
+        self.ok = rc == 0 and established and self.verified
 
     def text(self):
         return f"rc {self.rc}\nstdout:\n{self.out[-2500:]}\nstderr:\n{self.err[-1500:]}"
@@ -262,7 +267,8 @@ def local_openssl_speaks_tls11(server, workdir):
         r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_1",
                             "-cipher", "DEFAULT@SECLEVEL=0"], stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=20)
-        return r.returncode == 0 and "New, TLSv1.1" in r.stdout
+        c = SClient(r.returncode, r.stdout, r.stderr)
+        return c.rc == 0 and c.protocol == "TLSv1.1"
     finally:
         srv.terminate()
         try:
