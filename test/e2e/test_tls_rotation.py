@@ -98,7 +98,10 @@ class GrpcClient:
             self.proc.kill()
             self.proc.wait()
         self._thread.join(timeout=10)
-        return self.proc.stderr.read()
+        err = self.proc.stderr.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return err
 
 
 class TlsRotationTest(unittest.TestCase):
@@ -187,6 +190,7 @@ class TlsRotationTest(unittest.TestCase):
 
     def check_results(self, results, swapped_at, fps):
         fp1, fp2, fp3 = fps
+        print(f"{len(results)} requests, each on a new TLS connection")
         failed = [r[3] for r in results if not r[2]]
         self.assertEqual(failed, [], f"{len(failed)} of {len(results)} requests failed "
                                      f"during the rotation")

@@ -12,10 +12,12 @@ Checks (issue 11, Acceptance):
   - an exporter that does not trust the CA (system CAs, or another CA) fails, and so does a
     plaintext exporter against the TLS port; nothing is written;
   - over mTLS a client certificate from another CA, an expired one, or none is refused: every
-    SDK export fails and nothing is written, and the Python client shows that the refusal is a TLS
-    alert during the handshake (TLS 1.2: the handshake itself fails; TLS 1.3: the server's alert
-    arrives in place of any HTTP or HTTP/2 answer), while the valid certificate gets an answer
-    from the same probe and the SDK delivers with it.
+    SDK export fails and nothing is written, and the Python client shows that the refusal happens
+    in the handshake (TLS 1.2: the handshake itself fails; TLS 1.3: the server's alert arrives in
+    place of any HTTP or HTTP/2 answer) and, on HTTP, with the alert that says why ("certificate
+    required" / "handshake failure", "unknown ca", "certificate expired"; gRPC's TLS layer closes
+    the connection without one), while the valid certificate gets an answer from the same probe
+    and the SDK delivers with it.
 
 Run: python3 test/e2e/test_tls_sdk.py --binary build/release/src/main/telegate --source-dir .
      (or ctest -R e2e.tls_sdk)."""
@@ -181,9 +183,12 @@ class TlsSdkTest(unittest.TestCase):
                     self.assertTrue(out.ok, f"{server} TLS {version}, valid client certificate: "
                                             f"{out}\ntelegate:\n{self.tail()}")
                     self.assertEqual(out.status, "h2" if grpc else 200, out)
-                for label, cert in (("no certificate", None),
-                                    ("certificate from another CA", self.foreign_client),
-                                    ("expired certificate", self.expired_client)):
+                # The alert an OpenSSL server sends for each (TLS 1.2 / TLS 1.3).
+                for label, cert, alert in (
+                        ("no certificate", None, "handshake failure" if version == "1.2"
+                         else "certificate required"),
+                        ("certificate from another CA", self.foreign_client, "unknown ca"),
+                        ("expired certificate", self.expired_client, "certificate expired")):
                     with self.subTest(server=server, version=version, client=label):
                         out = self.probe(port, grpc, cert, version)
                         self.assertFalse(out.ok, f"{server} TLS {version} with {label}: "
@@ -195,8 +200,8 @@ class TlsSdkTest(unittest.TestCase):
                             self.assertRegex(out.error or "", CLOSED_IN_HANDSHAKE,
                                              f"{server} TLS {version} with {label}: {out}")
                         else:
-                            # The server ends the handshake with a TLS alert.
-                            self.assertIn("alert", out.error or "",
+                            # The server ends the handshake with the TLS alert that says why.
+                            self.assertIn(f"alert {alert}", out.error or "",
                                           f"{server} TLS {version} with {label}: {out}")
                         if version == "1.2":
                             # In TLS 1.2 the server's verdict comes before the client's
