@@ -81,7 +81,8 @@ class GrpcClient:
         self.proc = subprocess.Popen(
             ["node", "grpc_probe.mjs", "--endpoint", f"127.0.0.1:{port}", "--token", e2e.TOKEN,
              "--calls", "1200", "--interval-ms", str(int(INTERVAL * 1000)),
-             "--fresh", "1" if fresh else "0", "--ca", ca], cwd=e2e.OTEL_JS, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+             "--fresh", "1" if fresh else "0", "--ca", ca], cwd=e2e.OTEL_JS,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=e2e.client_env())
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -127,7 +128,7 @@ class TlsRotationTest(unittest.TestCase):
         return port
 
     def wait_seen(self, client, fingerprint, what):
-        """Waits until a successful handshake presents `fingerprint`; returns the seconds it took."""
+        """Waits until a successful handshake presents `fingerprint`; returns the seconds taken."""
         t0 = time.time()
         ok = harness.wait_for(lambda: any(fp == fingerprint and good
                                           for ts, fp, good, _ in client.results if ts >= t0),

@@ -11,6 +11,7 @@ Checks (issue 11, Acceptance):
     equals what the SDK exported, field by field (e2e_common.compare_summary);
   - an exporter that does not trust the CA (system CAs, or another CA) fails, and so does a
     plaintext exporter against the TLS port; nothing is written;
+  - the token is still required over TLS and mTLS (a wrong one: 401 / UNAUTHENTICATED);
   - over mTLS a client certificate from another CA, an expired one, or none is refused: every
     SDK export fails and nothing is written, and the Python client shows that the refusal happens
     in the handshake (TLS 1.2: the handshake itself fails; TLS 1.3: the server's alert arrives in
@@ -160,6 +161,27 @@ class TlsSdkTest(unittest.TestCase):
                 with self.subTest(transport=transport, client=label):
                     self.check_fails(transport, self.endpoint(transport, mutual=True), label,
                                      ca=self.ca.cert, cert=cert)
+
+    def test_sdk_token_still_required_over_tls_and_mtls(self):
+        # TLS (and a valid client certificate) do not replace otelcol.auth.bearer: a wrong token
+        # crosses TLS and is refused by the authenticator (401 / UNAUTHENTICATED).
+        for mutual in (False, True):
+            for transport in TRANSPORTS:
+                with self.subTest(transport=transport, mtls=mutual):
+                    run_id = self.run_id("token-" + transport)
+                    rc, summary, err = tc.send(
+                        transport, self.endpoint(transport, mutual), run_id, ca=self.ca.cert,
+                        cert=self.client if mutual else None, token="not-the-token",
+                        expect_failure=True, timeout_ms=5000)
+                    self.assertIsNotNone(summary, f"send.mjs printed no summary (rc {rc}):\n{err}")
+                    self.assertEqual(rc, 0, f"a wrong token was accepted:\n{err}")
+                    want = 16 if transport == "grpc" else 401
+                    for sig, calls in summary["exports"].items():
+                        for c in calls:
+                            self.assertEqual(c.get("errorCode"), want, f"{sig}: {c}")
+                    time.sleep(0.2)
+                    self.assertEqual(e2e.run_items(self.t.storage, run_id),
+                                     {"traces": 0, "logs": 0, "metrics": 0})
 
     # ------------------------------------------------------------------------------------------
     # Where the refusal happens: the TLS handshake (Python ssl client).

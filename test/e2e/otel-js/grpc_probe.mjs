@@ -47,7 +47,8 @@ function connect() {
   }
   // A channel of its own: grpc-js would otherwise share subchannels (and their connections)
   // between clients with equal options.
-  state.client = new Client(args.endpoint, creds, fresh ? { 'grpc.use_local_subchannel_pool': 1 } : {});
+  const options = fresh ? { 'grpc.use_local_subchannel_pool': 1 } : {};
+  state.client = new Client(args.endpoint, creds, options);
   return state;
 }
 

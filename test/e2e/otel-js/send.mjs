@@ -85,7 +85,9 @@ function parseArgs(argv) {
   if (a.token === undefined) usage('--token is required');
   if (!a.runId) usage('--run-id is required');
   if (Boolean(a.cert) !== Boolean(a.key)) usage('--cert and --key go together');
-  if ((a.ca || a.cert) && !a.endpoint.startsWith('https://')) usage('TLS options need an https:// endpoint');
+  if ((a.ca || a.cert) && !a.endpoint.startsWith('https://')) {
+    usage('TLS options need an https:// endpoint');
+  }
   if (!Number.isInteger(a.count) || a.count < 2 || a.count > 1000) usage('--count must be 2..1000');
   return a;
 }
@@ -111,9 +113,12 @@ const tlsFiles = {
 function grpcOptions() {
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer ${args.token}`);
-  const opts = { url: base, metadata, timeoutMillis: args.timeoutMs, compression: args.compression };
+  const opts = {
+    url: base, metadata, timeoutMillis: args.timeoutMs, compression: args.compression,
+  };
   if (base.startsWith('https://')) {
-    opts.credentials = credentials.createSsl(tlsFiles.ca ?? null, tlsFiles.key ?? null, tlsFiles.cert ?? null);
+    opts.credentials = credentials.createSsl(
+      tlsFiles.ca ?? null, tlsFiles.key ?? null, tlsFiles.cert ?? null);
   }
   return opts;
 }
@@ -123,7 +128,9 @@ function httpOptions(signal) {
     compression: args.compression,
   };
   if (base.startsWith('https://')) {
-    opts.httpAgentOptions = { keepAlive: true, ca: tlsFiles.ca, cert: tlsFiles.cert, key: tlsFiles.key };
+    opts.httpAgentOptions = {
+      keepAlive: true, ca: tlsFiles.ca, cert: tlsFiles.cert, key: tlsFiles.key,
+    };
   }
   return opts;
 }
