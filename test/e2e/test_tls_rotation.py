@@ -16,7 +16,8 @@ new TLS connection for every request, ten a second:
      the problem (once, not every second) and telegate_tls_certificate_reloads_total
      {result="error"} counts it;
   3. a good pair again (the third): it is served.
-Every accepted request's data is in the file exporter's output.
+Every accepted request's data is in the file exporter's output. The HTTP case runs again with
+cert_file / key_file as two plain files replaced one after the other (tls_common.PlainFiles).
 HTTP: a Python `ssl` client posting OTLP/JSON logs. gRPC: @grpc/grpc-js (otel-js/grpc_probe.mjs
 --fresh 1), a new channel per call, and beside it one long-lived channel whose connection must
 survive every swap.
@@ -164,9 +165,11 @@ class TlsRotationTest(unittest.TestCase):
 
         # 2. A mismatched pair: the third certificate with the second key.
         log_offset = len(self.t.output())
+        errors_before = tc.metric_value(self.t, METRIC, result="error") or 0
         self.secret.swap(self.third, key=self.second)
         got_error = harness.wait_for(
-            lambda: (tc.metric_value(self.t, METRIC, result="error") or 0) >= 1, timeout=10)
+            lambda: (tc.metric_value(self.t, METRIC, result="error") or 0) > errors_before,
+            timeout=10)
         self.assertTrue(got_error, f"{METRIC}{{result=\"error\"}} did not count the mismatched "
                                    f"pair:\n{self.t.get('/metrics')[2][-3000:]}\ntelegate:\n"
                                    f"{self.t.output()[log_offset:][-3000:]}")
@@ -207,6 +210,14 @@ class TlsRotationTest(unittest.TestCase):
         self.assertTrue(all(ts >= swapped_at for ts, fp, _, _ in results if fp == fp2))
 
     def test_http_rotation(self):
+        self.http_rotation(keepalive_check=True)
+
+    def test_http_rotation_plain_files(self):
+        # Not a kubelet mount: two plain files replaced one after the other.
+        self.secret = tc.PlainFiles(os.path.join(self.workdir, "plain"), self.first)
+        self.http_rotation(keepalive_check=False)
+
+    def http_rotation(self, keepalive_check):
         port = self.start(grpc=False)
         client = HttpClient(port, self.ca.cert)
 
@@ -233,7 +244,7 @@ class TlsRotationTest(unittest.TestCase):
             return after
 
         try:
-            swapped_at, fps = self.rotate(client, keepalive)
+            swapped_at, fps = self.rotate(client, keepalive if keepalive_check else None)
         finally:
             client.stop()
         self.check_results(client.results, swapped_at, fps)

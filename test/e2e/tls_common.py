@@ -5,7 +5,8 @@
   localhost, client certificates, an expired one and certificates from another CA. A test tells
   which certificate a server presented by its SHA-256 fingerprint.
 - KubeletDir: a directory laid out as kubelet mounts a Secret (`..data` -> `..<timestamp>`,
-  `tls.crt` -> `..data/tls.crt`), with the atomic swap kubelet does on an update.
+  `tls.crt` -> `..data/tls.crt`), with the atomic swap kubelet does on an update; PlainFiles:
+  the same interface over two plain files replaced one after the other.
 - receiver_config(): the e2e configuration (bearer-authenticated otelcol.receiver.otlp writing to
   otelcol.exporter.file) with a `tls` block on the gRPC and/or HTTP server.
 - tls_connect() / https_post(): a Python `ssl` client that reports exactly how a handshake ended
@@ -100,6 +101,23 @@ class KubeletDir:
         os.rename(tmp, data)
         if old:
             shutil.rmtree(os.path.join(self.root, old))
+
+
+class PlainFiles:
+    """cert_file / key_file as plain files, each replaced by its own rename(2) (key first): the
+    two renames are not one atomic step, so a watcher may see the new key with the old
+    certificate for a moment."""
+
+    def __init__(self, root, cert):
+        os.makedirs(root, exist_ok=True)
+        self.cert_file = os.path.join(root, "tls.crt")
+        self.key_file = os.path.join(root, "tls.key")
+        self.swap(cert)
+
+    def swap(self, cert, key=None):
+        for src, dst in (((key or cert).key, self.key_file), (cert.cert, self.cert_file)):
+            shutil.copyfile(src, dst + ".tmp")
+            os.replace(dst + ".tmp", dst)
 
 
 # ------------------------------------------------------------------------------------------------
