@@ -35,6 +35,8 @@ import tls_common as tc
 TRANSPORTS = ("http-json", "http-protobuf", "grpc")
 # A connection ended by the server during the TLS handshake: an alert, or the socket closed before
 # any application data.
+# How the SDK reports a server certificate it does not trust.
+UNTRUSTED = r"unable to verify the first certificate|self.signed certificate|UNABLE_TO_VERIFY"
 CLOSED_IN_HANDSHAKE = (r"alert|UNEXPECTED_EOF|EOF occurred|Connection reset|"
                        r"no HTTP/2 SETTINGS frame came back: b''")
 
@@ -120,7 +122,9 @@ class TlsSdkTest(unittest.TestCase):
     # ------------------------------------------------------------------------------------------
     # Clients that must fail.
 
-    def check_fails(self, transport, endpoint, label, ca=None, cert=None):
+    def check_fails(self, transport, endpoint, label, ca=None, cert=None, expect=None):
+        """Every export fails without an answer from the receiver, nothing is written, and when
+        `expect` (a regex) is given, every error (code and message) matches it."""
         run_id = self.run_id("refused-" + transport)
         rc, summary, err = tc.send(transport, endpoint, run_id, ca=ca, cert=cert,
                                    expect_failure=True, timeout_ms=5000)
@@ -133,6 +137,9 @@ class TlsSdkTest(unittest.TestCase):
             for c in calls:
                 self.assertNotIn(c.get("errorCode"), (200, 401, 16),
                                  f"{label}: {transport} {sig} was answered by the receiver: {c}")
+                if expect:
+                    self.assertRegex(f"{c.get('errorCode')} {c.get('error')}", expect,
+                                     f"{label}: {transport} {sig}: not the expected failure")
         time.sleep(0.2)
         self.assertEqual(e2e.run_items(self.t.storage, run_id),
                          {"traces": 0, "logs": 0, "metrics": 0},
@@ -141,11 +148,13 @@ class TlsSdkTest(unittest.TestCase):
 
     def test_sdk_without_the_ca_fails(self):
         for transport in TRANSPORTS:
+            # Node: "unable to verify the first certificate" (grpc-js wraps it in UNAVAILABLE).
             with self.subTest(transport=transport, trust="system CAs"):
-                self.check_fails(transport, self.endpoint(transport), "system CAs only")
+                self.check_fails(transport, self.endpoint(transport), "system CAs only",
+                                 expect=UNTRUSTED)
             with self.subTest(transport=transport, trust="another CA"):
                 self.check_fails(transport, self.endpoint(transport), "another CA",
-                                 ca=self.other_ca.cert)
+                                 ca=self.other_ca.cert, expect=UNTRUSTED)
 
     def test_sdk_plaintext_to_tls_port_fails(self):
         # Never silently plain text: a plaintext exporter gets nothing through a TLS port.
@@ -155,12 +164,17 @@ class TlsSdkTest(unittest.TestCase):
 
     def test_sdk_mtls_refuses_bad_client_certificates(self):
         for transport in TRANSPORTS:
-            for label, cert in (("no certificate", None),
-                                ("certificate from another CA", self.foreign_client),
-                                ("expired certificate", self.expired_client)):
+            # HTTP: Node reports the server's alert; gRPC: grpc-js only says UNAVAILABLE (14).
+            for label, cert, alert in (("no certificate", None, "CERTIFICATE_REQUIRED"),
+                                       ("certificate from another CA", self.foreign_client,
+                                        "UNKNOWN_CA"),
+                                       ("expired certificate", self.expired_client,
+                                        "CERTIFICATE_EXPIRED")):
                 with self.subTest(transport=transport, client=label):
                     self.check_fails(transport, self.endpoint(transport, mutual=True), label,
-                                     ca=self.ca.cert, cert=cert)
+                                     ca=self.ca.cert, cert=cert,
+                                     expect=r"^14 " if transport == "grpc"
+                                     else rf"^ERR_SSL_\w*ALERT_{alert} ")
 
     def test_sdk_token_still_required_over_tls_and_mtls(self):
         # TLS (and a valid client certificate) do not replace otelcol.auth.bearer: a wrong token
