@@ -14,6 +14,7 @@ void registerAll() {
     registerLokiSourceKubernetes();
     registerLokiWrite();
     registerOtelcolAuthBearer();
+    registerOtelcolAuthClientCertificate();
     registerOtelcolExporterDebug();
     registerOtelcolExporterDiscard();
     registerOtelcolExporterFile();

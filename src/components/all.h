@@ -10,6 +10,7 @@ void registerAll();
 
 // Per-component registration functions (defined beside each component).
 void registerOtelcolAuthBearer();
+void registerOtelcolAuthClientCertificate();
 void registerOtelcolReceiverOtlp();
 void registerOtelcolProcessorBatch();
 void registerOtelcolExporterOtlp();

@@ -240,7 +240,8 @@ struct HttpServerOptions {
   metrics::Registry* metrics = &metrics::defaultRegistry();
   // Judges requests at their headers; empty = accept every request.
   HeaderCheck header_check;
-  // TLS on every accepted connection (see the contract); null = plain HTTP.
+  // TLS on every accepted connection (see the contract); null = plain HTTP. Its alpn list must
+  // offer nothing but "http/1.1" (or be empty): this server speaks HTTP/1.x only.
   std::shared_ptr<tls::TlsServerContext> tls;
 };
 

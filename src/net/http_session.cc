@@ -105,8 +105,7 @@ Session::~Session() {
 
 void Session::run() {
   asio::dispatch(executor(), [self = shared_from_this()] {
-    if (self->srv_->opts.tls) return self->startTls();
-    self->readRequest();
+    self->srv_->opts.tls ? self->startTls() : self->readRequest();
   });
 }
 

@@ -44,7 +44,7 @@ struct Exchange {
 // One request over a fresh TLS connection to 127.0.0.1:port, verifying "localhost" against
 // `roots`, presenting `client` when given.
 inline Exchange tlsExchange(uint16_t port, const std::string& roots, const TestKeyPair* client,
-                     const std::string& request, std::vector<std::string> alpn = {}) {
+                            const std::string& request, std::vector<std::string> alpn = {}) {
   Exchange out;
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   X509* root = parseCert(roots);

@@ -52,9 +52,16 @@ struct TlsServerBlock {
   bool include_system_ca_certs_pool = false;
   Duration reload_interval;
   std::optional<TpmBlock> tpm;
-  static void describe(Schema<TlsServerBlock>& s) { describeFields(s); }
+  // Descriptions of the attributes whose meaning a server restricts.
+  struct Docs {
+    std::string min_version = "\"1.0\"..\"1.3\"; unset: 1.2";
+    std::string max_version = "unset: 1.3";
+    std::string cipher_suites = "TLS 1.2 suites by their IANA names; unset: OpenSSL's defaults";
+    std::string curve_preferences = "X25519, CurveP256, CurveP384, CurveP521";
+  };
+  static void describe(Schema<TlsServerBlock>& s) { describeFields(s, Docs{}); }
   template <class Self>
-  static void describeFields(Schema<Self>& s);
+  static void describeFields(Schema<Self>& s, const Docs& docs);
   absl::Status validate() const;
   net::tls::TlsServerSettings toSettings() const;
   bool operator==(const TlsServerBlock&) const = default;
@@ -163,7 +170,7 @@ struct HttpClientBlock {
 absl::Status validateCompression(const std::string& c);
 
 template <class Self>
-void TlsServerBlock::describeFields(Schema<Self>& s) {
+void TlsServerBlock::describeFields(Schema<Self>& s, const Docs& docs) {
   // Members of the base as members of Self, so that a derived block shares the attributes.
   auto m = []<class F>(F TlsServerBlock::*member) -> F Self::* { return member; };
   s.attr("ca_file", m(&TlsServerBlock::ca_file)).doc("no effect on a server (as in Alloy)");
@@ -174,12 +181,10 @@ void TlsServerBlock::describeFields(Schema<Self>& s) {
   s.attr("key_pem", m(&TlsServerBlock::key_pem));
   s.attr("client_ca_file", m(&TlsServerBlock::client_ca_file))
       .doc("set: clients must present a certificate signed by these CAs (mutual TLS)");
-  s.attr("min_version", m(&TlsServerBlock::min_version)).doc("\"1.0\"..\"1.3\"; unset: 1.2");
-  s.attr("max_version", m(&TlsServerBlock::max_version)).doc("unset: 1.3");
-  s.attr("cipher_suites", m(&TlsServerBlock::cipher_suites))
-      .doc("TLS 1.2 suites by their IANA names; unset: OpenSSL's defaults");
-  s.attr("curve_preferences", m(&TlsServerBlock::curve_preferences))
-      .doc("X25519, CurveP256, CurveP384, CurveP521");
+  s.attr("min_version", m(&TlsServerBlock::min_version)).doc(docs.min_version);
+  s.attr("max_version", m(&TlsServerBlock::max_version)).doc(docs.max_version);
+  s.attr("cipher_suites", m(&TlsServerBlock::cipher_suites)).doc(docs.cipher_suites);
+  s.attr("curve_preferences", m(&TlsServerBlock::curve_preferences)).doc(docs.curve_preferences);
   s.attr("include_system_ca_certs_pool", m(&TlsServerBlock::include_system_ca_certs_pool))
       .doc("also trust the system CAs for client certificates");
   s.attr("reload_interval", m(&TlsServerBlock::reload_interval))

@@ -15,13 +15,16 @@
 //    TLS 1.2, as Alloy's), TLS 1.2 cipher list when cipher_suites is set (TLS 1.3 suites are not
 //    configurable, as in Go), curves, client certificate policy, session resumption (stateless
 //    tickets and a server-side cache) and ALPN (`alpn` in preference order, e.g. {"http/1.1"}).
-//    An error names the file and the reason; nothing is served.
+//    An error names the file and the reason; nothing is served. Files are read whole (at most
+//    1 MiB each). TLS 1.0/1.1 (min_version below "1.2") lower OpenSSL's security level to 0 for
+//    the context, as OpenSSL 3 refuses them otherwise. Renegotiation and compression are off.
 //  * Rotation: while a TlsServerContext is alive, a watcher thread stats every file it was built
 //    from once a second and rebuilds the context when one changed (mtime, size, inode, or the
 //    target of a symlink: kubelet's atomic `..data` swap), and in any case every reload_interval
 //    when that is > 0. A rebuilt context is published only if it loads and its key matches its
 //    certificate; otherwise the previous one keeps serving, the reason is logged once per change
-//    and telegate_tls_certificate_reloads_total{server,result="error"} counts it. current()
+//    and telegate_tls_certificate_reloads_total{server,result="error"} counts it. Files whose
+//    contents did not change publish nothing (and count nothing). current()
 //    returns the context new handshakes must use; connections keep the context they started with,
 //    so rotation never cuts a connection. Context creation never blocks a handshake.
 //  * Metrics: telegate_tls_certificate_reloads_total{server,result="ok"|"error"} and
@@ -33,8 +36,10 @@
 //  * TlsClientSettings is what a client `tls` block says (exporters, the Kubernetes client);
 //    validate() checks it like the server's.
 //
-// Threading: TlsServerContext is thread-safe; current() is lock-free (an atomic shared_ptr load)
-// and may be called per accepted connection. stop() (or the destructor) joins the watcher.
+// Threading: TlsServerContext is thread-safe; current() takes no mutex (a
+// std::atomic<std::shared_ptr> load) and may be called per accepted connection; reloadIfChanged()
+// calls are serialised with each other and with the watcher's. stop() (or the destructor) joins the
+// watcher.
 #pragma once
 
 #include <atomic>

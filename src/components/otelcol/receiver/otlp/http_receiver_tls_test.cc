@@ -19,10 +19,10 @@ namespace {
 
 using telegate::testing::CertSpec;
 using telegate::testing::Exchange;
-using telegate::testing::tlsExchange;
 using telegate::testing::TempDir;
 using telegate::testing::TestCa;
 using telegate::testing::TestKeyPair;
+using telegate::testing::tlsExchange;
 namespace trace_pb = opentelemetry::proto::collector::trace::v1;
 
 class CountingDispatcher : public Dispatcher {
@@ -137,7 +137,7 @@ TEST_F(HttpTlsTest, MutualTlsRefusesBadClientsAtTheHandshakeAndPassesTheIdentity
   spec.not_after_seconds = -3600;
   TestKeyPair expired = ca_.issue(spec);
 
-  for (const TestKeyPair* bad : {static_cast<const TestKeyPair*>(nullptr), &foreign, &expired}) {
+  for (const TestKeyPair* bad : std::vector<const TestKeyPair*>{nullptr, &foreign, &expired}) {
     Exchange e = tlsExchange(port_, ca_.certPem(), bad, tracesRequest());
     EXPECT_EQ(e.response, "");  // no HTTP answer: the TLS layer refused the client
   }

@@ -47,6 +47,15 @@ void GrpcServerBlock::describe(Schema<GrpcServerBlock>& s) {
   s.attr("auth", &GrpcServerBlock::auth).doc("an otelcol.auth.* handler");
 }
 
+void GrpcTlsServerBlock::describe(Schema<GrpcTlsServerBlock>& s) {
+  Docs docs;
+  docs.min_version = "gRPC: unset or \"1.2\" (gRPC 1.51 always accepts TLS 1.2 and 1.3)";
+  docs.max_version = "gRPC: unset or \"1.3\"";
+  docs.cipher_suites = "not supported on gRPC (gRPC 1.51 uses its own suites)";
+  docs.curve_preferences = "not supported on gRPC (gRPC 1.51 uses its own curves)";
+  describeFields(s, docs);
+}
+
 absl::Status GrpcTlsServerBlock::validate() const {
   if (absl::Status st = TlsServerBlock::validate(); !st.ok()) return st;
   return checkGrpcTlsSettings(toSettings());

@@ -35,7 +35,7 @@ namespace telegate::otelcol::receiver_otlp {
 // serve (TLS 1.2-1.3 with gRPC's own cipher suites and curves; see grpc_tls.h). A refusal is a
 // diagnostic at the block saying why.
 struct GrpcTlsServerBlock : TlsServerBlock {
-  static void describe(Schema<GrpcTlsServerBlock>& s) { describeFields(s); }
+  static void describe(Schema<GrpcTlsServerBlock>& s);
   absl::Status validate() const;
 };
 

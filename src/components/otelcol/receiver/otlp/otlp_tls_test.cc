@@ -122,8 +122,8 @@ std::unique_ptr<runtime::Component> build(runtime::Host& host, const Arguments& 
   components::registerAll();
   const runtime::Registration* r = runtime::Registry::global().find("otelcol.receiver.otlp");
   EXPECT_NE(r, nullptr);
-  auto c = r->build(host, runtime::ArgsHolder{std::make_shared<Arguments>(args),
-                                              &typeid(Arguments)});
+  auto c =
+      r->build(host, runtime::ArgsHolder{std::make_shared<Arguments>(args), &typeid(Arguments)});
   EXPECT_TRUE(c.ok()) << c.status();
   return *std::move(c);
 }
@@ -152,7 +152,8 @@ TEST(OtlpReceiverTls, StartAndUpdateFailWithTheFileAndKeepTheRunningServer) {
 
   args.http->tls->cert_file = dir.write("server.crt", server.cert_pem);
   ASSERT_TRUE(c->updateErased(holder(args)).ok());
-  auto e = tlsExchange(port, ca.certPem(), nullptr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto e = tlsExchange(port, ca.certPem(), nullptr,
+                       "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(e.handshake);
   EXPECT_EQ(e.server_cert, server.cert_pem);
 
@@ -162,7 +163,8 @@ TEST(OtlpReceiverTls, StartAndUpdateFailWithTheFileAndKeepTheRunningServer) {
   st = c->updateErased(holder(broken));
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(st.message().rfind("http: ", 0), 0u) << st;
-  e = tlsExchange(port, ca.certPem(), nullptr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  e = tlsExchange(port, ca.certPem(), nullptr,
+                  "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(e.handshake);
   EXPECT_EQ(e.server_cert, server.cert_pem);
   c->shutdown(std::chrono::steady_clock::now() + std::chrono::seconds(2));
