@@ -5,13 +5,16 @@ One telegate runs two receivers, both authenticated by otelcol.auth.bearer and w
 otelcol.exporter.file:
   "tls"  - gRPC and HTTP with cert_file / key_file (server TLS only);
   "mtls" - the same plus client_ca_file (mutual TLS: Alloy requires and verifies the client's
-           certificate when client_ca_file is set).
+           certificate when client_ca_file is set);
+  "certauth" - mutual TLS with otelcol.auth.client_certificate instead of the bearer token.
 Checks (issue 11, Acceptance):
   - each exporter trusting the CA, with the token, delivers, and what the file exporter wrote
     equals what the SDK exported, field by field (e2e_common.compare_summary);
   - an exporter that does not trust the CA (system CAs, or another CA) fails, and so does a
     plaintext exporter against the TLS port; nothing is written;
   - the token is still required over TLS and mTLS (a wrong one: 401 / UNAUTHENTICATED);
+  - with otelcol.auth.client_certificate the SDK's mapped client certificate alone delivers (its
+    token is not read) and a verified but unmapped one gets 401 / UNAUTHENTICATED;
   - over mTLS a client certificate from another CA, an expired one, or none is refused: every
     SDK export fails and nothing is written, and the Python client shows that the refusal happens
     in the handshake (TLS 1.2: the handshake itself fails; TLS 1.3: the server's alert arrives in
@@ -35,6 +38,17 @@ import tls_common as tc
 TRANSPORTS = ("http-json", "http-protobuf", "grpc")
 # A connection ended by the server during the TLS handshake: an alert, or the socket closed before
 # any application data.
+# Certificate identity as the credential (telegate's otelcol.auth.client_certificate): the client
+# certificate with CN=client maps to a tenant; CN=unmapped-client (same CA) maps to nothing.
+CERT_AUTH = """
+otelcol.auth.client_certificate "c" {
+  identity {
+    common_name = "client"
+    name        = "sdk-client"
+    tenant      = "team-sdk"
+  }
+}
+"""
 # How the SDK reports a server certificate it does not trust.
 UNTRUSTED = r"unable to verify the first certificate|self.signed certificate|UNABLE_TO_VERIFY"
 CLOSED_IN_HANDSHAKE = (r"alert|UNEXPECTED_EOF|EOF occurred|Connection reset|"
@@ -54,14 +68,18 @@ class TlsSdkTest(unittest.TestCase):
             cls.client = pki.issue(cls.ca, "client", client=True)
             cls.expired_client = pki.issue(cls.ca, "expired-client", client=True, expired=True)
             cls.foreign_client = pki.issue(cls.other_ca, "foreign-client", client=True)
-            cls.tls_grpc, cls.tls_http, cls.mtls_grpc, cls.mtls_http = tc.free_ports(4)
+            cls.unmapped_client = pki.issue(cls.ca, "unmapped-client", client=True)
+            (cls.tls_grpc, cls.tls_http, cls.mtls_grpc, cls.mtls_http, cls.cert_grpc,
+             cls.cert_http) = ports = tc.free_ports(6)
             server_tls = tc.tls_block(cls.server.cert, cls.server.key)
             mutual_tls = tc.tls_block(cls.server.cert, cls.server.key, client_ca_file=cls.ca.cert)
             cfg = tc.config(
                 tc.receiver_block("tls", cls.tls_grpc, cls.tls_http, server_tls, server_tls),
-                tc.receiver_block("mtls", cls.mtls_grpc, cls.mtls_http, mutual_tls, mutual_tls))
-            cls.t = tc.start(cls.workdir, cfg,
-                             [cls.tls_grpc, cls.tls_http, cls.mtls_grpc, cls.mtls_http])
+                tc.receiver_block("mtls", cls.mtls_grpc, cls.mtls_http, mutual_tls, mutual_tls),
+                tc.receiver_block("certauth", cls.cert_grpc, cls.cert_http, mutual_tls,
+                                  mutual_tls, auth="otelcol.auth.client_certificate.c.handler"),
+                CERT_AUTH)
+            cls.t = tc.start(cls.workdir, cfg, ports)
         except BaseException:
             shutil.rmtree(cls.workdir, ignore_errors=True)
             raise
@@ -73,8 +91,10 @@ class TlsSdkTest(unittest.TestCase):
         finally:
             shutil.rmtree(cls.workdir, ignore_errors=True)
 
-    def endpoint(self, transport, mutual=False, scheme="https"):
-        if mutual:
+    def endpoint(self, transport, mutual=False, scheme="https", certauth=False):
+        if certauth:
+            port = self.cert_grpc if transport == "grpc" else self.cert_http
+        elif mutual:
             port = self.mtls_grpc if transport == "grpc" else self.mtls_http
         else:
             port = self.tls_grpc if transport == "grpc" else self.tls_http
@@ -89,10 +109,11 @@ class TlsSdkTest(unittest.TestCase):
     # ------------------------------------------------------------------------------------------
     # Delivery over TLS and mTLS.
 
-    def check_delivers(self, transport, mutual=False, cert=None):
+    def check_delivers(self, transport, mutual=False, cert=None, certauth=False,
+                       token=e2e.TOKEN):
         run_id = self.run_id(transport)
-        rc, summary, err = tc.send(transport, self.endpoint(transport, mutual), run_id,
-                                   ca=self.ca.cert, cert=cert)
+        rc, summary, err = tc.send(transport, self.endpoint(transport, mutual, certauth=certauth),
+                                   run_id, ca=self.ca.cert, cert=cert, token=token)
         self.assertIsNotNone(summary, f"send.mjs printed no summary (rc {rc}):\n{err}")
         self.assertEqual(rc, 0, f"the {transport} exporters failed over TLS:\n{err}\nexports: "
                                 f"{summary['exports']}\ntelegate:\n{self.tail()}")
@@ -118,6 +139,33 @@ class TlsSdkTest(unittest.TestCase):
         for transport in TRANSPORTS:
             with self.subTest(transport=transport):
                 self.check_delivers(transport, mutual=True, cert=self.client)
+
+    def test_sdk_client_certificate_alone_authenticates(self):
+        # otelcol.auth.client_certificate (mode "certificate"): the verified certificate is the
+        # credential; the token the SDK sends is not read.
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                self.check_delivers(transport, cert=self.client, certauth=True,
+                                    token="not-a-configured-token")
+
+    def test_sdk_client_certificate_unmapped_is_unauthenticated(self):
+        # Verified by the TLS layer but mapped to no identity: the handshake succeeds and the
+        # authenticator answers 401 / UNAUTHENTICATED.
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                run_id = self.run_id("unmapped-" + transport)
+                rc, summary, err = tc.send(
+                    transport, self.endpoint(transport, certauth=True), run_id, ca=self.ca.cert,
+                    cert=self.unmapped_client, expect_failure=True, timeout_ms=5000)
+                self.assertIsNotNone(summary, f"send.mjs printed no summary (rc {rc}):\n{err}")
+                self.assertEqual(rc, 0, f"an unmapped certificate was accepted:\n{err}")
+                want = 16 if transport == "grpc" else 401
+                for sig, calls in summary["exports"].items():
+                    for c in calls:
+                        self.assertEqual(c.get("errorCode"), want, f"{sig}: {c}")
+                time.sleep(0.2)
+                self.assertEqual(e2e.run_items(self.t.storage, run_id),
+                                 {"traces": 0, "logs": 0, "metrics": 0})
 
     # ------------------------------------------------------------------------------------------
     # Clients that must fail.

@@ -131,21 +131,22 @@ def tls_block(cert_file, key_file, client_ca_file=None, extra=""):
     return "tls {\n      " + "\n      ".join(lines) + "\n    }"
 
 
-def receiver_block(label, grpc_port=None, http_port=None, grpc_tls="", http_tls=""):
+def receiver_block(label, grpc_port=None, http_port=None, grpc_tls="", http_tls="",
+                   auth="otelcol.auth.bearer.t.handler"):
     """One otelcol.receiver.otlp component; grpc_tls / http_tls are tls blocks (tls_block())."""
     servers = ""
     if grpc_port:
         servers += f"""
   grpc {{
     endpoint = "127.0.0.1:{grpc_port}"
-    auth     = otelcol.auth.bearer.t.handler
+    auth     = {auth}
     {grpc_tls}
   }}"""
     if http_port:
         servers += f"""
   http {{
     endpoint = "127.0.0.1:{http_port}"
-    auth     = otelcol.auth.bearer.t.handler
+    auth     = {auth}
     {http_tls}
   }}"""
     return f"""
@@ -160,8 +161,8 @@ otelcol.receiver.otlp "{label}" {{{servers}
 
 
 def config(*receivers, token=e2e.TOKEN):
-    """A whole configuration: the bearer authenticator, `receivers` (receiver_block()) and the
-    file exporter they all write to."""
+    """A whole configuration: the bearer authenticator, `receivers` (receiver_block(), or any
+    other component text) and the file exporter the receivers write to."""
     return (f'otelcol.auth.bearer "t" {{\n  token = "{token}"\n}}\n' + "".join(receivers)
             + '\notelcol.exporter.file "out" { }\n')
 
