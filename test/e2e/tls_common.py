@@ -7,10 +7,13 @@
 - KubeletDir: a directory laid out as kubelet mounts a Secret (`..data` -> `..<timestamp>`,
   `tls.crt` -> `..data/tls.crt`), with the atomic swap kubelet does on an update; PlainFiles:
   the same interface over two plain files replaced one after the other.
-- receiver_config(): the e2e configuration (bearer-authenticated otelcol.receiver.otlp writing to
-  otelcol.exporter.file) with a `tls` block on the gRPC and/or HTTP server.
-- tls_connect() / https_post(): a Python `ssl` client that reports exactly how a handshake ended
-  (negotiated version and cipher, the server certificate's fingerprint, or the TLS alert).
+- receiver_block() / config(): the e2e configuration (otelcol.receiver.otlp components
+  authenticated by otelcol.auth.bearer, or another handler, writing to otelcol.exporter.file)
+  with a `tls` block (tls_block()) on the gRPC and/or HTTP server; start() / stop() run it.
+- tls_connect(): a Python `ssl` client that reports exactly how a connection ended (negotiated
+  version and cipher, the server certificate's fingerprint, the HTTP or HTTP/2 answer, or the
+  TLS alert and the stage it came at).
+- send(): otel-js/send.mjs with its TLS options (--ca, --cert/--key).
 
 Everything stays on loopback and every network call has a timeout."""
 import hashlib
