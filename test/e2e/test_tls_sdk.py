@@ -25,7 +25,6 @@ Checks (issue 11, Acceptance):
 
 Run: python3 test/e2e/test_tls_sdk.py --binary build/release/src/main/telegate --source-dir .
      (or ctest -R e2e.tls_sdk)."""
-import os
 import shutil
 import time
 import unittest

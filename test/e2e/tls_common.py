@@ -375,7 +375,3 @@ def send(transport, endpoint, run_id, ca=None, cert=None, token=e2e.TOKEN, count
 
 def mkdtemp(prefix):
     return tempfile.mkdtemp(prefix=prefix)
-
-
-def dump(obj):
-    return json.dumps(obj, indent=1)[:4000]
