@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks the deployment bundle without a cluster or a container engine (docs/deploy.md, "What CI
 # checks"):
-#   1. renders every kustomization of deploy/kubernetes with `kubectl kustomize`;
+#   1. renders every kustomization of deploy/kubernetes with `kubectl kustomize` (the TLS overlays,
+#      and gateway-only with the disk-queue and with the TLS component, included), and checks that
+#      components/tls/config.alloy is gateway/config.alloy plus the receiver's tls blocks;
 #   2. runs the container image's build stage on this Debian 12 host (scripts/container-build.sh,
 #      the script the Dockerfile runs) into a staging root, and checks with ldd that every
 #      library the binary needs comes from the runtime stage's packages;
@@ -9,10 +11,17 @@
 #      cross-references, ports, NodePorts, routing and NetworkPolicies (deploy/validate/check.mjs),
 #      including that telegate's admin port 12345 is in no Service and admits only the node agent,
 #      the gateway's preStop delay and grace period, and `telegate validate` of each rendered
-#      config.alloy with the pod's environment, and parses the dashboard's PromQL with promtool;
+#      config.alloy with the pod's environment (and throwaway certificates made with openssl at
+#      the paths its tls blocks name), cert-manager objects against their CRD schemas and the TLS
+#      cross-references (certificates, mounts, Ingress backends), refused on deliberately broken
+#      copies of the TLS overlays, and parses the dashboard's PromQL with promtool;
 #   4. smoke-tests the staged binary on free loopback ports: readiness, OTLP/HTTP under
 #      /observability with the bearer token, and a token rotation through a Secret-style volume
-#      (kubelet's ..data symlink swap) without a restart.
+#      (kubelet's ..data symlink swap) without a restart; then the TLS configuration
+#      (components/tls) with certificates laid out as cert-manager's Secret volume: HTTPS and
+#      gRPC over TLS with a client trusting the CA, refused without it, plain-HTTP probes on the
+#      admin port, a certificate renewal by symlink swap served without a restart, and mutual
+#      TLS (components/mtls) refusing a client without a certificate.
 #
 # Usage: scripts/check-deploy.sh [--work DIR] [--binary BIN --no-container-build]
 # Exit status: 0 passed, 1 failed, 77 skipped (kubectl is not installed).
@@ -28,7 +37,7 @@ while (($#)); do
     --work) work="$2"; shift ;;
     --binary) binary="$2"; shift ;;
     --no-container-build) container_build=0 ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "check-deploy: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -38,7 +47,7 @@ if ! command -v kubectl >/dev/null 2>&1; then
   echo "check-deploy: SKIPPED: kubectl is not installed (scripts/setup.sh installs it when apt can)"
   exit 77
 fi
-for tool in node npm curl python3 ldd dpkg-query; do
+for tool in node npm curl python3 ldd dpkg-query openssl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "check-deploy: $tool is missing (run scripts/setup.sh)" >&2; exit 1; }
 done
 if ((!container_build)) && [[ -z "$binary" ]]; then
@@ -88,6 +97,48 @@ rel="$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]
 printf 'namespace: telegate\nresources:\n  - %s/gateway-only\ncomponents:\n  - %s/components/disk-queue\n' \
   "$rel" "$rel" >"$dq/kustomization.yaml"
 render gateway-only-disk-queue "$dq"
+# gateway-only with TLS, as docs/deploy.md ("TLS for gateway-only") tells users to switch it on:
+# the component, and ingress-nginx re-encrypting to the gateway.
+gt="$work/gateway-only-tls"
+mkdir -p "$gt"
+rel="$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$root/$k8s" "$gt")"
+cat >"$gt/kustomization.yaml" <<KUST
+namespace: telegate
+resources:
+  - $rel/gateway-only
+components:
+  - $rel/components/tls
+patches:
+  - target: {kind: Ingress, name: telegate}
+    patch: |-
+      - op: add
+        path: /metadata/annotations/nginx.ingress.kubernetes.io~1backend-protocol
+        value: HTTPS
+KUST
+render gateway-only-tls "$gt"
+
+# components/tls/config.alloy replaces gateway/config.alloy: apart from comments and the
+# receiver's two tls blocks it must stay the same file.
+if python3 - "$k8s/gateway/config.alloy" "$k8s/components/tls/config.alloy" <<'PY'; then
+import difflib, re, sys
+def strip(text, drop_tls):
+    text = re.sub(r"(?m)^[ \t]*//.*\n", "", text)
+    if drop_tls:
+        start = text.index('otelcol.receiver.otlp "default" {')
+        end = text.index("\n}\n", start)
+        block = re.sub(r"\n\n\t\ttls \{\n(\t\t\t.*\n)*\t\t\}", "", text[start:end])
+        text = text[:start] + block + text[end:]
+    return text
+plain = strip(open(sys.argv[1]).read(), False)
+tls = strip(open(sys.argv[2]).read(), True)
+if plain != tls:
+    sys.stdout.writelines(difflib.unified_diff(plain.splitlines(True), tls.splitlines(True), "gateway/config.alloy", "components/tls/config.alloy"))
+    sys.exit(1)
+PY
+  echo "components/tls/config.alloy = gateway/config.alloy + the receiver's tls blocks"
+else
+  bad "components/tls/config.alloy differs from gateway/config.alloy by more than the receiver's tls blocks"
+fi
 
 # 2. The container's build stage, on this host.
 if ((container_build)); then
@@ -180,9 +231,49 @@ step "schemas and cross-references (deploy/validate)"
 if [[ ! -d deploy/validate/node_modules || deploy/validate/package-lock.json -nt deploy/validate/node_modules ]]; then
   (cd deploy/validate && npm ci --no-audit --no-fund --loglevel=error) || bad "npm ci in deploy/validate failed"
 fi
+# Throwaway certificates: check.mjs lays them out at the paths the tls blocks name before it runs
+# `telegate validate` (which builds no listener and so does not read them today, but sees the
+# same files a pod would if it ever does), and the TLS smoke test below serves them.
+mkca() { # dir: ca.crt, ca.key
+  mkdir -p "$1"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=check-deploy CA $(basename "$1")" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$1/ca.key" -out "$1/ca.crt" 2>/dev/null
+}
+mkcert() { # ca-dir out-dir cn usage san : out-dir/tls.crt, out-dir/tls.key signed by the CA
+  mkdir -p "$2"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$3" \
+    -keyout "$2/tls.key" -out "$2/tls.csr" 2>/dev/null &&
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=%s\n%s\n' "$4" "${5:+subjectAltName=$5}" >"$2/ext.cnf" &&
+    openssl x509 -req -in "$2/tls.csr" -CA "$1/ca.crt" -CAkey "$1/ca.key" -CAcreateserial -days 2 \
+      -extfile "$2/ext.cnf" -out "$2/tls.crt" 2>/dev/null &&
+    cp "$1/ca.crt" "$2/ca.crt"
+}
+mkca "$work/tls-ca" && mkcert "$work/tls-ca" "$work/tls-fixtures" telegate serverAuth DNS:telegate.monitoring.svc ||
+  bad "openssl could not make the test certificates"
 tg_args=()
 [[ -n "$binary" && -x "$binary" ]] && tg_args=(--telegate "$binary")
-node deploy/validate/check.mjs "${tg_args[@]}" --work "$work" "${variants[@]}" || failed=1
+node deploy/validate/check.mjs "${tg_args[@]}" --work "$work" --tls-fixtures "$work/tls-fixtures" "${variants[@]}" || failed=1
+# The TLS checks themselves: broken copies of rendered TLS overlays must be refused, each for
+# the reason it was broken for.
+mutant() { # variant sed-expression expected-message
+  sed -e "$2" "$work/$1.yaml" >"$work/mutant.yaml"
+  if cmp -s "$work/$1.yaml" "$work/mutant.yaml"; then
+    bad "self-test: '$2' changes nothing in $1"
+  elif grep -qF "$3" <<<"$(node deploy/validate/check.mjs --work "$work" "$1=$work/mutant.yaml" 2>&1 || true)"; then
+    echo "ok: a broken $1 is refused: $3"
+  else
+    bad "self-test: $1 with '$2' was not refused with '$3'"
+  fi
+}
+mutant ingress-nginx-tls 's/backend-protocol: HTTPS/backend-protocol: HTTP/' "the gateway serves TLS on 4318, but the Ingress sends plain text"
+mutant haproxy-tls 's/- host: otlp-grpc.example.com/- host: grpc.example.org/' "passthrough host grpc.example.org is not a dnsName"
+mutant haproxy-tls 's#server-ca: monitoring/telegate-ca#server-ca: monitoring/monitoring-ingress-tls#' "is not the CA (Secret telegate-ca)"
+mutant haproxy-tls 's/^  - telegate.monitoring.svc$/  - telegate.other.svc/' "does not name telegate.monitoring.svc"
+mutant nodeport-mtls 's/^  secretName: telegate-client-ca$/  secretNam: telegate-client-ca/' "spec.secretNam: unknown field"
+mutant nodeport-mtls 's#/etc/telegate/client-ca$#/etc/telegate/client-ca2#' "client_ca_file /etc/telegate/client-ca/ca.crt is not in a mounted Secret"
+mutant aws-alb-tls 's/healthcheck-protocol: HTTPS/healthcheck-protocol: HTTP/' "the ALB health check must use HTTPS"
+mutant haproxy-tls 's/^          secretName: telegate-tls$/          secretName: telegate-tlz/' "volume tls: Secret telegate-tlz missing"
 # PromQL of the dashboard and of Tempo's trace-to-metrics links, parsed by promtool (Debian's
 # prometheus package) as recording rules, with Grafana's variables filled in.
 py=python3
@@ -348,6 +439,100 @@ PY
   if ((failed)); then
     echo "--- telegate log"
     tail -20 "$work/telegate.log"
+  fi
+
+  # TLS: the gateway configuration of components/tls, its certificate laid out the way kubelet
+  # mounts cert-manager's Secret (tls.crt, tls.key, ca.crt -> ..data/ -> ..<version>/).
+  step "TLS smoke test (components/tls, components/mtls)"
+  tls_failed_before=$failed
+  read -r p_admin p_grpc p_http < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+  host=telegate.monitoring.svc
+  sec="$work/tls-secret"
+  mkcert "$work/tls-ca" "$sec/..v1" telegate serverAuth "DNS:$host" || bad "openssl: serving certificate"
+  ln -s ..v1 "$sec/..data"
+  for f in tls.crt tls.key ca.crt; do ln -s "..data/$f" "$sec/$f"; done
+  # The client CA of components/mtls, a client certificate from it, and one from another CA.
+  mkca "$work/client-ca" && mkcert "$work/client-ca" "$work/client" ci-client clientAuth "" &&
+    mkcert "$work/tls-ca" "$work/other-client" other-ca-client clientAuth "" || bad "openssl: client certificates"
+  sed -e "s#/etc/telegate/tokens/tokens#$tok/tokens#" -e "s#/etc/telegate/tls/#$sec/#" \
+    -e "s#0.0.0.0:4317#127.0.0.1:$p_grpc#" -e "s#0.0.0.0:4318#127.0.0.1:$p_http#" \
+    "$k8s/components/tls/config.alloy" >"$work/gateway-tls.alloy"
+  tls_start() { # client CA file ("" = no client certificates), log file
+    TELEGATE_TLS_CLIENT_CA_FILE="$1" TELEGATE_LOKI_PUSH_URL=http://127.0.0.1:9/loki/api/v1/push \
+      TELEGATE_MIMIR_OTLP_URL=http://127.0.0.1:9/otlp TELEGATE_TEMPO_OTLP_GRPC=127.0.0.1:9 \
+      "$binary" run "$work/gateway-tls.alloy" --server.http.listen-addr="127.0.0.1:$p_admin" \
+      --storage.path="$work/tls-data" --shutdown-timeout=2 >"$2" 2>&1 &
+    pid=$!
+    local i
+    for i in $(seq 1 50); do
+      # The probes' request: plain HTTP on the admin port, which TLS on the OTLP ports leaves as is.
+      [[ "$(curl -s -o /dev/null -w '%{http_code}' "$admin/-/ready")" == 200 ]] && return 0
+      sleep 0.2
+    done
+    bad "TLS gateway: /-/ready (plain HTTP on the admin port) did not answer 200 within 10 s"
+  }
+  admin="http://127.0.0.1:$p_admin"
+  https_post() { # curl TLS options... -> HTTP status (000: no HTTP answer, e.g. a refused handshake)
+    curl -s -o /dev/null -w '%{http_code}' --max-time 5 --resolve "$host:$p_http:127.0.0.1" "$@" -X POST \
+      -H "Authorization: Bearer second-token" -H 'Content-Type: application/json' \
+      --data '{"resourceLogs":[]}' "https://$host:$p_http/observability/v1/logs" || true
+  }
+  served_serial() { # port -> serial of the certificate served there
+    { openssl s_client -connect "127.0.0.1:$1" -servername "$host" </dev/null 2>/dev/null |
+      openssl x509 -noout -serial 2>/dev/null; } || true
+  }
+  tls_start "" "$work/tls-telegate.log"
+  expect "GET /-/ready on the admin port (plain HTTP, as the probes)" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$admin/-/ready")"
+  expect "HTTPS POST /observability/v1/logs trusting the CA, with the token" 200 "$(https_post --cacert "$work/tls-ca/ca.crt")"
+  expect "HTTPS POST trusting the CA, wrong token" 401 "$(https_post --cacert "$work/tls-ca/ca.crt" -H 'Authorization: Bearer wrong')"
+  expect "HTTPS POST by a client that does not trust the CA" 000 "$(https_post)"
+  expect "plain HTTP POST to the TLS port" 000 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "http://127.0.0.1:$p_http/v1/logs" || true)"
+  grpc_hs="$(openssl s_client -connect "127.0.0.1:$p_grpc" -servername "$host" -verify_hostname "$host" \
+    -CAfile "$work/tls-ca/ca.crt" -verify_return_error -alpn h2 </dev/null 2>&1 | tr -d '\0' || true)"
+  if grep -q 'Verify return code: 0 (ok)' <<<"$grpc_hs" && grep -q 'ALPN protocol: h2' <<<"$grpc_hs"; then
+    echo "ok: OTLP/gRPC port: TLS handshake verified against the CA, ALPN h2"
+  else
+    bad "OTLP/gRPC port: no verified TLS handshake with ALPN h2: $(grep -E 'Verify return code|ALPN|error' <<<"$grpc_hs" | head -3)"
+  fi
+  # Renewal as cert-manager and kubelet do it: a new certificate and key in a new directory,
+  # then ..data swapped atomically. New handshakes get it without a restart.
+  old_serial="$(served_serial "$p_http")"
+  mkcert "$work/tls-ca" "$sec/..v2" telegate serverAuth "DNS:$host" || bad "openssl: renewed certificate"
+  new_serial="$(openssl x509 -noout -serial -in "$sec/..v2/tls.crt")"
+  ln -s ..v2 "$sec/..data_tmp"
+  mv -T "$sec/..data_tmp" "$sec/..data"
+  renewed=0
+  for _ in $(seq 1 50); do
+    if [[ "$(served_serial "$p_http")" == "$new_serial" && "$(served_serial "$p_grpc")" == "$new_serial" ]]; then renewed=1; break; fi
+    sleep 0.2
+  done
+  if ((renewed)) && [[ "$old_serial" != "$new_serial" ]]; then
+    echo "ok: renewed certificate served on 4317 and 4318 without a restart"
+  else
+    bad "the renewed certificate was not served within 10 s (before: $old_serial, want: $new_serial, now: $(served_serial "$p_http"))"
+  fi
+  expect "HTTPS POST after the renewal" 200 "$(https_post --cacert "$work/tls-ca/ca.crt")"
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" || true
+
+  # Mutual TLS (components/mtls sets TELEGATE_TLS_CLIENT_CA_FILE to the client CA's ca.crt).
+  tls_start "$work/client-ca/ca.crt" "$work/mtls-telegate.log"
+  expect "mTLS: HTTPS POST with a client certificate from the client CA" 200 \
+    "$(https_post --cacert "$work/tls-ca/ca.crt" --cert "$work/client/tls.crt" --key "$work/client/tls.key")"
+  expect "mTLS: HTTPS POST without a client certificate" 000 "$(https_post --cacert "$work/tls-ca/ca.crt")"
+  expect "mTLS: HTTPS POST with a client certificate from another CA" 000 \
+    "$(https_post --cacert "$work/tls-ca/ca.crt" --cert "$work/other-client/tls.crt" --key "$work/other-client/tls.key")"
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" || true
+  if ((failed && !tls_failed_before)); then
+    echo "--- telegate log (TLS)"
+    tail -20 "$work/tls-telegate.log"
+    echo "--- telegate log (mutual TLS)"
+    tail -20 "$work/mtls-telegate.log"
   fi
 fi
 

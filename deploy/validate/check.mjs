@@ -1,6 +1,6 @@
 // Offline checks of rendered Kubernetes manifests (the output of `kubectl kustomize`).
 //
-// Usage: node check.mjs [--telegate BIN] [--work DIR] NAME=RENDERED.yaml ...
+// Usage: node check.mjs [--telegate BIN] [--work DIR] [--tls-fixtures DIR] NAME=RENDERED.yaml ...
 //
 // For every variant (overlay) it checks, and reports every failure (exit 1 if any):
 //   - each object against the OpenAPI schema of Kubernetes 1.33 (npm kubernetes-models 4.5.1),
@@ -25,7 +25,23 @@
 //     filesystems are read-only; Grafana is served from /grafana/ and its data sources point to
 //     existing Services; the dashboard's data sources exist;
 //   - each telegate configuration (config.alloy in a ConfigMap) passes `telegate validate` with
-//     the environment the pod gets, and its token_file lies on a mounted Secret key.
+//     the environment the pod gets, and its token_file lies on a mounted Secret key;
+//   - cert-manager objects (cert-manager.io/v1 Certificate, Issuer, ClusterIssuer) against the
+//     schemas generated from cert-manager's CRDs (npm @kubernetes-models/cert-manager 4.4.4), with
+//     no undeclared field; a Certificate's Secret counts as present with tls.crt, tls.key and
+//     ca.crt; issuerRefs and CA Issuers' Secrets exist; Ingress TLS hosts are in their certificate;
+//   - TLS on the gateway (docs/deploy.md, "TLS"): the receiver's grpc and http `tls` blocks both
+//     or neither; cert_file, key_file and client_ca_file lie on keys of Secrets mounted read-only
+//     as directories; a cert-manager serving certificate names the gateway Service in its
+//     namespace and may serve ("server auth"); a client CA comes from a CA certificate; the admin
+//     port's probes stay plain HTTP; every Ingress path to the gateway speaks TLS to it exactly
+//     when the gateway serves TLS (ingress-nginx backend-protocol HTTPS/GRPCS or ssl-passthrough,
+//     HAProxy server-ssl or ssl-passthrough, ALB backend-protocol HTTPS), verification settings
+//     name the CA that issued the gateway's certificate and a name it carries, and passthrough
+//     hosts are in the gateway's certificate. With --tls-fixtures DIR (ca.crt, tls.crt, tls.key
+//     made by scripts/check-deploy.sh), `telegate validate` runs with those files at the paths the
+//     tls blocks name (it does not read them today, as it starts no listener).
+// The cert-manager and TLS checks live in tls.mjs, the custom resources' schemas in crd.mjs.
 // Variant names decide which routing expectations apply: haproxy, ingress-nginx, aws-alb,
 // nodeport, gateway-only*; "base" has no way in.
 import { execFileSync } from "node:child_process";
@@ -35,14 +51,18 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
+import { CRD_PACKAGES, isCustomResource, strictCustomResource } from "./crd.mjs";
+import { addCertificateSecrets, checkCertManager, checkIngressTls, checkReceiverTls, checkServingNames, layOutTlsFiles } from "./tls.mjs";
 
 const args = process.argv.slice(2);
 let telegate = "";
 let work = "";
+let tlsFixtures = "";
 const variants = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--telegate") telegate = args[++i];
   else if (args[i] === "--work") work = args[++i];
+  else if (args[i] === "--tls-fixtures") tlsFixtures = args[++i];
   else if (args[i].includes("=")) {
     const [name, file] = args[i].split(/=(.*)/s);
     variants.push({ name, file });
@@ -52,7 +72,7 @@ for (let i = 0; i < args.length; i++) {
   }
 }
 if (!variants.length) {
-  console.error("usage: node check.mjs [--telegate BIN] [--work DIR] NAME=RENDERED.yaml ...");
+  console.error("usage: node check.mjs [--telegate BIN] [--work DIR] [--tls-fixtures DIR] NAME=RENDERED.yaml ...");
   process.exit(2);
 }
 work = work || fs.mkdtempSync(path.join(os.tmpdir(), "telegate-deploy-check-"));
@@ -66,11 +86,15 @@ function key(kind, ns, name) {
   return `${kind}/${ns || ""}/${name}`;
 }
 
-async function modelFor(apiVersion, kind) {
+function modelPath(apiVersion, kind) {
   const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
-  const dir = group ? `${group}/${version}` : version;
+  if (CRD_PACKAGES[group]) return `${CRD_PACKAGES[group]}/${group}/${version}/${kind}`;
+  return `kubernetes-models/${group ? `${group}/` : ""}${version}/${kind}`;
+}
+
+async function modelFor(apiVersion, kind) {
   try {
-    const mod = await import(`kubernetes-models/${dir}/${kind}`);
+    const mod = await import(modelPath(apiVersion, kind));
     return mod[kind];
   } catch {
     return null;
@@ -115,11 +139,13 @@ function secretValue(secret, k) {
 }
 
 // Kubernetes Ingress matching: Exact beats Prefix; among Prefix the longest path wins; a Prefix
-// path matches element-wise ("/foo" matches "/foo" and "/foo/bar", not "/foobar").
-function route(ingresses, reqPath) {
+// path matches element-wise ("/foo" matches "/foo" and "/foo/bar", not "/foobar"). With a host
+// (null: a request whose host no rule names), only rules for that host or for any host apply.
+function route(ingresses, reqPath, host) {
   let best = null;
   for (const ing of ingresses) {
     for (const rule of ing.spec.rules || []) {
+      if (host !== undefined && rule.host && rule.host !== host) continue;
       for (const p of rule.http?.paths || []) {
         let score = -1;
         if (p.pathType === "Exact" && reqPath === p.path) score = 1e6;
@@ -203,9 +229,7 @@ function checkTyped(v, type, decl, where, report) {
 }
 
 function modelDeclFile(apiVersion, kind) {
-  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
-  const js = require.resolve(`kubernetes-models/${group ? `${group}/` : ""}${version}/${kind}`);
-  return js.replace(/\.(c|m)?js$/, ".d.ts");
+  return require.resolve(modelPath(apiVersion, kind)).replace(/\.(c|m)?js$/, ".d.ts");
 }
 
 async function checkVariant(v) {
@@ -236,6 +260,8 @@ async function checkVariant(v) {
   }
   const get = (kind, ns, name) => byKey.get(key(kind, ns, name));
   const ofKind = (kind) => all.filter((o) => o.kind === kind);
+  const certificates = addCertificateSecrets(all, byKey, key, ok);
+  const issuerOf = checkCertManager({ ok, get, ofKind, secretKeys }, certificates);
 
   // Schemas.
   for (const o of all) {
@@ -250,8 +276,10 @@ async function checkVariant(v) {
       fail(`${o.kind} ${o.metadata.name}: schema: ${e.message}`);
     }
     checks++;
-    strictCheck(o, modelDeclFile(o.apiVersion, o.kind), `${o.kind} ${o.metadata.name}`, fail);
-    if (o.kind !== "Namespace" && !["ClusterRole", "ClusterRoleBinding"].includes(o.kind)) {
+    const decl = modelDeclFile(o.apiVersion, o.kind);
+    if (isCustomResource(o.apiVersion)) strictCustomResource(o, decl, `${o.kind} ${o.metadata.name}`, fail, { declFile, strictCheck });
+    else strictCheck(o, decl, `${o.kind} ${o.metadata.name}`, fail);
+    if (o.kind !== "Namespace" && !["ClusterRole", "ClusterRoleBinding", "ClusterIssuer"].includes(o.kind)) {
       ok(o.metadata.namespace, `${o.kind} ${o.metadata.name}: no namespace`);
     }
   }
@@ -274,7 +302,12 @@ async function checkVariant(v) {
     const claimTemplates = new Set((w.spec.volumeClaimTemplates || []).map((t) => t.metadata.name));
     for (const vol of spec.volumes || []) {
       if (vol.configMap) ok(get("ConfigMap", ns, vol.configMap.name), `${id}: volume ${vol.name}: ConfigMap ${vol.configMap.name} missing`);
-      if (vol.secret) ok(get("Secret", ns, vol.secret.secretName), `${id}: volume ${vol.name}: Secret ${vol.secret.secretName} missing`);
+      if (vol.secret) {
+        const sec = get("Secret", ns, vol.secret.secretName);
+        if (ok(sec, `${id}: volume ${vol.name}: Secret ${vol.secret.secretName} missing`)) {
+          for (const it of vol.secret.items || []) ok(secretKeys(sec).has(it.key), `${id}: volume ${vol.name}: Secret ${vol.secret.secretName} has no key ${it.key}`);
+        }
+      }
       if (vol.persistentVolumeClaim) ok(get("PersistentVolumeClaim", ns, vol.persistentVolumeClaim.claimName), `${id}: volume ${vol.name}: PVC ${vol.persistentVolumeClaim.claimName} missing`);
       ok(!claimTemplates.has(vol.name), `${id}: volume ${vol.name} is also a volumeClaimTemplate`);
     }
@@ -573,13 +606,18 @@ async function checkVariant(v) {
     }
   }
 
-  // telegate configurations.
+  // telegate configurations, and TLS between the Ingresses and the gateway (tls.mjs).
+  const tlsCtx = { ok, fail, get, ofKind, secretKeys, selects, podLabelsOf, containerPortsOf, servicePort, parsePort, mountedObject, mountedKey };
+  const gatewayTls = new Map(); // workload -> {grpc, http} TLS of its receiver
   for (const w of workloads) {
     for (const c of podSpecOf(w).containers) {
       if (!/(^|\/)telegate(:|@)/.test(c.image)) continue;
-      checkTelegate(v, w, c, get, ok, fail, servicePort);
+      const t = checkTelegate(v, w, c, tlsCtx);
+      if (t) gatewayTls.set(w, t);
     }
   }
+  checkIngressTls(tlsCtx, ingresses, gatewayTls, issuerOf);
+  checkServingNames(tlsCtx, gatewayTls);
 
   // Routing tables of the setup guide.
   checkRouting(v, ingresses, nodePorts, ok, get);
@@ -613,8 +651,15 @@ function mountedObject(w, c, get, dir) {
   const vol = (podSpecOf(w).volumes || []).find((x) => x.name === m.name);
   const ns = w.metadata.namespace;
   if (vol?.configMap) return { kind: "ConfigMap", obj: get("ConfigMap", ns, vol.configMap.name), mount: m };
-  if (vol?.secret) return { kind: "Secret", obj: get("Secret", ns, vol.secret.secretName), mount: m };
+  if (vol?.secret) return { kind: "Secret", obj: get("Secret", ns, vol.secret.secretName), mount: m, items: vol.secret.items };
   return null;
+}
+
+// The key of a mounted Secret or ConfigMap that a file of the mount shows (items map keys to paths).
+function mountedKey(src, file) {
+  const name = path.basename(file);
+  if (!src.items) return name;
+  return src.items.find((it) => it.path === name)?.key;
 }
 
 // Paths a container writes, from the configuration files it mounts (Loki, Mimir, Tempo) and its
@@ -642,7 +687,8 @@ function writtenPaths(w, c, get) {
   return out;
 }
 
-function checkTelegate(v, w, c, get, ok, fail, servicePort) {
+function checkTelegate(v, w, c, tlsCtx) {
+  const { get, ok, fail, servicePort } = tlsCtx;
   const id = `${w.kind} ${w.metadata.name}`;
   const cfgPath = (c.args || []).find((a) => a.endsWith(".alloy") && a.startsWith("/"));
   if (!ok(cfgPath, `${id}: telegate args name no configuration file`)) return;
@@ -667,8 +713,11 @@ function checkTelegate(v, w, c, get, ok, fail, servicePort) {
     }
   }
 
-  // Backend URLs in the environment must be Services of this variant (whole stack only).
+  // TLS of the OTLP receiver: files on mounted Secrets, certificate names, probes.
   const env = podEnv(w, c, get);
+  const { tls, info } = checkReceiverTls(tlsCtx, { id, w, c, body, env });
+
+  // Backend URLs in the environment must be Services of this variant (whole stack only).
   if (!v.name.startsWith("gateway-only")) {
     for (const [k, val] of Object.entries(env)) {
       if (!/^TELEGATE_.*_(URL|GRPC)$/.test(k)) continue;
@@ -678,16 +727,18 @@ function checkTelegate(v, w, c, get, ok, fail, servicePort) {
     }
   }
 
-  if (!telegate) return;
+  if (!telegate) return info;
   const dir = fs.mkdtempSync(path.join(work, "cfg-"));
   const file = path.join(dir, path.basename(cfgPath));
-  fs.writeFileSync(file, body);
+  const { cfg, env: vEnv } = layOutTlsFiles(tlsCtx, { w, c, tls, dir, body, env, fixtures: tlsFixtures });
+  fs.writeFileSync(file, cfg);
   try {
-    execFileSync(telegate, ["validate", file], { env: { PATH: process.env.PATH, ...env }, stdio: "pipe" });
+    execFileSync(telegate, ["validate", file], { env: { PATH: process.env.PATH, ...vEnv }, stdio: "pipe" });
     ok(true, "");
   } catch (e) {
     fail(`${id}: telegate validate ${cfgPath}:\n${(e.stdout || "").toString()}${(e.stderr || "").toString()}`);
   }
+  return info;
 }
 
 // The setup guide's "Request Routing" and "Access Methods" tables, per variant.
@@ -695,8 +746,12 @@ function checkRouting(v, ingresses, nodePorts, ok, get) {
   const n = v.name;
   const viaIngress = ["haproxy", "ingress-nginx", "aws-alb"].find((x) => n === x || n.startsWith(`${x}-`));
   if (viaIngress) {
+    // The guide's table is for the host that serves Grafana (any host when its rules name none);
+    // rules for other hosts (SSL passthrough, OTLP/gRPC) are not part of it.
+    const grafanaRule = ingresses.flatMap((i) => i.spec.rules || []).find((r) => (r.http?.paths || []).some((p) => p.path === "/grafana"));
+    const host = grafanaRule ? grafanaRule.host || null : undefined;
     const target = (p) => {
-      const r = route(ingresses, p);
+      const r = route(ingresses, p, host);
       return r && { svc: r.p.backend.service.name, port: parsePort(r.p.backend.service.port), ing: r.ing, path: r.p };
     };
     for (const sig of ["logs", "metrics", "traces"]) {
@@ -715,7 +770,7 @@ function checkRouting(v, ingresses, nodePorts, ok, get) {
       ok(t && t.svc === "grafana-service" && [3000, "http"].includes(t.port), `routing: ${p} does not reach Grafana:3000`);
     }
     // "/" must land on Grafana's sub-path home.
-    const root = route(ingresses, "/");
+    const root = route(ingresses, "/", host);
     const ann = root?.ing.metadata.annotations || {};
     if (viaIngress === "ingress-nginx") ok(ann["nginx.ingress.kubernetes.io/app-root"] === "/grafana/", "routing: ingress-nginx needs app-root /grafana/ on the Ingress serving /");
     if (viaIngress === "haproxy") ok(/^\^\/\$\s+\/grafana\/$/.test(ann["haproxy.org/path-rewrite"] || ""), "routing: haproxy needs path-rewrite '^/$ /grafana/' on the Ingress serving /");

@@ -65,8 +65,12 @@ std::string htmlEscape(std::string_view s) {
 }  // namespace
 
 AdminServer::AdminServer(std::string listen_addr, runtime::Controller& controller,
-                         metrics::Registry& registry, std::function<ReloadOutcome()> reload)
-    : controller_(controller), registry_(registry), reload_(std::move(reload)) {
+                         metrics::Registry& registry, std::function<ReloadOutcome()> reload,
+                         std::shared_ptr<net::tls::TlsServerContext> tls)
+    : controller_(controller),
+      registry_(registry),
+      reload_(std::move(reload)),
+      tls_enabled_(tls != nullptr) {
   refused_ = &registry_.counter(
       "telegate_admin_refused_requests_total",
       "Admin server requests refused before their handler ran, by reason.", {"reason"});
@@ -80,6 +84,8 @@ AdminServer::AdminServer(std::string listen_addr, runtime::Controller& controlle
   opts.header_timeout = std::chrono::seconds(10);
   opts.read_timeout = std::chrono::seconds(10);
   opts.idle_timeout = std::chrono::seconds(30);
+  opts.tls = std::move(tls);
+  opts.memory_budget = &budget_;
   // Access control, method and body rules are judged before any body byte is read.
   // A connection counts as authenticated (shed last under a flood) when its request passed the
   // credential check, or when none is configured; the probes count too, so kubelet's survive.

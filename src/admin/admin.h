@@ -20,7 +20,17 @@
 // setHttpConfig() (the first configuration load), only the probes are answered; other paths get 503
 // with Retry-After, so nothing is served before the configured access control is known. Refusals
 // are counted in telegate_admin_refused_requests_total{reason} and logged at most once a minute.
-// Request bodies are limited to kMaxReloadBodyBytes. The server runs on its own thread; handlers
+// Request bodies are limited to kMaxReloadBodyBytes.
+// TLS: with a TlsServerContext (built from `http.tls` by adminTlsFromSources(), src/admin/
+// admin_tls.h) every connection, the probes included, is TLS with the context's client
+// certificate policy (a client the policy refuses fails the handshake, before any request); the
+// context's certificate rotation applies to new connections. Without one, plain HTTP. Fixed for
+// the server's lifetime.
+// Memory: what the server holds for connections and requests beyond the per-connection
+// allowance (request heads, bodies, and the ~96 KiB of TLS state of each TLS connection) is
+// charged to the server's own budget of kAdminMemoryBudgetBytes, not to --memory.limit, so a
+// pipeline that fills the telemetry budget never makes the probes fail, and the admin server
+// never takes memory from the pipeline. The server runs on its own thread; handlers
 // only read controller snapshots, except reload, which calls the supplied reload function
 // (serialised by the controller).
 #pragma once
@@ -33,11 +43,15 @@
 
 #include "absl/status/status.h"
 #include "src/admin/access.h"
+#include "src/common/memory_budget.h"
 #include "src/common/metrics.h"
 #include "src/net/http_server.h"
+#include "src/net/tls/tls.h"
 #include "src/runtime/controller.h"
 
 namespace telegate::admin {
+
+inline constexpr size_t kAdminMemoryBudgetBytes = 16u << 20;
 
 struct ReloadOutcome {
   bool ok = false;
@@ -46,12 +60,15 @@ struct ReloadOutcome {
 
 class AdminServer {
  public:
+  // `tls` null: plain HTTP.
   AdminServer(std::string listen_addr, runtime::Controller& controller, metrics::Registry& registry,
-              std::function<ReloadOutcome()> reload);
+              std::function<ReloadOutcome()> reload,
+              std::shared_ptr<net::tls::TlsServerContext> tls = nullptr);
   ~AdminServer();
   absl::Status start();
   void stop();
   std::string boundAddress() const;
+  bool tlsEnabled() const { return tls_enabled_; }
   const net::HttpServer& server() const { return *server_; }
   // Set once the first load has completed and components were started.
   void setReady(bool ready) { ready_.store(ready); }
@@ -75,6 +92,8 @@ class AdminServer {
   runtime::Controller& controller_;
   metrics::Registry& registry_;
   std::function<ReloadOutcome()> reload_;
+  bool tls_enabled_ = false;
+  MemoryBudget budget_{kAdminMemoryBudgetBytes};
   std::unique_ptr<net::HttpServer> server_;
   std::atomic<bool> ready_{false};
   // nullptr until the first setHttpConfig().

@@ -127,8 +127,8 @@ TEST_F(AdminTest, HttpBlockErrors) {
     std::string config, error;
   };
   for (const auto& c : std::vector<Case>{
-           {"http { tls { cert_file = \"c.pem\"\n key_file = \"k.pem\" } }",
-            "http.tls is not supported"},
+           {"http { tls { cert_file = \"c.pem\" } }",
+            "c.alloy:1:8: http.tls: must specify either key_pem or key_file"},
            {"http { auth { basic { username = \"u\"\n password = \"\" } } }", "must not be empty"},
            {"http { auth { basic { username = \"u:v\"\n password = \"p\" } } }",
             "must not contain ':'"},

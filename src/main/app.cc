@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/admin/admin.h"
+#include "src/admin/admin_tls.h"
 #include "src/common/log.h"
 #include "src/common/memory_budget.h"
 #include "src/common/metrics.h"
@@ -175,11 +176,28 @@ int runCommand(const RunFlags& f) {
   };
   runtime::Controller controller(copts);
 
+  // The admin server's TLS comes from the configuration read at startup, before it listens.
+  auto sources = readSources(f.config_path);
+  if (!sources.ok()) {
+    std::fprintf(stderr, "Error: %s\n", std::string(sources.status().message()).c_str());
+    return 1;
+  }
+  auto admin_tls = admin::adminTlsFromSources(*sources, &registry);
+  if (!admin_tls.ok()) {
+    std::fprintf(stderr, "Error: %s\n", std::string(admin_tls.status().message()).c_str());
+    return 1;
+  }
+
   auto reload = [&]() -> admin::ReloadOutcome {
     auto sources = readSources(f.config_path);
     if (!sources.ok()) {
       log::root().error("reload failed", {{"err", std::string(sources.status().message())}});
       return {false, std::string(sources.status().message())};
+    }
+    if (auto st = admin::checkAdminTlsUnchanged(*admin_tls, *sources); !st.ok()) {
+      log::root().error("reload failed; the previous configuration keeps running",
+                        {{"err", std::string(st.message())}});
+      return {false, std::string(st.message())};
     }
     auto r = controller.load(*sources);
     logWarnings(r);
@@ -192,20 +210,17 @@ int runCommand(const RunFlags& f) {
     return {true, ""};
   };
 
-  admin::AdminServer admin_server(f.listen_addr, controller, registry, reload);
+  admin::AdminServer admin_server(f.listen_addr, controller, registry, reload, admin_tls->context);
   admin_ptr = &admin_server;
   if (auto st = admin_server.start(); !st.ok()) {
     std::fprintf(stderr, "Error: starting the HTTP server: %s\n",
                  std::string(st.message()).c_str());
     return 1;
   }
-  log::root().info("HTTP server listening", {{"addr", admin_server.boundAddress()}});
+  log::root().info("HTTP server listening",
+                   {{"addr", admin_server.boundAddress()},
+                    {"tls", admin_server.tlsEnabled() ? "true" : "false"}});
 
-  auto sources = readSources(f.config_path);
-  if (!sources.ok()) {
-    std::fprintf(stderr, "Error: %s\n", std::string(sources.status().message()).c_str());
-    return 1;
-  }
   auto first = controller.load(*sources);
   logWarnings(first);
   if (!first.ok) {

@@ -48,10 +48,15 @@ def run_cli(*args, env=None, stdin=None, timeout=60):
                           env=e, timeout=timeout)
 
 
+# Every Telegate started by this test process, so that a failing test can show their logs.
+_INSTANCES = []
+
+
 class Telegate:
     """A running telegate process; stops it (SIGTERM, then SIGKILL) on close()."""
 
     def __init__(self, config_path=None, env=None, extra_args=(), storage=None):
+        _INSTANCES.append(self)
         self.port = free_port()
         self.storage = storage or tempfile.mkdtemp(prefix="telegate-it-")
         self.base = f"http://127.0.0.1:{self.port}"
@@ -116,6 +121,32 @@ def wait_for(predicate, timeout=10, interval=0.05):
     return False
 
 
+class _LogDumpingResult(unittest.TextTestResult):
+    """Prints the tail of every telegate's log when a test fails, so that a failure in CI can be
+    understood from its output alone."""
+
+    def _dump(self):
+        for tg in _INSTANCES:
+            try:
+                lines = tg.output().splitlines()[-60:]
+            except (OSError, ValueError):
+                continue
+            self.stream.write("---- telegate (pid %s) log, last %d lines ----\n"
+                              % (tg.proc.pid, len(lines)))
+            self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._dump()
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._dump()
+
+
 def main():
     argv = parse_args()
-    unittest.main(argv=argv, verbosity=2)
+    unittest.main(argv=argv, verbosity=2,
+                  testRunner=unittest.TextTestRunner(resultclass=_LogDumpingResult,
+                                                     verbosity=2))

@@ -99,7 +99,7 @@ class AdminAccessTest(unittest.TestCase):
         self.write('http {\n  tls {\n    cert_file = "c.pem"\n    key_file = "k.pem"\n  }\n}\n' + PIPELINE)
         status, _, body = self.t.post("/-/reload", headers=self.good)
         self.assertEqual(status, 400)
-        self.assertIn("http.tls is not supported", body)
+        self.assertIn("restart telegate to apply it", body)
         # The running policy stays.
         self.assertEqual(self.t.get("/api/v0/web/components")[0], 401)
 

@@ -94,8 +94,9 @@ class TokenRotationTest(ReceiverBase):
 
         def client(token):
             while not stop.is_set():
+                sent = time.time()
                 status = self.post("/v1/logs", LOG_JSON, token=token)[0]
-                results.append((time.time(), token, status))
+                results.append((sent, time.time(), token, status))
                 time.sleep(0.01)
 
         threads = [threading.Thread(target=client, args=(t,)) for t in ("old-token", "new-token")]
@@ -108,14 +109,16 @@ class TokenRotationTest(ReceiverBase):
         with open(tmp, "w") as f:
             f.write("new-token tenant=team-b\n")
         os.replace(tmp, self.token_file)
-        self.assertTrue(wait_for(lambda: any(t == "new-token" and s == 200 for _, t, s in results),
-                                 timeout=10))
-        switched = min(ts for ts, t, s in results if t == "new-token" and s == 200)
+        self.assertTrue(wait_for(lambda: any(t == "new-token" and s == 200
+                                             for _, _, t, s in results), timeout=10))
+        # The first answer that accepted the new token; requests sent after it must see the new
+        # credential set (requests already in flight may still have been judged by the old one).
+        switched = min(done for _, done, t, s in results if t == "new-token" and s == 200)
         time.sleep(0.5)
         stop.set()
         for th in threads:
             th.join(10)
-        after = [(t, s) for ts, t, s in results if ts > switched]
+        after = [(t, s) for sent, _, t, s in results if sent > switched]
         self.assertTrue(after)
         self.assertTrue(all(s == 200 for t, s in after if t == "new-token"), after)
         self.assertTrue(all(s == 401 for t, s in after if t == "old-token"), after)

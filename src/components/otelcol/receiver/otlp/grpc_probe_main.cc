@@ -107,6 +107,10 @@ int main(int argc, char** argv) {
     }
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(a.deadline_ms));
+    // gRPC 1.51's client can fail a loopback connect() spuriously (it reads errno after another
+    // call may have changed it); OTLP clients retry, so the probe waits for a ready connection
+    // within the deadline instead of counting that as the server's failure.
+    ctx.set_wait_for_ready(true);
     if (!a.token.empty()) ctx.AddMetadata("authorization", "Bearer " + a.token);
     logs_svc::ExportLogsServiceResponse resp;
     auto start = Clock::now();

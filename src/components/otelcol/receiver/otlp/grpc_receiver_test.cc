@@ -422,6 +422,10 @@ TEST_F(GrpcReceiverTest, ConcurrentClients) {
       for (int i = 0; i < kCalls; ++i) {
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+        // gRPC 1.51's client can fail a loopback connect() spuriously (it reads errno after
+        // another call may have changed it: "No such file or directory"); wait for a ready
+        // connection as OTLP clients retry, instead of failing every call until the backoff ends.
+        ctx.set_wait_for_ready(true);
         trace_svc::ExportTraceServiceResponse resp;
         grpc::Status st = stub->Export(&ctx, req, &resp);
         if (st.ok()) {
