@@ -5,10 +5,15 @@
 // Usage:
 //   node send.mjs --transport http-json|http-protobuf|grpc --endpoint URL --token T --run-id ID
 //                 [--count N] [--compression none|gzip] [--expect-failure] [--timeout-ms MS]
+//                 [--ca FILE] [--cert FILE --key FILE]
 //
 // --endpoint is the base URL: http://127.0.0.1:4318 (or .../observability) for the HTTP
 // transports, whose exporters post to <endpoint>/v1/{traces,logs,metrics}; http://127.0.0.1:4317
 // for gRPC. Every export carries `Authorization: Bearer T` (gRPC: the `authorization` metadata).
+// TLS: an https:// endpoint. --ca is the PEM file of the CA the client trusts (without it: the
+// system's CAs); --cert/--key a client certificate for mutual TLS. The HTTP exporters get them
+// through `httpAgentOptions` (an https.Agent), the gRPC ones through `credentials`
+// (grpc.credentials.createSsl).
 //
 // Exit status: 0 when every export succeeded (or, with --expect-failure, when every export
 // failed); 1 otherwise; 2 on bad usage; 3 when the whole run exceeded its time limit.
@@ -19,7 +24,8 @@
 // where resource/scope/span/log/metric are OTLP/JSON objects (ids as lowercase hex, 64-bit
 // integers as decimal strings, enums as numbers, fields with default values left out).
 
-import { Metadata } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { Metadata, credentials } from '@grpc/grpc-js';
 import { context, trace, SpanKind, SpanStatusCode, TraceFlags, ValueType } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -45,7 +51,8 @@ import { OTLPMetricExporter as MetricsGrpc } from '@opentelemetry/exporter-metri
 function usage(msg) {
   process.stderr.write(`send.mjs: ${msg}\n` +
     'usage: node send.mjs --transport http-json|http-protobuf|grpc --endpoint URL --token T ' +
-    '--run-id ID [--count N] [--compression none|gzip] [--expect-failure] [--timeout-ms MS]\n');
+    '--run-id ID [--count N] [--compression none|gzip] [--expect-failure] [--timeout-ms MS] ' +
+    '[--ca FILE] [--cert FILE --key FILE]\n');
   process.exit(2);
 }
 
@@ -66,6 +73,9 @@ function parseArgs(argv) {
       case '--timeout-ms': a.timeoutMs = Number(next()); break;
       case '--compression': a.compression = next(); break;
       case '--expect-failure': a.expectFailure = true; break;
+      case '--ca': a.ca = next(); break;
+      case '--cert': a.cert = next(); break;
+      case '--key': a.key = next(); break;
       default: usage(`unknown argument ${k}`);
     }
   }
@@ -74,6 +84,10 @@ function parseArgs(argv) {
   if (!a.endpoint) usage('--endpoint is required');
   if (a.token === undefined) usage('--token is required');
   if (!a.runId) usage('--run-id is required');
+  if (Boolean(a.cert) !== Boolean(a.key)) usage('--cert and --key go together');
+  if ((a.ca || a.cert) && !a.endpoint.startsWith('https://')) {
+    usage('TLS options need an https:// endpoint');
+  }
   if (!Number.isInteger(a.count) || a.count < 2 || a.count > 1000) usage('--count must be 2..1000');
   return a;
 }
@@ -91,16 +105,34 @@ const watchdog = setTimeout(() => {
 
 const base = args.endpoint.replace(/\/+$/, '');
 const headers = { Authorization: `Bearer ${args.token}` };
+const tlsFiles = {
+  ca: args.ca ? readFileSync(args.ca) : undefined,
+  cert: args.cert ? readFileSync(args.cert) : undefined,
+  key: args.key ? readFileSync(args.key) : undefined,
+};
 function grpcOptions() {
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer ${args.token}`);
-  return { url: base, metadata, timeoutMillis: args.timeoutMs, compression: args.compression };
+  const opts = {
+    url: base, metadata, timeoutMillis: args.timeoutMs, compression: args.compression,
+  };
+  if (base.startsWith('https://')) {
+    opts.credentials = credentials.createSsl(
+      tlsFiles.ca ?? null, tlsFiles.key ?? null, tlsFiles.cert ?? null);
+  }
+  return opts;
 }
 function httpOptions(signal) {
-  return {
+  const opts = {
     url: `${base}/v1/${signal}`, headers, timeoutMillis: args.timeoutMs,
     compression: args.compression,
   };
+  if (base.startsWith('https://')) {
+    opts.httpAgentOptions = {
+      keepAlive: true, ca: tlsFiles.ca, cert: tlsFiles.cert, key: tlsFiles.key,
+    };
+  }
+  return opts;
 }
 
 const constructors = {
