@@ -8,6 +8,7 @@ Run: python3 test/e2e/test_backpressure.py --binary build/dev/src/main/telegate 
 """
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -24,7 +25,13 @@ BODY = json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [
 class BackpressureTest(unittest.TestCase):
     def test_full_queue_refuses_with_retry_hints(self):
         e2e.ensure_node_modules()
-        grpc_port, http_port, dead_port = free_port(), free_port(), free_port()
+        grpc_port, http_port = free_port(), free_port()
+        # The backend's port stays bound (but not listening) for the whole test, so connections
+        # to it are refused and no other process on the machine can start serving on it.
+        dead = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        dead.bind(("127.0.0.1", 0))
+        self.addCleanup(dead.close)
+        dead_port = dead.getsockname()[1]
         path = os.path.join(tempfile.mkdtemp(), "config.alloy")
         with open(path, "w") as f:
             f.write(f'''
