@@ -14,6 +14,7 @@ addresses point at loopback ports, prometheus.scrape gets scrape_interval = "1s"
 would make the test slow), and loki.write gets batch_wait = "200ms". Everything is stopped in
 tearDown."""
 import os
+import socket
 import shutil
 import tempfile
 import threading
@@ -193,7 +194,11 @@ class SeedKubernetesTest(unittest.TestCase):
             timeout=30, interval=0.5), self.diag())
 
         # A second pod appears: it is discovered, scraped (its port is closed: up = 0) and tailed.
-        dead = free_port()
+        # Its port stays bound but not listening, so nothing else on the machine can answer.
+        dead_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        dead_sock.bind(("127.0.0.1", 0))
+        self.addCleanup(dead_sock.close)
+        dead = dead_sock.getsockname()[1]
         self.k8s.put("pods", pod("web-2", "uid-web-2", [("app", dead)]))
         web2 = 'up{job="prometheus.scrape.default",instance="127.0.0.1:%d"}' % dead
         self.assertTrue(wait_for(
