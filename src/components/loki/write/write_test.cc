@@ -15,12 +15,15 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "src/components/otelcol/exporter/loki/loki.h"
 #include "src/net/http_server.h"
+#include "test/fakes/fake_host.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::loki::write {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using ::telegate::testing::FakeHost;
 
 // A fake Loki: decodes each push exactly like Loki's HTTP handler (snappy block + protobuf) and
 // answers scripted statuses (204 when the script is empty, like Loki).
@@ -76,12 +79,7 @@ class FakeLoki {
     return out;
   }
   bool waitFor(std::function<bool()> cond, std::chrono::milliseconds max = 5000ms) const {
-    auto until = Clock::now() + max;
-    while (Clock::now() < until) {
-      if (cond()) return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return cond();
+    return ::telegate::testing::waitFor(cond, max);
   }
 
  private:
@@ -441,34 +439,6 @@ TEST(LokiWriteTest, ConnectionErrorsAreRetried) {
   w.shutdown(Clock::now() + 1s);
 }
 
-class FakeHost : public runtime::Host {
- public:
-  explicit FakeHost(std::string id) : id_(std::move(id)), logger_({{"component_id", id_}}) {}
-  const std::string& id() const override { return id_; }
-  const std::string& dataPath() const override { return path_; }
-  const log::Logger& logger() const override { return logger_; }
-  metrics::Registry& metrics() const override { return registry_; }
-  void setExports(syntax::Object e) override {
-    std::lock_guard<std::mutex> l(mu_);
-    exports_ = std::move(e);
-  }
-  void setHealth(runtime::HealthState s, std::string) override { health_ = s; }
-  template <class C>
-  std::shared_ptr<C> exported(const std::string& name) {
-    std::lock_guard<std::mutex> l(mu_);
-    return std::dynamic_pointer_cast<C>(exports_.at(name).asCapsule());
-  }
-  std::atomic<runtime::HealthState> health_{runtime::HealthState::kUnknown};
-  mutable metrics::Registry registry_;
-
- private:
-  std::mutex mu_;
-  syntax::Object exports_;
-  std::string id_;
-  std::string path_ = "/nonexistent";
-  log::Logger logger_;
-};
-
 pdata::Batch otlpLogs(const std::string& service, const std::string& body,
                       const std::string& tenant) {
   ::opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest req;
@@ -498,7 +468,7 @@ TEST(LokiPipelineTest, ExporterToWriterToLoki) {
   wargs.endpoint.push_back(endpoint(loki));
   Component writer(write_host, wargs);
   ASSERT_TRUE(writer.start().ok());
-  EXPECT_EQ(write_host.health_, runtime::HealthState::kHealthy);
+  EXPECT_EQ(write_host.health(), runtime::HealthState::kHealthy);
   auto receiver = write_host.exported<LogsReceiver>("receiver");
   ASSERT_NE(receiver, nullptr);
 

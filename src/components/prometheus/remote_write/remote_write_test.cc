@@ -15,9 +15,12 @@
 #include "prometheus/remote.pb.h"
 #include "src/common/decompress.h"
 #include "src/net/http_server.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::prometheus::remote_write {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -79,12 +82,7 @@ class FakeReceiver {
   // Every request waits this long before it is answered.
   void setDelay(std::chrono::milliseconds d) { delay_ms_.store(d.count()); }
   bool waitRequests(size_t n, std::chrono::milliseconds timeout = 5000ms) {
-    auto until = Clock::now() + timeout;
-    while (Clock::now() < until) {
-      if (requests().size() >= n) return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return false;
+    return waitFor([&] { return requests().size() >= n; }, timeout);
   }
 
  private:
@@ -448,16 +446,6 @@ SeriesBatch round(int series, int64_t ts, const std::string& name = "m") {
   SeriesBatch b;
   for (int s = 0; s < series; ++s) b.add(sample(name, {{"s", std::to_string(s)}}, ts, ts));
   return b;
-}
-
-template <class F>
-bool waitFor(F f, std::chrono::milliseconds timeout) {
-  auto until = Clock::now() + timeout;
-  while (Clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return f();
 }
 
 TEST(SeriesBatchTest, BuilderValidityHashAndExpansion) {

@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include "test/fakes/wait.h"
 
 namespace telegate::loki::source_kubernetes {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 
@@ -107,15 +110,6 @@ TailTarget target() {
                     {"__meta_kubernetes_pod_uid", "uid-1"},
                     {"__address__", "10.0.0.5:8080"}};
   return *prepareTarget(t, "loki.source.kubernetes.pods");
-}
-
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit = 5000ms) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 std::vector<std::string> texts(const std::vector<Entry>& es) {
