@@ -21,9 +21,9 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.parse
 
 import harness
+from fakes import Prometheus
 from harness import Telegate, free_port, http, wait_for
 
 TOKEN = "wal-token"
@@ -82,72 +82,9 @@ def metrics_json(req):
                 "attributes": [{"key": "req", "value": {"stringValue": str(req)}}]}]}}]}]}]}).encode()
 
 
-class Prometheus:
-    """A private Prometheus with the remote-write receiver; restartable on the same port and TSDB."""
-
-    def __init__(self):
-        self.binary = shutil.which("prometheus")
-        assert self.binary, "prometheus is not on PATH (scripts/setup.sh installs Debian's package)"
-        self.dir = tempfile.mkdtemp(prefix="telegate-prom-wal-")
-        self.cfg = os.path.join(self.dir, "prometheus.yml")
-        with open(self.cfg, "w") as f:
-            f.write("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n"
-                    "scrape_configs: []\n")
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = None
-        self.start()
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [self.binary, f"--config.file={self.cfg}", f"--storage.tsdb.path={self.dir}/data",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
-             "--log.level=warn"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-
-        def ready():
-            assert self.proc.poll() is None, "prometheus exited:\n" + self.output()
-            try:
-                return http("GET", self.base + "/-/ready", timeout=2)[0] == 200
-            except OSError:
-                return False
-        assert wait_for(ready, timeout=60, interval=0.1), "prometheus not ready:\n" + self.output()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def reqs(self):
-        """The `req` label values of every wal_test_value series."""
-        status, _, body = http("GET", self.base + "/api/v1/query?" +
-                               urllib.parse.urlencode({"query": "wal_test_value"}))
-        assert status == 200, body
-        out = {}
-        for r in json.loads(body)["data"]["result"]:
-            out[int(r["metric"]["req"])] = float(r["value"][1])
-        return out
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read()
-
-    def close(self):
-        if self.proc and self.proc.poll() is not None:
-            pass
-        elif self.proc:
-            try:
-                self.proc.send_signal(signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-        self.stop()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def reqs(prom):
+    """The `req` label values of every wal_test_value series, with their values."""
+    return {int(r["metric"]["req"]): float(r["value"][1]) for r in prom.query("wal_test_value")}
 
 
 def launch(config_path, storage):
@@ -168,7 +105,7 @@ class RemoteWriteWalTest(unittest.TestCase):
     MAX_SIZE = "64MiB"
 
     def setUp(self):
-        self.prom = Prometheus()
+        self.prom = Prometheus(prefix="telegate-prom-wal-")
         self.addCleanup(self.prom.close)
         self.dir = tempfile.mkdtemp(prefix="telegate-rw-wal-")
         self.addCleanup(shutil.rmtree, self.dir, True)
@@ -192,7 +129,7 @@ class RemoteWriteWalTest(unittest.TestCase):
 
         def check():
             got.clear()
-            got.update(self.prom.reqs())
+            got.update(reqs(self.prom))
             return all(r in got for r in accepted)
         ok = wait_for(check, timeout=timeout, interval=0.3)
         missing = sorted(set(accepted) - set(got))
