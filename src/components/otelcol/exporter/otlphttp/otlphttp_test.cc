@@ -11,6 +11,7 @@
 #include "src/common/decompress.h"
 #include "src/net/http_server.h"
 #include "test/fakes/fake_host.h"
+#include "test/fakes/fake_otlp_http.h"
 #include "test/fakes/wait.h"
 
 namespace telegate::otelcol::exporter_otlphttp {
@@ -22,68 +23,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace metricspb = opentelemetry::proto::collector::metrics::v1;
 
-// A fake Mimir: decodes gzip protobuf bodies and answers scripted responses (the last repeats).
-class FakeMimir {
- public:
-  struct Request {
-    std::string path, content_type, content_encoding, org_id, custom;
-    metricspb::ExportMetricsServiceRequest message;
-    bool decoded = false;
-    Clock::time_point at;
-  };
-
-  explicit FakeMimir(std::string listen = "127.0.0.1:0")
-      : server_(
-            [&] {
-              net::HttpServerOptions o;
-              o.listen_addr = listen;
-              return o;
-            }(),
-            [this](const net::HttpRequest& r) { return handle(r); }) {}
-
-  absl::Status start() { return server_.start(); }
-  void stop() { server_.stop(); }
-  uint16_t port() const { return server_.port(); }
-  void script(std::vector<net::HttpResponse> s) {
-    std::lock_guard<std::mutex> l(mu_);
-    script_ = std::move(s);
-  }
-  std::vector<Request> requests() {
-    std::lock_guard<std::mutex> l(mu_);
-    return requests_;
-  }
-
- private:
-  net::HttpResponse handle(const net::HttpRequest& r) {
-    Request q;
-    q.at = Clock::now();
-    q.path = r.path;
-    q.content_type = std::string(r.header("Content-Type"));
-    q.content_encoding = std::string(r.header("Content-Encoding"));
-    q.org_id = std::string(r.header("X-Scope-OrgID"));
-    q.custom = std::string(r.header("X-Custom"));
-    auto body = decompress(q.content_encoding, r.body, 16 << 20);
-    if (body.ok() && q.content_type == "application/x-protobuf") {
-      q.decoded = q.message.ParseFromString(*body);
-    }
-    std::lock_guard<std::mutex> l(mu_);
-    requests_.push_back(std::move(q));
-    if (script_.empty()) {
-      net::HttpResponse ok;
-      ok.content_type = "application/x-protobuf";
-      ok.body = metricspb::ExportMetricsServiceResponse().SerializeAsString();
-      return ok;
-    }
-    net::HttpResponse resp = script_.front();
-    if (script_.size() > 1) script_.erase(script_.begin());
-    return resp;
-  }
-
-  std::mutex mu_;
-  std::vector<net::HttpResponse> script_;
-  std::vector<Request> requests_;
-  net::HttpServer server_;
-};
+using FakeMimir = ::telegate::testing::FakeOtlpHttpMetrics;
 
 net::HttpResponse status(int code, std::vector<std::pair<std::string, std::string>> headers = {}) {
   net::HttpResponse r = net::HttpResponse::text(code, "scripted");
