@@ -1,16 +1,22 @@
-// Counting sinks for the three data capsules a component can forward to (header-only): an
-// otelcol.Consumer, a loki.LogsReceiver and a storage.Appendable that accept everything and count
-// what they were given.
+// Sinks for the data capsules a component can forward to (header-only).
 //
-// Contract: each accepts every call with OK (otelcol: every signal) and adds the items (OTLP
-// items, Loki entries, Prometheus samples) to its count; count() reads it; describe() is
-// "test.<kind>". They keep no data.
+// Contract:
+//  * CountingConsumer, CountingLogsReceiver and CountingAppendable (an otelcol.Consumer, a
+//    loki.LogsReceiver and a storage.Appendable) accept every call with OK (otelcol: every
+//    signal) and add the items (OTLP items, Loki entries, Prometheus samples) to their count;
+//    count() reads it. They keep no data.
+//  * RecordingLogsReceiver keeps every entry it accepts, in push order (snapshot(), lines());
+//    while refuse_next > 0 a push is refused with RESOURCE_EXHAUSTED (nothing kept) and
+//    refuse_next goes down by one.
+//  * describe() is "test.<kind>" ("recorder" for the recording receiver).
 // Threading: every method may be called from any thread.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "src/components/loki/api.h"
@@ -57,6 +63,36 @@ class CountingAppendable : public prometheus::Appendable {
 
  private:
   std::atomic<uint64_t> count_{0};
+};
+
+class RecordingLogsReceiver : public loki::LogsReceiver {
+ public:
+  std::atomic<int> refuse_next{0};
+
+  absl::Status pushBatch(loki::EntryBatch&& batch) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (refuse_next.load() > 0) {
+      --refuse_next;
+      return absl::ResourceExhaustedError("queue full");
+    }
+    for (auto& e : batch.toEntries()) entries_.push_back(std::move(e));
+    return absl::OkStatus();
+  }
+  std::string describe() const override { return "recorder"; }
+  std::vector<loki::Entry> snapshot() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entries_;
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& e : entries_) out.push_back(e.line);
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<loki::Entry> entries_;
 };
 
 }  // namespace telegate::testing

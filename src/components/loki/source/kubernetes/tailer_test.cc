@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+
+#include "test/fakes/sinks.h"
 #include "test/fakes/wait.h"
 
 namespace telegate::loki::source_kubernetes {
 namespace {
 
+using RecordingReceiver = ::telegate::testing::RecordingLogsReceiver;
 using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
@@ -80,27 +83,6 @@ class FakeLogApi : public PodLogApi {
  private:
   std::shared_ptr<ServerLog> log_;
   std::atomic<bool> cancelled_{false};
-};
-
-class RecordingReceiver : public LogsReceiver {
- public:
-  std::atomic<int> refuse_next{0};
-  absl::Status pushBatch(EntryBatch&& batch) override {
-    if (refuse_next.load() > 0) {
-      --refuse_next;
-      return absl::ResourceExhaustedError("queue full");
-    }
-    std::lock_guard<std::mutex> lock(mu);
-    for (auto& e : batch.toEntries()) entries.push_back(std::move(e));
-    return absl::OkStatus();
-  }
-  std::string describe() const override { return "recorder"; }
-  std::vector<Entry> snapshot() {
-    std::lock_guard<std::mutex> lock(mu);
-    return entries;
-  }
-  std::mutex mu;
-  std::vector<Entry> entries;
 };
 
 TailTarget target() {
