@@ -5,7 +5,6 @@ survive a backend outage, a `kill -9` of telegate and a full queue (which is ref
 import json
 import os
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -55,20 +54,6 @@ otelcol.exporter.otlphttp "out" {{
 '''
 
 
-def launch(config_path, storage):
-    """A Telegate running `config_path` with a given --storage.path (kept across restarts)."""
-    t = Telegate.__new__(Telegate)
-    t.port = free_port()
-    t.storage = storage
-    t.base = f"http://127.0.0.1:{t.port}"
-    t.log = tempfile.TemporaryFile(mode="w+")
-    t.proc = subprocess.Popen(
-        [harness.ARGS.binary, "run", config_path, f"--server.http.listen-addr=127.0.0.1:{t.port}",
-         f"--storage.path={storage}"], stdout=t.log, stderr=subprocess.STDOUT)
-    t.wait_ready()
-    return t
-
-
 def logs_request(ids):
     recs = [{"timeUnixNano": "1700000000000000000", "body": {"stringValue": f"rec-{i}"}}
             for i in ids]
@@ -97,7 +82,8 @@ class DiskQueueTest(unittest.TestCase):
         self.config_path = os.path.join(self.dir, "config.alloy")
         with open(self.config_path, "w") as f:
             f.write(config(self.recv_port, self.backend.port, self.max_size))
-        self.t = launch(self.config_path, self.storage)
+        self.t = Telegate(self.config_path, storage=self.storage)
+        self.t.wait_ready()
         self.wait_receiver()
 
     def tearDown(self):
@@ -188,7 +174,8 @@ class CrashTest(DiskQueueTest):
         self.assertEqual(len(self.backend.bodies()), 0)
         accepted_before = list(accepted)
         self.t.log.close()
-        self.t = launch(self.config_path, self.storage)  # same --storage.path
+        self.t = Telegate(self.config_path, storage=self.storage)  # same --storage.path
+        self.t.wait_ready()
         self.wait_receiver()
         self.backend.up = True
         self.assert_delivered(accepted_before)
@@ -230,7 +217,8 @@ class FailSafeTest(DiskQueueTest):
         path = os.path.join(self.dir, "other.alloy")
         with open(path, "w") as f:
             f.write(config(other_port, self.backend.port, self.max_size))
-        t2 = launch(path, self.storage)
+        t2 = Telegate(path, storage=self.storage)
+        t2.wait_ready()
         try:
             def health():
                 c = t2.components().get("otelcol.exporter.otlphttp.out", {})

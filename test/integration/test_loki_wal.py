@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -61,20 +60,6 @@ loki.write "out" {{
 '''
 
 
-def launch(config_path, storage):
-    """A Telegate running `config_path` with a given --storage.path (kept across restarts)."""
-    t = Telegate.__new__(Telegate)
-    t.port = free_port()
-    t.storage = storage
-    t.base = f"http://127.0.0.1:{t.port}"
-    t.log = tempfile.TemporaryFile(mode="w+")
-    t.proc = subprocess.Popen(
-        [harness.ARGS.binary, "run", config_path, f"--server.http.listen-addr=127.0.0.1:{t.port}",
-         f"--storage.path={storage}"], stdout=t.log, stderr=subprocess.STDOUT)
-    t.wait_ready()
-    return t
-
-
 def logs_request(ids):
     recs = [{"timeUnixNano": str(1700000000000000000 + i), "body": {"stringValue": f"rec-{i}"}}
             for i in ids]
@@ -97,7 +82,8 @@ class LokiWalTest(unittest.TestCase):
         self.config_path = os.path.join(self.dir, "config.alloy")
         with open(self.config_path, "w") as f:
             f.write(config(self.recv_port, self.loki.port, self.max_size))
-        self.t = launch(self.config_path, self.storage)
+        self.t = Telegate(self.config_path, storage=self.storage)
+        self.t.wait_ready()
         self.wait_receiver()
 
     def tearDown(self):
@@ -188,7 +174,8 @@ class CrashTest(LokiWalTest):
         th.join(timeout=15)
         accepted_before = list(accepted)
         self.t.log.close()
-        self.t = launch(self.config_path, self.storage)  # same --storage.path
+        self.t = Telegate(self.config_path, storage=self.storage)  # same --storage.path
+        self.t.wait_ready()
         self.wait_receiver()
         self.loki.up = True
         self.assert_delivered(accepted_before)

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -87,20 +86,6 @@ def reqs(prom):
     return {int(r["metric"]["req"]): float(r["value"][1]) for r in prom.query("wal_test_value")}
 
 
-def launch(config_path, storage):
-    """A Telegate running `config_path` with a given --storage.path (kept across restarts)."""
-    t = Telegate.__new__(Telegate)
-    t.port = free_port()
-    t.storage = storage
-    t.base = f"http://127.0.0.1:{t.port}"
-    t.log = tempfile.TemporaryFile(mode="w+")
-    t.proc = subprocess.Popen(
-        [harness.ARGS.binary, "run", config_path, f"--server.http.listen-addr=127.0.0.1:{t.port}",
-         f"--storage.path={storage}"], stdout=t.log, stderr=subprocess.STDOUT)
-    t.wait_ready()
-    return t
-
-
 class RemoteWriteWalTest(unittest.TestCase):
     MAX_SIZE = "64MiB"
 
@@ -114,7 +99,8 @@ class RemoteWriteWalTest(unittest.TestCase):
         self.config_path = os.path.join(self.dir, "config.alloy")
         with open(self.config_path, "w") as f:
             f.write(config(self.otlp_port, self.prom.port, self.MAX_SIZE))
-        self.t = launch(self.config_path, self.storage)
+        self.t = Telegate(self.config_path, storage=self.storage)
+        self.t.wait_ready()
         self.addCleanup(lambda: self.t.close())
 
     def send(self, req):
@@ -193,7 +179,8 @@ class RemoteWriteWalTest(unittest.TestCase):
         os.kill(self.prom.proc.pid, signal.SIGCONT)
         accepted_before = list(accepted)
         self.t.log.close()
-        self.t = launch(self.config_path, self.storage)  # same --storage.path
+        self.t = Telegate(self.config_path, storage=self.storage)  # same --storage.path
+        self.t.wait_ready()
         self.assert_queryable(accepted_before)
         # The restarted telegate got no request: what it sent came from the queue on disk.
         self.assertGreater(self.metric("telegate_remote_write_sent_samples_total"), 0)
