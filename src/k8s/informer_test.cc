@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "src/k8s/test_server.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::k8s {
 namespace {
@@ -91,9 +92,8 @@ TEST(InformerTest, ListWatchRelistOn410AndPromptStop) {
     ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return calls.size() >= 4; }));
   }
   // Let the second watch be established.
-  for (int i = 0; i < 200 && watches.load() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ::telegate::testing::waitFor([&] { return watches.load() >= 2; }, std::chrono::milliseconds(2000),
+                               std::chrono::milliseconds(10));
   auto t0 = std::chrono::steady_clock::now();
   inf.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
@@ -142,9 +142,8 @@ TEST(InformerTest, HttpErrorsAreReportedAndRetried) {
   opts.backoff_max = std::chrono::milliseconds(20);
   Informer inf(client, ref, h, opts);
   inf.start();
-  for (int i = 0; i < 300 && n.load() < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ::telegate::testing::waitFor([&] { return n.load() >= 3; }, std::chrono::milliseconds(3000),
+                               std::chrono::milliseconds(10));
   inf.stop();
   std::lock_guard<std::mutex> l(mu);
   ASSERT_GE(errors.size(), 2u);

@@ -22,9 +22,12 @@
 
 #include "gtest/gtest.h"
 #include "src/net/http_server.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::net {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -162,16 +165,6 @@ class Conn {
   auto st = srv->start();
   EXPECT_TRUE(st.ok()) << st;
   return srv;
-}
-
-[[maybe_unused]] bool waitFor(const std::function<bool()>& pred,
-                              std::chrono::milliseconds limit = 3000ms) {
-  auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 }  // namespace

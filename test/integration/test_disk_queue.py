@@ -2,76 +2,19 @@
 survive a backend outage, a `kill -9` of telegate and a full queue (which is refused with
 429/503 + Retry-After instead of dropping). A fake OTLP/HTTP backend records every log body
 "rec-<n>" it receives; delivery is at-least-once, so duplicates are reported, not failed."""
-import collections
-import gzip
 import json
 import os
 import signal
-import subprocess
 import tempfile
 import threading
 import time
 import unittest
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import harness
+from fakes import FakeOtlpHttp
 from harness import Telegate, free_port, http, wait_for
 
 TOKEN = "dq-token"
-
-
-class Backend:
-    """A fake OTLP/HTTP logs endpoint: 503 while down, records log bodies while up."""
-
-    def __init__(self):
-        self.up = False
-        self.mu = threading.Lock()
-        self.seen = collections.Counter()
-        self.requests_refused = 0
-        backend = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if not backend.up:
-                    with backend.mu:
-                        backend.requests_refused += 1
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                doc = json.loads(body)
-                ids = []
-                for rl in doc.get("resourceLogs", []):
-                    for sl in rl.get("scopeLogs", []):
-                        for rec in sl.get("logRecords", []):
-                            ids.append(rec.get("body", {}).get("stringValue", ""))
-                with backend.mu:
-                    backend.seen.update(ids)
-                out = b"{}"
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def delivered(self):
-        with self.mu:
-            return collections.Counter(self.seen)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def config(recv_port, backend_port, max_size):
@@ -111,20 +54,6 @@ otelcol.exporter.otlphttp "out" {{
 '''
 
 
-def launch(config_path, storage):
-    """A Telegate running `config_path` with a given --storage.path (kept across restarts)."""
-    t = Telegate.__new__(Telegate)
-    t.port = free_port()
-    t.storage = storage
-    t.base = f"http://127.0.0.1:{t.port}"
-    t.log = tempfile.TemporaryFile(mode="w+")
-    t.proc = subprocess.Popen(
-        [harness.ARGS.binary, "run", config_path, f"--server.http.listen-addr=127.0.0.1:{t.port}",
-         f"--storage.path={storage}"], stdout=t.log, stderr=subprocess.STDOUT)
-    t.wait_ready()
-    return t
-
-
 def logs_request(ids):
     recs = [{"timeUnixNano": "1700000000000000000", "body": {"stringValue": f"rec-{i}"}}
             for i in ids]
@@ -147,13 +76,14 @@ class DiskQueueTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="telegate-dq-")
         self.storage = os.path.join(self.dir, "data")
-        self.backend = Backend()
+        self.backend = FakeOtlpHttp(up=False)
         self.recv_port = free_port()
         self.url = f"http://127.0.0.1:{self.recv_port}/v1/logs"
         self.config_path = os.path.join(self.dir, "config.alloy")
         with open(self.config_path, "w") as f:
             f.write(config(self.recv_port, self.backend.port, self.max_size))
-        self.t = launch(self.config_path, self.storage)
+        self.t = Telegate(self.config_path, storage=self.storage)
+        self.t.wait_ready()
         self.wait_receiver()
 
     def tearDown(self):
@@ -179,9 +109,9 @@ class DiskQueueTest(unittest.TestCase):
 
     def assert_delivered(self, accepted, timeout=30):
         want = {f"rec-{i}" for i in accepted}
-        ok = wait_for(lambda: want <= set(self.backend.delivered()), timeout=timeout,
+        ok = wait_for(lambda: want <= set(self.backend.bodies()), timeout=timeout,
                       interval=0.2)
-        got = self.backend.delivered()
+        got = self.backend.bodies()
         missing = sorted(want - set(got), key=lambda s: int(s[4:]))
         self.assertTrue(ok, f"{len(missing)} accepted records never delivered, e.g. "
                             f"{missing[:10]}\n{self.t.output()[-4000:]}")
@@ -207,8 +137,8 @@ class OutageTest(DiskQueueTest):
             self.assertEqual(status, 200, body)
             accepted += ids
             time.sleep(0.05)
-        self.assertGreater(self.backend.requests_refused, 0)
-        self.assertEqual(len(self.backend.delivered()), 0)
+        self.assertGreater(self.backend.refused, 0)
+        self.assertEqual(len(self.backend.bodies()), 0)
         self.backend.up = True
         dups = self.assert_delivered(accepted, timeout=60)
         # At-least-once: a duplicate can only come from a send that reached the backend but
@@ -241,10 +171,11 @@ class CrashTest(DiskQueueTest):
         time.sleep(0.3)
         stop.set()
         th.join(timeout=15)
-        self.assertEqual(len(self.backend.delivered()), 0)
+        self.assertEqual(len(self.backend.bodies()), 0)
         accepted_before = list(accepted)
         self.t.log.close()
-        self.t = launch(self.config_path, self.storage)  # same --storage.path
+        self.t = Telegate(self.config_path, storage=self.storage)  # same --storage.path
+        self.t.wait_ready()
         self.wait_receiver()
         self.backend.up = True
         self.assert_delivered(accepted_before)
@@ -286,7 +217,8 @@ class FailSafeTest(DiskQueueTest):
         path = os.path.join(self.dir, "other.alloy")
         with open(path, "w") as f:
             f.write(config(other_port, self.backend.port, self.max_size))
-        t2 = launch(path, self.storage)
+        t2 = Telegate(path, storage=self.storage)
+        t2.wait_ready()
         try:
             def health():
                 c = t2.components().get("otelcol.exporter.otlphttp.out", {})

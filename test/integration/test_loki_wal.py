@@ -3,73 +3,20 @@
 dropped). A fake Loki decodes every push (snappy + logproto) and records each line "rec-<n>"
 (`loki.format = "raw"`: the line is the log body). Delivery is at-least-once: duplicates are
 counted and reported; a missing accepted record fails the test."""
-import collections
 import json
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
 import unittest
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import harness
-import wire
+from fakes import FakeLoki
 from harness import Telegate, free_port, http, wait_for
 
 TOKEN = "wal-token"
-
-
-class FakeLoki:
-    """503 while down; while up, decodes pushes and counts the lines."""
-
-    def __init__(self):
-        self.up = False
-        self.mu = threading.Lock()
-        self.seen = collections.Counter()
-        self.refused = 0
-        self.errors = []
-        loki = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = 503
-                if loki.up:
-                    try:
-                        streams = wire.loki_push(wire.snappy_decompress(body))
-                        lines = [line for _, entries in streams for _, line in entries]
-                        with loki.mu:
-                            loki.seen.update(lines)
-                        status = 204
-                    except Exception as e:  # noqa: BLE001 - reported by the test
-                        with loki.mu:
-                            loki.errors.append(repr(e))
-                        status = 400
-                else:
-                    with loki.mu:
-                        loki.refused += 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def delivered(self):
-        with self.mu:
-            return collections.Counter(self.seen)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def config(recv_port, loki_port, max_size):
@@ -113,20 +60,6 @@ loki.write "out" {{
 '''
 
 
-def launch(config_path, storage):
-    """A Telegate running `config_path` with a given --storage.path (kept across restarts)."""
-    t = Telegate.__new__(Telegate)
-    t.port = free_port()
-    t.storage = storage
-    t.base = f"http://127.0.0.1:{t.port}"
-    t.log = tempfile.TemporaryFile(mode="w+")
-    t.proc = subprocess.Popen(
-        [harness.ARGS.binary, "run", config_path, f"--server.http.listen-addr=127.0.0.1:{t.port}",
-         f"--storage.path={storage}"], stdout=t.log, stderr=subprocess.STDOUT)
-    t.wait_ready()
-    return t
-
-
 def logs_request(ids):
     recs = [{"timeUnixNano": str(1700000000000000000 + i), "body": {"stringValue": f"rec-{i}"}}
             for i in ids]
@@ -143,13 +76,14 @@ class LokiWalTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="telegate-lokiwal-")
         self.storage = os.path.join(self.dir, "data")
-        self.loki = FakeLoki()
+        self.loki = FakeLoki(up=False)
         self.recv_port = free_port()
         self.url = f"http://127.0.0.1:{self.recv_port}/v1/logs"
         self.config_path = os.path.join(self.dir, "config.alloy")
         with open(self.config_path, "w") as f:
             f.write(config(self.recv_port, self.loki.port, self.max_size))
-        self.t = launch(self.config_path, self.storage)
+        self.t = Telegate(self.config_path, storage=self.storage)
+        self.t.wait_ready()
         self.wait_receiver()
 
     def tearDown(self):
@@ -175,8 +109,8 @@ class LokiWalTest(unittest.TestCase):
 
     def assert_delivered(self, accepted, timeout=20):
         want = {f"rec-{i}" for i in accepted}
-        ok = wait_for(lambda: want <= set(self.loki.delivered()), timeout=timeout, interval=0.1)
-        got = self.loki.delivered()
+        ok = wait_for(lambda: want <= set(self.loki.lines()), timeout=timeout, interval=0.1)
+        got = self.loki.lines()
         missing = sorted(want - set(got), key=lambda s: int(s[4:]))
         self.assertTrue(ok, f"{len(missing)} accepted records never delivered, e.g. "
                             f"{missing[:10]}\n{self.t.output()[-4000:]}")
@@ -200,7 +134,7 @@ class OutageTest(LokiWalTest):
             accepted += ids
             time.sleep(0.02)
         self.assertGreater(self.loki.refused, 0)
-        self.assertEqual(len(self.loki.delivered()), 0)
+        self.assertEqual(len(self.loki.lines()), 0)
         self.loki.up = True
         dups = self.assert_delivered(accepted)
         # Every request was answered, so nothing needed a second send.
@@ -240,7 +174,8 @@ class CrashTest(LokiWalTest):
         th.join(timeout=15)
         accepted_before = list(accepted)
         self.t.log.close()
-        self.t = launch(self.config_path, self.storage)  # same --storage.path
+        self.t = Telegate(self.config_path, storage=self.storage)  # same --storage.path
+        self.t.wait_ready()
         self.wait_receiver()
         self.loki.up = True
         self.assert_delivered(accepted_before)

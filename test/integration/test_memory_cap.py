@@ -11,7 +11,6 @@ Offered load is several times what the backend takes. Asserted:
   * every log record of a request answered 200 reaches the backend (unique ids, 30 s to drain).
 
 Everything listens on 127.0.0.1 free ports; bounded time (~10 s of load, ≤ 30 s of drain)."""
-import gzip
 import http.client
 import json
 import re
@@ -19,10 +18,9 @@ import tempfile
 import threading
 import time
 import unittest
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import harness
-import wire
+from fakes import FakeOtlpHttp, otlp_log_bodies
 from harness import Telegate, free_port, wait_for
 
 LIMIT_MIB = 32
@@ -34,56 +32,10 @@ RECORDS_PER_REQUEST = 300
 PADDING = "p" * 960  # ~1 KB per record, ~300 KB per request
 
 
-class SlowBackend:
-    """Answers every POST with 200 after 200 ms and records the log record bodies it got."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.ids = set()
-        self.requests = 0
-        self.errors = []
-        backend = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                time.sleep(0.2)
-                try:
-                    if self.headers.get("Content-Encoding", "") == "gzip":
-                        body = gzip.decompress(body)
-                    bodies = wire.otlp_log_bodies(body)
-                except Exception as e:  # noqa: BLE001 - recorded and asserted on
-                    with backend.lock:
-                        backend.errors.append(repr(e))
-                    bodies = []
-                ids = [b.split(" ", 1)[0] for b in bodies if isinstance(b, str)]
-                with backend.lock:
-                    backend.ids.update(ids)
-                    backend.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def count(self, wanted):
-        with self.lock:
-            return len(wanted & self.ids)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+def record_ids(path, headers, body):
+    """The ids ("c<client>-r<seq>-n<n>") of the log records of an OTLP logs request."""
+    return [b.split(" ", 1)[0] for b in otlp_log_bodies(path, headers, body)
+            if isinstance(b, str)]
 
 
 def config(http_port, backend_port):
@@ -140,7 +92,7 @@ def vm_rss_bytes(pid):
 
 class MemoryCapTest(unittest.TestCase):
     def setUp(self):
-        self.backend = SlowBackend()
+        self.backend = FakeOtlpHttp(record_ids, delay=0.2)  # ~5 requests/s with one sender
         self.http_port = free_port()
         d = tempfile.mkdtemp(prefix="telegate-memcap-")
         self.config_path = f"{d}/config.alloy"
@@ -153,6 +105,9 @@ class MemoryCapTest(unittest.TestCase):
             self.tg.close(timeout=30)
         finally:
             self.backend.close()
+
+    def delivered(self, wanted):
+        return len(wanted & set(self.backend.items()))
 
     def metric(self, name):
         status, _, body = self.tg.get("/metrics")
@@ -229,14 +184,14 @@ class MemoryCapTest(unittest.TestCase):
         self.assertFalse(any(t.is_alive() for t in threads), "clients did not finish")
         accepted_at_stop = len(accepted_ids)
 
-        delivered = wait_for(lambda: self.backend.count(accepted_ids) == len(accepted_ids),
+        delivered = wait_for(lambda: self.delivered(accepted_ids) == len(accepted_ids),
                              timeout=DRAIN_SECONDS, interval=0.25)
         sampling.set()
         s.join(5)
         refusals = self.metric("telegate_memory_budget_refusals_total")
         summary = (f"statuses={statuses} accepted_records={accepted_at_stop} "
-                   f"delivered={self.backend.count(accepted_ids)} "
-                   f"backend_requests={self.backend.requests} "
+                   f"delivered={self.delivered(accepted_ids)} "
+                   f"backend_requests={len(self.backend.hits)} "
                    f"offered_mib={offered_bytes[0] / (1 << 20):.1f} "
                    f"rss_max_mib={rss_max[0] / (1 << 20):.1f} "
                    f"budget_used_max_mib={used_max[0] / (1 << 20):.1f} refusals={refusals}")

@@ -7,13 +7,12 @@ Prometheus service (port 9090) is neither used nor disturbed."""
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
-import urllib.parse
 
 import harness
+from fakes import Prometheus  # also imported from here by test/e2e/test_prometheus_sdk.py
 from harness import Telegate, free_port, http, wait_for
 
 TOKEN = "e2e-token"
@@ -81,58 +80,6 @@ def metrics_json(now_ns):
                                                "bucketCounts": ["1", "2", "3"],
                                                "explicitBounds": [0.1, 1]}]}},
             ]}]}]}).encode()
-
-
-class Prometheus:
-    """A private Prometheus with the remote-write receiver enabled."""
-
-    def __init__(self, port=None):
-        binary = shutil.which("prometheus")
-        assert binary, "prometheus is not on PATH (scripts/setup.sh installs Debian's package)"
-        self.dir = tempfile.mkdtemp(prefix="telegate-prom-")
-        cfg = os.path.join(self.dir, "prometheus.yml")
-        with open(cfg, "w") as f:
-            f.write("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n"
-                    "scrape_configs: []\n")
-        self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(
-            [binary, f"--config.file={cfg}", f"--storage.tsdb.path={self.dir}/data",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
-             "--log.level=warn"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout=60):
-        def ready():
-            assert self.proc.poll() is None, "prometheus exited:\n" + self.output()
-            try:
-                return http("GET", self.base + "/-/ready", timeout=2)[0] == 200
-            except OSError:
-                return False
-        assert wait_for(ready, timeout=timeout, interval=0.1), \
-            "prometheus not ready:\n" + self.output()
-
-    def query(self, q):
-        status, _, body = http("GET", self.base + "/api/v1/query?" +
-                               urllib.parse.urlencode({"query": q}))
-        assert status == 200, body
-        return json.loads(body)["data"]["result"]
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read()
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class PrometheusRemoteWriteTest(unittest.TestCase):

@@ -16,14 +16,13 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
 import unittest
-import urllib.parse
 
 import harness
+from fakes import Prometheus
 from harness import Telegate, free_port, http, wait_for
 
 TOKEN = "wal-token"
@@ -82,93 +81,16 @@ def metrics_json(req):
                 "attributes": [{"key": "req", "value": {"stringValue": str(req)}}]}]}}]}]}]}).encode()
 
 
-class Prometheus:
-    """A private Prometheus with the remote-write receiver; restartable on the same port and TSDB."""
-
-    def __init__(self):
-        self.binary = shutil.which("prometheus")
-        assert self.binary, "prometheus is not on PATH (scripts/setup.sh installs Debian's package)"
-        self.dir = tempfile.mkdtemp(prefix="telegate-prom-wal-")
-        self.cfg = os.path.join(self.dir, "prometheus.yml")
-        with open(self.cfg, "w") as f:
-            f.write("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n"
-                    "scrape_configs: []\n")
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = None
-        self.start()
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [self.binary, f"--config.file={self.cfg}", f"--storage.tsdb.path={self.dir}/data",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
-             "--log.level=warn"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-
-        def ready():
-            assert self.proc.poll() is None, "prometheus exited:\n" + self.output()
-            try:
-                return http("GET", self.base + "/-/ready", timeout=2)[0] == 200
-            except OSError:
-                return False
-        assert wait_for(ready, timeout=60, interval=0.1), "prometheus not ready:\n" + self.output()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def reqs(self):
-        """The `req` label values of every wal_test_value series."""
-        status, _, body = http("GET", self.base + "/api/v1/query?" +
-                               urllib.parse.urlencode({"query": "wal_test_value"}))
-        assert status == 200, body
-        out = {}
-        for r in json.loads(body)["data"]["result"]:
-            out[int(r["metric"]["req"])] = float(r["value"][1])
-        return out
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read()
-
-    def close(self):
-        if self.proc and self.proc.poll() is not None:
-            pass
-        elif self.proc:
-            try:
-                self.proc.send_signal(signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-        self.stop()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def launch(config_path, storage):
-    """A Telegate running `config_path` with a given --storage.path (kept across restarts)."""
-    t = Telegate.__new__(Telegate)
-    t.port = free_port()
-    t.storage = storage
-    t.base = f"http://127.0.0.1:{t.port}"
-    t.log = tempfile.TemporaryFile(mode="w+")
-    t.proc = subprocess.Popen(
-        [harness.ARGS.binary, "run", config_path, f"--server.http.listen-addr=127.0.0.1:{t.port}",
-         f"--storage.path={storage}"], stdout=t.log, stderr=subprocess.STDOUT)
-    t.wait_ready()
-    return t
+def reqs(prom):
+    """The `req` label values of every wal_test_value series, with their values."""
+    return {int(r["metric"]["req"]): float(r["value"][1]) for r in prom.query("wal_test_value")}
 
 
 class RemoteWriteWalTest(unittest.TestCase):
     MAX_SIZE = "64MiB"
 
     def setUp(self):
-        self.prom = Prometheus()
+        self.prom = Prometheus(prefix="telegate-prom-wal-")
         self.addCleanup(self.prom.close)
         self.dir = tempfile.mkdtemp(prefix="telegate-rw-wal-")
         self.addCleanup(shutil.rmtree, self.dir, True)
@@ -177,7 +99,8 @@ class RemoteWriteWalTest(unittest.TestCase):
         self.config_path = os.path.join(self.dir, "config.alloy")
         with open(self.config_path, "w") as f:
             f.write(config(self.otlp_port, self.prom.port, self.MAX_SIZE))
-        self.t = launch(self.config_path, self.storage)
+        self.t = Telegate(self.config_path, storage=self.storage)
+        self.t.wait_ready()
         self.addCleanup(lambda: self.t.close())
 
     def send(self, req):
@@ -192,7 +115,7 @@ class RemoteWriteWalTest(unittest.TestCase):
 
         def check():
             got.clear()
-            got.update(self.prom.reqs())
+            got.update(reqs(self.prom))
             return all(r in got for r in accepted)
         ok = wait_for(check, timeout=timeout, interval=0.3)
         missing = sorted(set(accepted) - set(got))
@@ -256,7 +179,8 @@ class RemoteWriteWalTest(unittest.TestCase):
         os.kill(self.prom.proc.pid, signal.SIGCONT)
         accepted_before = list(accepted)
         self.t.log.close()
-        self.t = launch(self.config_path, self.storage)  # same --storage.path
+        self.t = Telegate(self.config_path, storage=self.storage)  # same --storage.path
+        self.t.wait_ready()
         self.assert_queryable(accepted_before)
         # The restarted telegate got no request: what it sent came from the queue on disk.
         self.assertGreater(self.metric("telegate_remote_write_sent_samples_total"), 0)

@@ -11,10 +11,9 @@ import shutil
 import subprocess
 import tempfile
 import unittest
-import urllib.parse
-import json
 
 import harness
+from fakes import Prometheus
 from harness import Telegate, free_port, http, wait_for
 
 JOB = "prometheus.scrape.default"
@@ -51,24 +50,6 @@ class Process:
         self.log.close()
 
 
-def start_prometheus(test, receiver):
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus is not on PATH (scripts/setup.sh installs Debian's package)"
-    d = tempfile.mkdtemp(prefix="telegate-scrape-prom-")
-    test.addCleanup(shutil.rmtree, d, True)
-    cfg = os.path.join(d, "prometheus.yml")
-    with open(cfg, "w") as f:
-        f.write("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n")
-    port = free_port()
-    args = [binary, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
-            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
-    if receiver:
-        args.append("--web.enable-remote-write-receiver")
-    p = Process(args)
-    test.addCleanup(p.close)
-    return p, port
-
-
 def config(targets, prom_port):
     items = ",\n    ".join(
         "{" + ", ".join(f'"{k}" = "{v}"' for k, v in t.items()) + "}" for t in targets)
@@ -99,8 +80,12 @@ prometheus.remote_write "sink" {{
 class ScrapeTest(unittest.TestCase):
     def test_scrapes_real_exporters_into_prometheus(self):
         # The Prometheus that is scraped, the one that receives, and node_exporter.
-        source, source_port = start_prometheus(self, receiver=False)
-        sink, sink_port = start_prometheus(self, receiver=True)
+        source = Prometheus(remote_write_receiver=False, wait=False,
+                            prefix="telegate-scrape-prom-")
+        self.addCleanup(source.close)
+        sink = Prometheus(remote_write_receiver=True, wait=False, prefix="telegate-scrape-prom-")
+        self.addCleanup(sink.close)
+        source_port, sink_port = source.port, sink.port
         ne_binary = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
         self.assertTrue(os.path.exists(ne_binary), "prometheus-node-exporter is not installed")
         ne_port = free_port()
@@ -110,8 +95,8 @@ class ScrapeTest(unittest.TestCase):
         self.addCleanup(ne.close)
         down_port = free_port()  # nothing listens here
 
-        source.wait_http(f"http://127.0.0.1:{source_port}/-/ready")
-        sink.wait_http(f"http://127.0.0.1:{sink_port}/-/ready")
+        source.wait_ready()
+        sink.wait_ready()
         ne.wait_http(f"http://127.0.0.1:{ne_port}/metrics")
 
         prom_addr = f"127.0.0.1:{source_port}"
@@ -130,11 +115,7 @@ class ScrapeTest(unittest.TestCase):
         self.addCleanup(t.close)
         t.wait_ready()
 
-        def query(q):
-            status, _, body = http("GET", f"http://127.0.0.1:{sink_port}/api/v1/query?" +
-                                   urllib.parse.urlencode({"query": q}))
-            self.assertEqual(status, 200, body)
-            return json.loads(body)["data"]["result"]
+        query = sink.query
 
         def wait_series(q, timeout=30):
             found = []

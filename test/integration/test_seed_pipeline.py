@@ -16,96 +16,35 @@ Differences from the seed, on purpose:
   * Short timers (batch timeout 200ms, loki.write batch_wait and backoff) so the test is quick.
 
 Everything listens on 127.0.0.1 free ports; every process and server is stopped in tearDown."""
-import gzip
 import json
 import os
 import re
 import tempfile
-import threading
 import time
 import unittest
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import fakes
 import harness
-import wire
 from harness import Telegate, free_port, http, wait_for
 
 TOKEN = "seed-test-token"
 
 
-class FakeBackend:
-    """A loopback HTTP/1.1 server that records decoded POST bodies. `status` (callable returning
-    an int) decides each answer; every request's (time, path, status) is kept in `hits`."""
-
-    def __init__(self, name, decode):
-        self.name = name
-        self.decode = decode
-        self.lock = threading.Lock()
-        self.received = []   # decoded bodies of requests answered with 2xx
-        self.hits = []       # (time, path, status)
-        self.errors = []     # decode failures
-        self.status = lambda: 200
-        backend = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = backend.status()
-                if 200 <= status < 300:
-                    try:
-                        if self.headers.get("Content-Encoding", "") == "gzip":
-                            body = gzip.decompress(body)
-                        decoded = backend.decode(self.path, self.headers, body)
-                    except Exception as e:  # noqa: BLE001 - recorded and asserted on
-                        with backend.lock:
-                            backend.errors.append(f"{self.path}: {e!r}")
-                        status = 400
-                    else:
-                        with backend.lock:
-                            backend.received.append(decoded)
-                with backend.lock:
-                    backend.hits.append((time.time(), self.path, status))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.received)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
 def decode_mimir(path, headers, body):
     assert path == "/otlp/v1/metrics", path
     assert headers.get("Content-Type") == "application/x-protobuf", headers.get("Content-Type")
-    return wire.otlp_metric_points(body)
+    return fakes.otlp_metric_points(path, headers, body)
 
 
 def decode_tempo(path, headers, body):
     assert path == "/v1/traces", path
-    return wire.otlp_spans(body)
+    return fakes.otlp_spans(path, headers, body)
 
 
 def decode_loki(path, headers, body):
     assert path == "/loki/api/v1/push", path
     assert headers.get("Content-Type") == "application/x-protobuf", headers.get("Content-Type")
-    return wire.loki_push(wire.snappy_decompress(body))
+    return fakes.loki_push(path, headers, body)
 
 
 def config(grpc_port, http_port, mimir, loki, tempo):
@@ -219,9 +158,9 @@ def traces_json():
 
 class SeedPipelineTest(unittest.TestCase):
     def setUp(self):
-        self.mimir = FakeBackend("mimir", decode_mimir)
-        self.loki = FakeBackend("loki", decode_loki)
-        self.tempo = FakeBackend("tempo", decode_tempo)
+        self.mimir = fakes.FakeOtlpHttp(decode_mimir, name="mimir")
+        self.loki = fakes.FakeLoki(decode_loki)
+        self.tempo = fakes.FakeOtlpHttp(decode_tempo, name="tempo")
         self.http_port, grpc_port = free_port(), free_port()
         self.dir = tempfile.mkdtemp(prefix="telegate-seed-")
         path = os.path.join(self.dir, "config.alloy")

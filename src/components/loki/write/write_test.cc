@@ -15,109 +15,18 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "src/components/otelcol/exporter/loki/loki.h"
 #include "src/net/http_server.h"
+#include "test/fakes/fake_host.h"
+#include "test/fakes/fake_loki.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::loki::write {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using ::telegate::testing::FakeHost;
 
-// A fake Loki: decodes each push exactly like Loki's HTTP handler (snappy block + protobuf) and
-// answers scripted statuses (204 when the script is empty, like Loki).
-class FakeLoki {
- public:
-  struct Request {
-    std::vector<std::pair<std::string, std::string>> headers;
-    logproto::PushRequest push;
-    bool decoded = false;
-    int status = 0;
-    std::string header(std::string_view name) const {
-      for (const auto& [k, v] : headers) {
-        if (k.size() == name.size() &&
-            std::equal(k.begin(), k.end(), name.begin(),
-                       [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-          return v;
-        }
-      }
-      return "";
-    }
-    size_t entries() const {
-      size_t n = 0;
-      for (const auto& s : push.streams()) n += s.entries_size();
-      return n;
-    }
-  };
-
-  FakeLoki() : server_({}, [this](const net::HttpRequest& r) { return handle(r); }) {
-    EXPECT_TRUE(server_.start().ok());
-  }
-  ~FakeLoki() { server_.stop(); }
-
-  std::string url() const { return "http://" + server_.boundAddress() + "/loki/api/v1/push"; }
-  void script(std::vector<std::pair<int, std::string>> s) {
-    std::lock_guard<std::mutex> lk(mu_);
-    script_.assign(s.begin(), s.end());
-  }
-  // Overrides the script: status for a request (by its X-Scope-OrgID).
-  void byTenant(std::function<int(const std::string& tenant)> f) {
-    std::lock_guard<std::mutex> lk(mu_);
-    by_tenant_ = std::move(f);
-  }
-  std::vector<Request> requests() const {
-    std::lock_guard<std::mutex> lk(mu_);
-    return requests_;
-  }
-  // Requests answered 2xx.
-  std::vector<Request> delivered() const {
-    std::vector<Request> out;
-    for (auto& r : requests()) {
-      if (r.status / 100 == 2) out.push_back(r);
-    }
-    return out;
-  }
-  bool waitFor(std::function<bool()> cond, std::chrono::milliseconds max = 5000ms) const {
-    auto until = Clock::now() + max;
-    while (Clock::now() < until) {
-      if (cond()) return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return cond();
-  }
-
- private:
-  net::HttpResponse handle(const net::HttpRequest& r) {
-    Request rec;
-    rec.headers = r.headers;
-    std::string raw;
-    if (r.header("Content-Encoding") == "snappy" &&
-        snappy::Uncompress(r.body.data(), r.body.size(), &raw)) {
-      rec.decoded = rec.push.ParseFromString(raw);
-    }
-    std::lock_guard<std::mutex> lk(mu_);
-    int status = 204;
-    std::string body;
-    if (!rec.decoded) {
-      status = 400;
-      body = "cannot decode";
-    } else if (by_tenant_) {
-      status = by_tenant_(rec.header("X-Scope-OrgID"));
-    } else if (!script_.empty()) {
-      std::tie(status, body) = script_.front();
-      script_.pop_front();
-    }
-    rec.status = status;
-    requests_.push_back(std::move(rec));
-    auto resp = net::HttpResponse::text(status, body);
-    if (status == 204) resp.content_type.clear();
-    return resp;
-  }
-
-  mutable std::mutex mu_;
-  std::deque<std::pair<int, std::string>> script_;
-  std::function<int(const std::string&)> by_tenant_;
-  std::vector<Request> requests_;
-  net::HttpServer server_;
-};
+using FakeLoki = ::telegate::testing::FakeLoki;
 
 EndpointBlock endpoint(const FakeLoki& loki) {
   EndpointBlock e;
@@ -441,34 +350,6 @@ TEST(LokiWriteTest, ConnectionErrorsAreRetried) {
   w.shutdown(Clock::now() + 1s);
 }
 
-class FakeHost : public runtime::Host {
- public:
-  explicit FakeHost(std::string id) : id_(std::move(id)), logger_({{"component_id", id_}}) {}
-  const std::string& id() const override { return id_; }
-  const std::string& dataPath() const override { return path_; }
-  const log::Logger& logger() const override { return logger_; }
-  metrics::Registry& metrics() const override { return registry_; }
-  void setExports(syntax::Object e) override {
-    std::lock_guard<std::mutex> l(mu_);
-    exports_ = std::move(e);
-  }
-  void setHealth(runtime::HealthState s, std::string) override { health_ = s; }
-  template <class C>
-  std::shared_ptr<C> exported(const std::string& name) {
-    std::lock_guard<std::mutex> l(mu_);
-    return std::dynamic_pointer_cast<C>(exports_.at(name).asCapsule());
-  }
-  std::atomic<runtime::HealthState> health_{runtime::HealthState::kUnknown};
-  mutable metrics::Registry registry_;
-
- private:
-  std::mutex mu_;
-  syntax::Object exports_;
-  std::string id_;
-  std::string path_ = "/nonexistent";
-  log::Logger logger_;
-};
-
 pdata::Batch otlpLogs(const std::string& service, const std::string& body,
                       const std::string& tenant) {
   ::opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest req;
@@ -498,7 +379,7 @@ TEST(LokiPipelineTest, ExporterToWriterToLoki) {
   wargs.endpoint.push_back(endpoint(loki));
   Component writer(write_host, wargs);
   ASSERT_TRUE(writer.start().ok());
-  EXPECT_EQ(write_host.health_, runtime::HealthState::kHealthy);
+  EXPECT_EQ(write_host.health(), runtime::HealthState::kHealthy);
   auto receiver = write_host.exported<LogsReceiver>("receiver");
   ASSERT_NE(receiver, nullptr);
 

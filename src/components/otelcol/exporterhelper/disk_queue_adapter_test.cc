@@ -9,9 +9,12 @@
 
 #include "src/common/log.h"
 #include "src/components/otelcol/exporterhelper/exporter.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::otelcol::exporterhelper {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -243,16 +246,6 @@ class SwitchSender : public Sender {
   std::set<uint64_t> delivered_;
 };
 
-template <class F>
-bool waitFor(F f, std::chrono::milliseconds limit = 5000ms) {
-  auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return f();
-}
-
 template <class S>
 bool waitForSent(S& sender, size_t n) {
   return waitFor([&] { return sender.sent().size() >= n; });
@@ -289,8 +282,7 @@ TEST_F(DiskSendQueueTest, ExporterKeepsUndeliveredBatchesAcrossShutdown) {
   Exporter e("otelcol.exporter.test", settings, up, log::Logger(), reg);
   ASSERT_TRUE(e.queueStatus().ok()) << e.queueStatus();
   e.start();
-  auto until = Clock::now() + 5s;
-  while (up->delivered().size() < 20 && Clock::now() < until) std::this_thread::sleep_for(5ms);
+  waitFor([&] { return up->delivered().size() >= 20; });
   EXPECT_EQ(up->delivered().size(), 20u);
   e.shutdown(Clock::now() + 1s);
 }

@@ -6,9 +6,12 @@
 #include <thread>
 
 #include "src/components/otelcol/exporterhelper/backoff.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::otelcol::exporterhelper {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -85,16 +88,6 @@ Settings fastSettings() {
 
 bool contains(const metrics::Registry& r, const std::string& needle) {
   return r.exposition().find(needle) != std::string::npos;
-}
-
-template <class F>
-bool waitFor(F f, std::chrono::milliseconds limit = 5000ms) {
-  auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return f();
 }
 
 TEST(BackoffTest, GrowsWithJitterAndStops) {

@@ -8,9 +8,12 @@
 #include "src/common/memory_budget.h"
 #include "src/components/otelcol/exporterhelper/exporter.h"
 #include "src/components/otelcol/exporterhelper/queue.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::otelcol::exporterhelper {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -60,16 +63,6 @@ Settings settings() {
   s.retry.enabled = false;
   s.timeout = 1s;
   return s;
-}
-
-template <class F>
-bool waitFor(F f, std::chrono::milliseconds limit = 5000ms) {
-  auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return f();
 }
 
 TEST(MemoryBudgetExporterTest, RefusesWhenExhaustedAndRecoversAfterRelease) {

@@ -15,29 +15,13 @@
 #include "src/common/decompress.h"
 #include "src/common/memory_budget.h"
 #include "src/net/http_server.h"
+#include "test/fakes/fake_host.h"
 
 namespace telegate::prometheus::scrape {
 namespace {
 
 using namespace std::chrono_literals;
-
-class FakeHost : public runtime::Host {
- public:
-  explicit FakeHost(std::string id) : id_(std::move(id)), logger_({{"component_id", id_}}) {}
-  const std::string& id() const override { return id_; }
-  const std::string& dataPath() const override { return path_; }
-  const log::Logger& logger() const override { return logger_; }
-  metrics::Registry& metrics() const override { return registry_; }
-  void setExports(syntax::Object) override {}
-  void setHealth(runtime::HealthState s, std::string) override { health_ = s; }
-  std::atomic<runtime::HealthState> health_{runtime::HealthState::kUnknown};
-  mutable metrics::Registry registry_;
-
- private:
-  std::string id_;
-  std::string path_ = "/nonexistent";
-  log::Logger logger_;
-};
+using ::telegate::testing::FakeHost;
 
 class Sink : public Appendable {
  public:
@@ -137,7 +121,7 @@ class ScrapeComponentTest : public ::testing::Test {
   void start(const Arguments& a) {
     comp_ = std::make_unique<Component>(host_, a);
     ASSERT_TRUE(comp_->start().ok());
-    EXPECT_EQ(host_.health_, runtime::HealthState::kHealthy);
+    EXPECT_EQ(host_.health(), runtime::HealthState::kHealthy);
   }
   // Waits for `up` samples of the target (instance = addr_) and returns the last one.
   std::optional<Sample> waitUp(size_t n = 1, const std::string& instance = "") {
@@ -190,7 +174,7 @@ TEST_F(ScrapeComponentTest, ScrapesTextWithHeadersAndSyntheticSeries) {
   EXPECT_EQ(reqs[0].header("X-Prometheus-Scrape-Timeout-Seconds"), "0.15");
   EXPECT_NE(reqs[0].header("User-Agent"), "");
 
-  std::string expo = host_.registry_.exposition();
+  std::string expo = host_.exposition();
   EXPECT_NE(expo.find("telegate_scrape_scrapes_total{component_id=\"prometheus.scrape.test\"}"),
             std::string::npos);
   EXPECT_NE(expo.find("telegate_scrape_targets_active{component_id=\"prometheus.scrape.test\"} 1"),
@@ -278,7 +262,7 @@ TEST_F(ScrapeComponentTest, ErrorsGiveUpZeroAndStaleMarkers) {
       },
       5s));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
-  std::string expo = host_.registry_.exposition();
+  std::string expo = host_.exposition();
   EXPECT_NE(expo.find("reason=\"http_status\"} 1"), std::string::npos) << expo;
   EXPECT_NE(expo.find("reason=\"transport\"}"), std::string::npos) << expo;
 }
@@ -317,7 +301,7 @@ TEST_F(ScrapeComponentTest, VanishingSeriesAndRemovedTargetGoStale) {
   size_t n = requests().size();
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(requests().size(), n);
-  EXPECT_NE(host_.registry_.exposition().find(
+  EXPECT_NE(host_.exposition().find(
                 "telegate_scrape_targets_active{component_id=\"prometheus.scrape.test\"} 0"),
             std::string::npos);
 }
@@ -363,7 +347,7 @@ TEST_F(ScrapeComponentTest, BodySizeLimitAndTargetLimit) {
   auto up = waitUp();
   ASSERT_TRUE(up);
   EXPECT_EQ(up->value, 0);
-  EXPECT_NE(host_.registry_.exposition().find("reason=\"body_size\""), std::string::npos);
+  EXPECT_NE(host_.exposition().find("reason=\"body_size\""), std::string::npos);
 
   a = args();
   a.target_limit = 1;
@@ -372,7 +356,7 @@ TEST_F(ScrapeComponentTest, BodySizeLimitAndTargetLimit) {
   ASSERT_TRUE(comp_->update(a).ok());
   ASSERT_TRUE(waitUp(1, "second"));
   EXPECT_EQ(named(sink_->samples(), "up", "second")[0].value, 0);
-  EXPECT_NE(host_.registry_.exposition().find("reason=\"target_limit\""), std::string::npos);
+  EXPECT_NE(host_.exposition().find("reason=\"target_limit\""), std::string::npos);
   (void)before;
 }
 
@@ -438,7 +422,7 @@ TEST_F(ScrapeComponentTest, GzipBombFailsWithReasonWhileOtherTargetsAreScraped) 
   // The good target keeps its schedule (one scrape every 200ms).
   ASSERT_TRUE(waitUp(4, "good"));
   for (const auto& s : named(sink_->samples(), "up", "good")) EXPECT_EQ(s.value, 1);
-  EXPECT_NE(host_.registry_.exposition().find("reason=\"body_size\"}"), std::string::npos);
+  EXPECT_NE(host_.exposition().find("reason=\"body_size\"}"), std::string::npos);
 }
 
 TEST_F(ScrapeComponentTest, MemoryBudgetRefusalFailsTheScrape) {
@@ -463,8 +447,8 @@ TEST_F(ScrapeComponentTest, MemoryBudgetRefusalFailsTheScrape) {
   EXPECT_EQ(up->value, 0);
   EXPECT_TRUE(named(sink_->samples(), "series_1").empty());
   EXPECT_EQ(targetHealth(*comp_, "/metrics").second, "memory_budget");
-  EXPECT_NE(host_.registry_.exposition().find("reason=\"memory_budget\"}"), std::string::npos)
-      << host_.registry_.exposition();
+  EXPECT_NE(host_.exposition().find("reason=\"memory_budget\"}"), std::string::npos)
+      << host_.exposition();
   comp_->shutdown(std::chrono::steady_clock::now() + 5s);
   comp_.reset();
 }
@@ -475,7 +459,7 @@ TEST_F(ScrapeComponentTest, RefusedAppendIsCountedNotRetried) {
   std::this_thread::sleep_for(600ms);
   sink_->setRefuse(false);
   ASSERT_TRUE(waitUp());
-  std::string expo = host_.registry_.exposition();
+  std::string expo = host_.exposition();
   EXPECT_NE(expo.find("reason=\"append_refused\"}"), std::string::npos) << expo;
 }
 
@@ -486,7 +470,7 @@ TEST_F(ScrapeComponentTest, InvalidTargetsAreSkipped) {
   a.targets.push_back({{"__address__", addr_}});  // a duplicate of the first one
   start(a);
   ASSERT_TRUE(waitUp());
-  std::string expo = host_.registry_.exposition();
+  std::string expo = host_.exposition();
   EXPECT_NE(expo.find("telegate_scrape_targets_active{component_id=\"prometheus.scrape.test\"} 1"),
             std::string::npos);
   EXPECT_NE(expo.find("telegate_scrape_targets_invalid{component_id=\"prometheus.scrape.test\"} 2"),

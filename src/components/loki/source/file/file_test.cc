@@ -6,28 +6,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test/fakes/sinks.h"
+
 namespace telegate::loki::source_file {
 namespace {
 
-class Recorder : public LogsReceiver {
- public:
-  int refuse_next = 0;
-  absl::Status pushBatch(EntryBatch&& batch) override {
-    if (refuse_next > 0) {
-      --refuse_next;
-      return absl::ResourceExhaustedError("full");
-    }
-    for (auto& e : batch.toEntries()) entries.push_back(std::move(e));
-    return absl::OkStatus();
-  }
-  std::string describe() const override { return "recorder"; }
-  std::vector<std::string> lines() const {
-    std::vector<std::string> out;
-    for (const auto& e : entries) out.push_back(e.line);
-    return out;
-  }
-  std::vector<Entry> entries;
-};
+using Recorder = ::telegate::testing::RecordingLogsReceiver;
 
 struct Fixture {
   std::string dir;
@@ -74,7 +58,7 @@ TEST(FileSourceTest, ReadsCompleteLinesWithLabels) {
   s->pollOnce();
   EXPECT_EQ(f.rec->lines(), (std::vector<std::string>{"one", "two", "three"}));
   LabelSet want{{"filename", f.dir + "/logs/a.log"}, {"job", "varlogs"}};
-  EXPECT_EQ(f.rec->entries[0].labels, want);
+  EXPECT_EQ(f.rec->snapshot()[0].labels, want);
 }
 
 TEST(FileSourceTest, RestartResumesFromStoredOffset) {

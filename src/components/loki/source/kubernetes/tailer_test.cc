@@ -5,8 +5,14 @@
 
 #include <filesystem>
 
+#include "test/fakes/sinks.h"
+#include "test/fakes/wait.h"
+
 namespace telegate::loki::source_kubernetes {
 namespace {
+
+using RecordingReceiver = ::telegate::testing::RecordingLogsReceiver;
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 
@@ -79,27 +85,6 @@ class FakeLogApi : public PodLogApi {
   std::atomic<bool> cancelled_{false};
 };
 
-class RecordingReceiver : public LogsReceiver {
- public:
-  std::atomic<int> refuse_next{0};
-  absl::Status pushBatch(EntryBatch&& batch) override {
-    if (refuse_next.load() > 0) {
-      --refuse_next;
-      return absl::ResourceExhaustedError("queue full");
-    }
-    std::lock_guard<std::mutex> lock(mu);
-    for (auto& e : batch.toEntries()) entries.push_back(std::move(e));
-    return absl::OkStatus();
-  }
-  std::string describe() const override { return "recorder"; }
-  std::vector<Entry> snapshot() {
-    std::lock_guard<std::mutex> lock(mu);
-    return entries;
-  }
-  std::mutex mu;
-  std::vector<Entry> entries;
-};
-
 TailTarget target() {
   runtime::Target t{{"__meta_kubernetes_namespace", "shop"},
                     {"__meta_kubernetes_pod_name", "web-1"},
@@ -107,15 +92,6 @@ TailTarget target() {
                     {"__meta_kubernetes_pod_uid", "uid-1"},
                     {"__address__", "10.0.0.5:8080"}};
   return *prepareTarget(t, "loki.source.kubernetes.pods");
-}
-
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit = 5000ms) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 std::vector<std::string> texts(const std::vector<Entry>& es) {

@@ -10,8 +10,14 @@
 #include <map>
 #include <thread>
 
+#include "test/fakes/fake_host.h"
+#include "test/fakes/wait.h"
+
 namespace telegate::otelcol::bearer {
 namespace {
+
+using ::telegate::testing::FakeHost;
+using ::telegate::testing::waitFor;
 
 HeaderLookup headers(std::map<std::string, std::string> h) {
   return [h = std::move(h)](std::string_view name) -> std::string_view {
@@ -160,99 +166,59 @@ TEST_F(TokenFileTestDir, ReadIsCappedAndReportsErrors) {
             absl::StatusCode::kUnavailable);
 }
 
-class FakeHost : public runtime::Host {
- public:
-  const std::string& id() const override { return id_; }
-  const std::string& dataPath() const override { return id_; }
-  const log::Logger& logger() const override { return logger_; }
-  metrics::Registry& metrics() const override { return registry_; }
-  void setExports(syntax::Object e) override {
-    std::lock_guard<std::mutex> l(mu_);
-    exports_ = std::move(e);
-  }
-  void setHealth(runtime::HealthState s, std::string msg) override {
-    std::lock_guard<std::mutex> l(mu_);
-    health_ = s;
-    message_ = std::move(msg);
-  }
-  std::shared_ptr<AuthHandler> handler() {
-    std::lock_guard<std::mutex> l(mu_);
-    return std::dynamic_pointer_cast<AuthHandler>(exports_.at("handler").asCapsule());
-  }
-  std::pair<runtime::HealthState, std::string> health() {
-    std::lock_guard<std::mutex> l(mu_);
-    return {health_, message_};
-  }
-  mutable metrics::Registry registry_;
-
- private:
-  std::mutex mu_;
-  syntax::Object exports_;
-  runtime::HealthState health_ = runtime::HealthState::kUnknown;
-  std::string message_;
-  std::string id_ = "otelcol.auth.bearer.t";
-  log::Logger logger_{{"component_id", "otelcol.auth.bearer.t"}};
-};
-
 bool accepts(FakeHost& h, const std::string& token) {
-  return h.handler()->authenticate(headers({{"authorization", "Bearer " + token}})).ok;
-}
-
-bool waitUntil(const std::function<bool()>& pred) {
-  for (int i = 0; i < 500; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
+  return h.exported<AuthHandler>("handler")
+      ->authenticate(headers({{"authorization", "Bearer " + token}}))
+      .ok;
 }
 
 TEST_F(TokenFileTestDir, OversizedFileAtFirstReadFailsClosed) {
   write(padded("evil-token", kMaxTokenFileBytes + 100));
-  FakeHost host;
+  FakeHost host("otelcol.auth.bearer.t");
   Arguments a;
   a.token_file = path_;
   Component c(host, a);
   EXPECT_FALSE(accepts(host, "evil-token"));
-  auto [state, msg] = host.health();
+  auto state = host.health();
+  auto msg = host.healthMessage();
   EXPECT_EQ(state, runtime::HealthState::kUnhealthy);
   EXPECT_NE(msg.find("larger than the limit"), std::string::npos) << msg;
 }
 
 TEST_F(TokenFileTestDir, UnreadableOrOversizedReloadKeepsTheLastGoodCredentials) {
   write("good-token\n");
-  FakeHost host;
+  FakeHost host("otelcol.auth.bearer.t");
   Arguments a;
   a.token_file = path_;
   a.token_file_refresh_interval.value = std::chrono::milliseconds(10);
   Component c(host, a);
   ASSERT_TRUE(c.start().ok());
   ASSERT_TRUE(accepts(host, "good-token"));
-  EXPECT_EQ(host.health().first, runtime::HealthState::kHealthy);
+  EXPECT_EQ(host.health(), runtime::HealthState::kHealthy);
 
   // Too large: never used in part, the previous credentials stay.
   write(padded("evil-token", kMaxTokenFileBytes + 1));
-  ASSERT_TRUE(waitUntil([&] { return host.health().first == runtime::HealthState::kUnhealthy; }));
+  ASSERT_TRUE(waitFor([&] { return host.health() == runtime::HealthState::kUnhealthy; }));
   EXPECT_TRUE(accepts(host, "good-token"));
   EXPECT_FALSE(accepts(host, "evil-token"));
-  EXPECT_NE(host.health().second.find("stay in force"), std::string::npos);
+  EXPECT_NE(host.healthMessage().find("stay in force"), std::string::npos);
 
   // Unreadable (a directory in its place): the same.
   std::filesystem::remove(path_);
   std::filesystem::create_directory(path_);
-  ASSERT_TRUE(
-      waitUntil([&] { return host.health().second.find("directory") != std::string::npos; }));
+  ASSERT_TRUE(waitFor([&] { return host.healthMessage().find("directory") != std::string::npos; }));
   EXPECT_TRUE(accepts(host, "good-token"));
 
   // Readable again: the new contents replace the old.
   std::filesystem::remove_all(path_);
   write("new-token\n");
-  ASSERT_TRUE(waitUntil([&] { return accepts(host, "new-token"); }));
+  ASSERT_TRUE(waitFor([&] { return accepts(host, "new-token"); }));
   EXPECT_FALSE(accepts(host, "good-token"));
-  EXPECT_EQ(host.health().first, runtime::HealthState::kHealthy);
+  EXPECT_EQ(host.health(), runtime::HealthState::kHealthy);
 
   // Removed: its credentials are revoked.
   std::filesystem::remove(path_);
-  ASSERT_TRUE(waitUntil([&] { return !accepts(host, "new-token"); }));
+  ASSERT_TRUE(waitFor([&] { return !accepts(host, "new-token"); }));
   c.shutdown(std::chrono::steady_clock::now());
 }
 

@@ -5,43 +5,12 @@
 #include <mutex>
 
 #include "src/components/otelcol/auth/bearer/bearer.h"
+#include "test/fakes/fake_host.h"
 
 namespace telegate::otelcol::client_certificate {
 namespace {
 
-class FakeHost : public runtime::Host {
- public:
-  const std::string& id() const override { return id_; }
-  const std::string& dataPath() const override { return id_; }
-  const log::Logger& logger() const override { return logger_; }
-  metrics::Registry& metrics() const override { return registry_; }
-  void setExports(syntax::Object e) override {
-    std::lock_guard<std::mutex> l(mu_);
-    exports_ = std::move(e);
-  }
-  void setHealth(runtime::HealthState s, std::string msg) override {
-    std::lock_guard<std::mutex> l(mu_);
-    health_ = s;
-    message_ = std::move(msg);
-  }
-  std::shared_ptr<AuthHandler> handler() {
-    std::lock_guard<std::mutex> l(mu_);
-    return std::dynamic_pointer_cast<AuthHandler>(exports_.at("handler").asCapsule());
-  }
-  std::pair<runtime::HealthState, std::string> health() {
-    std::lock_guard<std::mutex> l(mu_);
-    return {health_, message_};
-  }
-  mutable metrics::Registry registry_;
-
- private:
-  std::mutex mu_;
-  syntax::Object exports_;
-  runtime::HealthState health_ = runtime::HealthState::kUnknown;
-  std::string message_;
-  std::string id_ = "otelcol.auth.client_certificate.t";
-  log::Logger logger_{{"component_id", "otelcol.auth.client_certificate.t"}};
-};
+using ::telegate::testing::FakeHost;
 
 IdentityBlock cn(std::string value, std::string tenant) {
   IdentityBlock b;
@@ -113,14 +82,14 @@ TEST(ArgumentsTest, ModeAndBearerMustAgree) {
 }
 
 TEST(ComponentTest, ReloadKeepsTheHandlerAndSwapsTheMapping) {
-  FakeHost host;
+  FakeHost host("otelcol.auth.client_certificate.t");
   Arguments a;
   a.identity.push_back(cn("team-a", "tenant-a"));
   Component c(host, a);
-  auto h = host.handler();
+  auto h = host.exported<AuthHandler>("handler");
   ASSERT_TRUE(h);
-  EXPECT_EQ(host.health().first, runtime::HealthState::kHealthy);
-  EXPECT_NE(host.health().second.find("1 identity"), std::string::npos) << host.health().second;
+  EXPECT_EQ(host.health(), runtime::HealthState::kHealthy);
+  EXPECT_NE(host.healthMessage().find("1 identity"), std::string::npos) << host.healthMessage();
   auto pa = verified("team-a"), pb = verified("team-b");
   EXPECT_TRUE(h->authenticate(AuthRequest{noHeaders, &pa}).ok);
   EXPECT_FALSE(h->authenticate(AuthRequest{noHeaders, &pb}).ok);
@@ -129,16 +98,16 @@ TEST(ComponentTest, ReloadKeepsTheHandlerAndSwapsTheMapping) {
   b.identity.push_back(cn("team-b", "tenant-b"));
   b.identity.push_back(cn("team-c", "tenant-c"));
   ASSERT_TRUE(c.update(b).ok());
-  EXPECT_EQ(host.handler(), h);  // receivers keep their reference
+  EXPECT_EQ(host.exported<AuthHandler>("handler"), h);  // receivers keep their reference
   EXPECT_FALSE(h->authenticate(AuthRequest{noHeaders, &pa}).ok);
   auto r = h->authenticate(AuthRequest{noHeaders, &pb});
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.client->tenant, "tenant-b");
-  EXPECT_NE(host.health().second.find("2 identities"), std::string::npos);
+  EXPECT_NE(host.healthMessage().find("2 identities"), std::string::npos);
 }
 
 TEST(ComponentTest, CertificateAndBearerComponentsCombine) {
-  FakeHost host;
+  FakeHost host("otelcol.auth.client_certificate.t");
   metrics::Registry reg;
   auto bearer = std::make_shared<bearer::BearerHandler>("otelcol.auth.bearer.b", reg);
   bearer::Credential cred;
@@ -154,7 +123,7 @@ TEST(ComponentTest, CertificateAndBearerComponentsCombine) {
   a.mode = "certificate_and_token";
   a.bearer = runtime::CapsuleRef<AuthHandler>{bearer};
   Component c(host, a);
-  auto h = host.handler();
+  auto h = host.exported<AuthHandler>("handler");
   auto with_token = [](std::string_view name) -> std::string_view {
     return name == "authorization" ? "Bearer s3cret-token" : "";
   };

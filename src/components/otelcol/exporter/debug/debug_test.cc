@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "test/fakes/fake_clock.h"
 
 namespace telegate::otelcol::exporter_debug {
 namespace {
@@ -81,8 +82,8 @@ TEST_F(DebugExporterTest, DetailedIncludesJsonTruncated) {
 
 TEST_F(DebugExporterTest, SamplingPerSecond) {
   DebugConsumer c("otelcol.exporter.debug.t", logger_, reg_);
-  auto t = DebugConsumer::Clock::now();
-  c.setClockForTest([&t] { return t; });
+  telegate::testing::FakeClock clock;
+  c.setClockForTest(clock.function());
   Arguments a;
   a.sampling_initial = 2;
   a.sampling_thereafter = 5;
@@ -90,7 +91,7 @@ TEST_F(DebugExporterTest, SamplingPerSecond) {
   for (int i = 0; i < 12; ++i) ASSERT_TRUE(c.consume(logsBatch(1, "x")).ok());
   // Batches 1, 2, then 7 and 12.
   EXPECT_EQ(lines().size(), 4u);
-  t += std::chrono::milliseconds(1001);
+  clock.advance(std::chrono::milliseconds(1001));
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.consume(logsBatch(1, "x")).ok());
   EXPECT_EQ(lines().size(), 6u);
   a.sampling_thereafter = 0;

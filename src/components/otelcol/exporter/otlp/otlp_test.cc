@@ -8,9 +8,12 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::otelcol::exporter_otlp {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -109,16 +112,6 @@ GrpcClientBlock client(int port) {
   return c;
 }
 
-template <class F>
-bool waitFor(F f, std::chrono::milliseconds limit = 10000ms) {
-  auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return f();
-}
-
 bool contains(const metrics::Registry& r, const std::string& needle) {
   return r.exposition().find(needle) != std::string::npos;
 }
@@ -153,7 +146,7 @@ TEST(OtlpGrpcExporterTest, SendsWireBytesWithTenantHeadersAndGzip) {
   std::string a_bytes = a.payload, b_bytes = b.payload;
   ASSERT_TRUE(e.consume(std::move(a)).ok());
   ASSERT_TRUE(e.consume(std::move(b)).ok());
-  ASSERT_TRUE(waitFor([&] { return tempo.calls().size() == 2; }));
+  ASSERT_TRUE(waitFor([&] { return tempo.calls().size() == 2; }, 10s));
   e.shutdown(Clock::now() + 2s);
   auto calls = tempo.calls();
   int with_tenant = 0;
@@ -248,10 +241,12 @@ TEST(OtlpGrpcExporterTest, RetriesUnavailableThenDelivers) {
                              log::Logger(), reg);
   e.start();
   ASSERT_TRUE(e.consume(traces("x")).ok());
-  ASSERT_TRUE(waitFor([&] {
-    return contains(reg,
-                    "telegate_exporter_sent_items_total{component_id=\"t\",signal=\"traces\"} 1");
-  }));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return contains(
+            reg, "telegate_exporter_sent_items_total{component_id=\"t\",signal=\"traces\"} 1");
+      },
+      10s));
   EXPECT_EQ(tempo.calls().size(), 3u);
   EXPECT_TRUE(
       contains(reg, "telegate_exporter_retries_total{component_id=\"t\",signal=\"traces\"} 2"));
@@ -278,10 +273,12 @@ TEST(OtlpGrpcExporterTest, OutageThenRecoveryDeliversEverythingQueued) {
   int bound = 0;
   auto server = tempo.serve(port, &bound);
   ASSERT_EQ(bound, port);
-  ASSERT_TRUE(waitFor([&] {
-    return contains(reg,
-                    "telegate_exporter_sent_items_total{component_id=\"t\",signal=\"traces\"} 5");
-  }));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return contains(
+            reg, "telegate_exporter_sent_items_total{component_id=\"t\",signal=\"traces\"} 5");
+      },
+      10s));
   EXPECT_FALSE(contains(reg, "telegate_exporter_send_failed_items_total"));
   e.shutdown(Clock::now() + 1s);
   server->Shutdown(std::chrono::system_clock::now() + 1s);

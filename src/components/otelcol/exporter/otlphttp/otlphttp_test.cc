@@ -10,76 +10,20 @@
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "src/common/decompress.h"
 #include "src/net/http_server.h"
+#include "test/fakes/fake_host.h"
+#include "test/fakes/fake_otlp_http.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::otelcol::exporter_otlphttp {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace metricspb = opentelemetry::proto::collector::metrics::v1;
 
-// A fake Mimir: decodes gzip protobuf bodies and answers scripted responses (the last repeats).
-class FakeMimir {
- public:
-  struct Request {
-    std::string path, content_type, content_encoding, org_id, custom;
-    metricspb::ExportMetricsServiceRequest message;
-    bool decoded = false;
-    Clock::time_point at;
-  };
-
-  explicit FakeMimir(std::string listen = "127.0.0.1:0")
-      : server_(
-            [&] {
-              net::HttpServerOptions o;
-              o.listen_addr = listen;
-              return o;
-            }(),
-            [this](const net::HttpRequest& r) { return handle(r); }) {}
-
-  absl::Status start() { return server_.start(); }
-  void stop() { server_.stop(); }
-  uint16_t port() const { return server_.port(); }
-  void script(std::vector<net::HttpResponse> s) {
-    std::lock_guard<std::mutex> l(mu_);
-    script_ = std::move(s);
-  }
-  std::vector<Request> requests() {
-    std::lock_guard<std::mutex> l(mu_);
-    return requests_;
-  }
-
- private:
-  net::HttpResponse handle(const net::HttpRequest& r) {
-    Request q;
-    q.at = Clock::now();
-    q.path = r.path;
-    q.content_type = std::string(r.header("Content-Type"));
-    q.content_encoding = std::string(r.header("Content-Encoding"));
-    q.org_id = std::string(r.header("X-Scope-OrgID"));
-    q.custom = std::string(r.header("X-Custom"));
-    auto body = decompress(q.content_encoding, r.body, 16 << 20);
-    if (body.ok() && q.content_type == "application/x-protobuf") {
-      q.decoded = q.message.ParseFromString(*body);
-    }
-    std::lock_guard<std::mutex> l(mu_);
-    requests_.push_back(std::move(q));
-    if (script_.empty()) {
-      net::HttpResponse ok;
-      ok.content_type = "application/x-protobuf";
-      ok.body = metricspb::ExportMetricsServiceResponse().SerializeAsString();
-      return ok;
-    }
-    net::HttpResponse resp = script_.front();
-    if (script_.size() > 1) script_.erase(script_.begin());
-    return resp;
-  }
-
-  std::mutex mu_;
-  std::vector<net::HttpResponse> script_;
-  std::vector<Request> requests_;
-  net::HttpServer server_;
-};
+using FakeMimir = ::telegate::testing::FakeOtlpHttpMetrics;
 
 net::HttpResponse status(int code, std::vector<std::pair<std::string, std::string>> headers = {}) {
   net::HttpResponse r = net::HttpResponse::text(code, "scripted");
@@ -124,16 +68,6 @@ exporterhelper::Settings fast() {
   return s;
 }
 
-template <class F>
-bool waitFor(F f, std::chrono::milliseconds limit = 10000ms) {
-  auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return f();
-}
-
 bool contains(const metrics::Registry& r, const std::string& needle) {
   return r.exposition().find(needle) != std::string::npos;
 }
@@ -163,7 +97,7 @@ TEST(OtlpHttpExporterTest, PostsGzipProtobufWithTenantAndHeaders) {
                              log::Logger(), reg);
   e.start();
   ASSERT_TRUE(e.consume(metricsBatch("up", "team-a")).ok());
-  ASSERT_TRUE(waitFor([&] { return contains(reg, std::string(kSent) + "1"); }));
+  ASSERT_TRUE(waitFor([&] { return contains(reg, std::string(kSent) + "1"); }, 10s));
   e.shutdown(Clock::now() + 1s);
   auto reqs = mimir.requests();
   ASSERT_EQ(reqs.size(), 1u);
@@ -187,7 +121,7 @@ TEST(OtlpHttpExporterTest, RetryAfterIsHonouredAndDelivered) {
                              log::Logger(), reg);
   e.start();
   ASSERT_TRUE(e.consume(metricsBatch("up")).ok());
-  ASSERT_TRUE(waitFor([&] { return contains(reg, std::string(kSent) + "1"); }));
+  ASSERT_TRUE(waitFor([&] { return contains(reg, std::string(kSent) + "1"); }, 10s));
   auto reqs = mimir.requests();
   ASSERT_EQ(reqs.size(), 2u);
   EXPECT_GE(reqs[1].at - reqs[0].at, 950ms);
@@ -205,7 +139,7 @@ TEST(OtlpHttpExporterTest, TooManyRequestsIsRetried) {
                              log::Logger(), reg);
   e.start();
   ASSERT_TRUE(e.consume(metricsBatch("up")).ok());
-  ASSERT_TRUE(waitFor([&] { return contains(reg, std::string(kSent) + "1"); }));
+  ASSERT_TRUE(waitFor([&] { return contains(reg, std::string(kSent) + "1"); }, 10s));
   EXPECT_EQ(mimir.requests().size(), 3u);
   EXPECT_TRUE(
       contains(reg, "telegate_exporter_retries_total{component_id=\"m\",signal=\"metrics\"} 2"));
@@ -223,11 +157,13 @@ TEST(OtlpHttpExporterTest, BadRequestIsDroppedAndCounted) {
                              log::Logger(), reg);
   e.start();
   ASSERT_TRUE(e.consume(metricsBatch("up")).ok());
-  ASSERT_TRUE(waitFor([&] {
-    return contains(reg,
-                    "telegate_exporter_send_failed_items_total{component_id=\"m\",signal="
-                    "\"metrics\",reason=\"permanent\"} 1");
-  }));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return contains(reg,
+                        "telegate_exporter_send_failed_items_total{component_id=\"m\",signal="
+                        "\"metrics\",reason=\"permanent\"} 1");
+      },
+      10s));
   e.shutdown(Clock::now() + 1s);
   EXPECT_EQ(mimir.requests().size(), 1u);
   mimir.stop();
@@ -314,58 +250,32 @@ TEST(OtlpHttpExporterTest, OutageThenRecoveryDeliversEverythingQueued) {
   EXPECT_TRUE(contains(reg, std::string(kSent) + "0\n"));
   FakeMimir mimir("127.0.0.1:" + std::to_string(port));
   ASSERT_TRUE(mimir.start().ok());
-  ASSERT_TRUE(waitFor([&] { return contains(reg, std::string(kSent) + "5"); }));
+  ASSERT_TRUE(waitFor([&] { return contains(reg, std::string(kSent) + "5"); }, 10s));
   EXPECT_FALSE(contains(reg, "telegate_exporter_send_failed_items_total"));
   e.shutdown(Clock::now() + 1s);
   mimir.stop();
 }
 
-class FakeHost : public runtime::Host {
- public:
-  const std::string& id() const override { return id_; }
-  const std::string& dataPath() const override { return path_; }
-  const log::Logger& logger() const override { return logger_; }
-  metrics::Registry& metrics() const override { return registry_; }
-  void setExports(syntax::Object e) override {
-    std::lock_guard<std::mutex> l(mu_);
-    exports_ = std::move(e);
-  }
-  void setHealth(runtime::HealthState s, std::string) override { health_ = s; }
-  std::shared_ptr<Consumer> input() {
-    std::lock_guard<std::mutex> l(mu_);
-    return std::dynamic_pointer_cast<Consumer>(exports_.at("input").asCapsule());
-  }
-  std::atomic<runtime::HealthState> health_{runtime::HealthState::kUnknown};
-  mutable metrics::Registry registry_;
-
- private:
-  std::mutex mu_;
-  syntax::Object exports_;
-  std::string id_ = "otelcol.exporter.otlphttp.mimir";
-  std::string path_ = "/nonexistent";
-  log::Logger logger_{{"component_id", "otelcol.exporter.otlphttp.mimir"}};
-};
-
 TEST(OtlpHttpComponentTest, ExportsInputAndDeliversUntilShutdown) {
   FakeMimir mimir;
   ASSERT_TRUE(mimir.start().ok());
-  FakeHost host;
+  telegate::testing::FakeHost host("otelcol.exporter.otlphttp.mimir");
   Arguments a = args(mimir.port());
   a.retry_on_failure.initial_interval = runtime::Duration(10ms);
   Component c(host, a);
-  auto input = host.input();
+  auto input = host.exported<Consumer>("input");
   ASSERT_NE(input, nullptr);
   ASSERT_TRUE(input->consume(metricsBatch("before_start", "t1")).ok());  // queued
   ASSERT_TRUE(c.start().ok());
-  EXPECT_EQ(host.health_.load(), runtime::HealthState::kHealthy);
+  EXPECT_EQ(host.health(), runtime::HealthState::kHealthy);
   ASSERT_TRUE(input->consume(metricsBatch("after_start", "t2")).ok());
-  ASSERT_TRUE(waitFor([&] { return mimir.requests().size() == 2; }));
+  ASSERT_TRUE(waitFor([&] { return mimir.requests().size() == 2; }, 10s));
   c.shutdown(Clock::now() + 1s);
   EXPECT_EQ(input->consume(metricsBatch("late")).code(), absl::StatusCode::kUnavailable);
   std::set<std::string> tenants;
   for (const auto& r : mimir.requests()) tenants.insert(r.org_id);
   EXPECT_EQ(tenants, (std::set<std::string>{"t1", "t2"}));
-  EXPECT_TRUE(contains(host.registry_,
+  EXPECT_TRUE(contains(host.metrics(),
                        "telegate_exporter_sent_items_total{component_id=\"otelcol.exporter."
                        "otlphttp.mimir\",signal=\"metrics\"} 2"));
   mimir.stop();

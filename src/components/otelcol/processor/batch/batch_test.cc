@@ -14,9 +14,12 @@
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "src/pdata/otlp_decode.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::otelcol::processor_batch {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 using namespace std::chrono_literals;
 namespace col_logs = opentelemetry::proto::collector::logs::v1;
@@ -90,16 +93,6 @@ Arguments args(const std::vector<std::shared_ptr<Consumer>>& outs, int64_t size 
   a.timeout = runtime::Duration(timeout);
   for (const auto& o : outs) a.output.logs.push_back({o});
   return a;
-}
-
-template <class F>
-bool waitFor(F pred, std::chrono::milliseconds limit = 5000ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 // A request of `n` log records whose resource is service.name=`tag` and whose bodies are

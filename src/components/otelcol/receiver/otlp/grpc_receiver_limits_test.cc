@@ -17,9 +17,12 @@
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.grpc.pb.h"
 #include "src/components/otelcol/receiver/otlp/grpc_receiver.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::otelcol::receiver_otlp {
 namespace {
+
+using ::telegate::testing::waitFor;
 
 namespace logs_svc = opentelemetry::proto::collector::logs::v1;
 using namespace std::chrono_literals;
@@ -38,15 +41,6 @@ class CountingDispatcher : public Dispatcher {
   int retryAfterSeconds() const override { return 1; }
   std::atomic<int> dispatched{0};
 };
-
-bool waitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return cond();
-}
 
 grpc::Status exportOnce(const std::shared_ptr<grpc::Channel>& ch, std::chrono::milliseconds dl) {
   auto stub = logs_svc::LogsService::NewStub(ch);

@@ -21,6 +21,7 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "test/fakes/wait.h"
 
 namespace telegate::otelcol::receiver_otlp {
 namespace {
@@ -30,6 +31,7 @@ namespace metrics_svc = opentelemetry::proto::collector::metrics::v1;
 namespace logs_svc = opentelemetry::proto::collector::logs::v1;
 using pdata::Signal;
 using namespace std::chrono_literals;
+using ::telegate::testing::waitFor;
 
 struct Dispatched {
   Signal signal;
@@ -375,7 +377,7 @@ TEST_F(GrpcReceiverTest, StopLetsInFlightCallFinish) {
   startServer();
   dispatcher_.delay = 400ms;
   auto fut = std::async(std::launch::async, [&] { return exportTraces(traceRequest(1)); });
-  while (dispatcher_.in_dispatch.load() == 0) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(waitFor([&] { return dispatcher_.in_dispatch.load() > 0; }, 10s, 1ms));
   auto t0 = std::chrono::steady_clock::now();
   receiver_->stop(t0 + 5s);
   auto took = std::chrono::steady_clock::now() - t0;
@@ -397,7 +399,7 @@ TEST_F(GrpcReceiverTest, StopCancelsCallsPastDeadline) {
     client_done_at = std::chrono::steady_clock::now();
     return st;
   });
-  while (dispatcher_.in_dispatch.load() == 0) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(waitFor([&] { return dispatcher_.in_dispatch.load() > 0; }, 10s, 1ms));
   auto t0 = std::chrono::steady_clock::now();
   receiver_->stop(t0 + 200ms);
   // The client sees the cancellation at the deadline, not when dispatch() returns.
