@@ -28,6 +28,7 @@ struct ClientOptions {
   std::string ciphers;             // TLS 1.2 list; "" = default
   SSL_SESSION* session = nullptr;  // to resume
   bool no_tickets = false;         // resume by session id (the server's cache)
+  std::string alpn;                // wire format, e.g. "\x02h2\x08http/1.1"
 };
 
 // A blocking OpenSSL client over a test Conn.
@@ -41,6 +42,10 @@ class TlsClient {
     if (o.max_version) SSL_CTX_set_max_proto_version(ctx_, o.max_version);
     if (!o.ciphers.empty()) SSL_CTX_set_cipher_list(ctx_, o.ciphers.c_str());
     if (o.no_tickets) SSL_CTX_set_options(ctx_, SSL_OP_NO_TICKET);
+    if (!o.alpn.empty()) {
+      SSL_CTX_set_alpn_protos(ctx_, reinterpret_cast<const unsigned char*>(o.alpn.data()),
+                              static_cast<unsigned int>(o.alpn.size()));
+    }
     if (!o.ca.empty()) {
       SSL_CTX_load_verify_locations(ctx_, o.ca.c_str(), nullptr);
       SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
@@ -63,6 +68,12 @@ class TlsClient {
   }
   bool handshakeOk() const { return handshake_ok_; }
   SSL* ssl() { return ssl_; }
+  std::string alpn() {
+    const unsigned char* p = nullptr;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(ssl_, &p, &n);
+    return std::string(reinterpret_cast<const char*>(p), n);
+  }
   std::string serverCn() {
     X509* cert = SSL_get0_peer_certificate(ssl_);
     char buf[256] = {};
@@ -323,6 +334,26 @@ TEST(HttpServerTlsTest, ConfiguredVersionsAndCipherSuiteAreNegotiated) {
   TlsClient old(srv11->port(), tls11);
   EXPECT_EQ(old.get("/").first, 200);  // min_version "1.1" was asked for
   EXPECT_STREQ(SSL_get_version(old.ssl()), "TLSv1.1");
+}
+
+TEST(HttpServerTlsTest, AlpnSelectsHttp11) {
+  metrics::Registry m;
+  tls::TlsServerSettings s;
+  s.alpn = {"http/1.1"};
+  HttpServerOptions o;
+  o.metrics = &m;
+  o.tls = serverContext(s, &m);
+  auto srv = startServer(o);
+  ClientOptions both;
+  both.alpn = std::string("\x02h2\x08http/1.1", 12);
+  TlsClient c(srv->port(), both);
+  EXPECT_EQ(c.get("/").first, 200);
+  EXPECT_EQ(c.alpn(), "http/1.1");
+  ClientOptions h2;
+  h2.alpn = std::string("\x02h2", 3);
+  TlsClient c2(srv->port(), h2);
+  EXPECT_EQ(c2.get("/").first, 200);  // no protocol in common: no ALPN, HTTP/1.1 anyway
+  EXPECT_EQ(c2.alpn(), "");
 }
 
 TEST(HttpServerTlsTest, RotationKeepsOpenConnectionsAndNewHandshakesSeeTheNewCertificate) {
