@@ -52,7 +52,9 @@ namespace telegate::net::http_internal {
 class TlsConn {
  public:
   static constexpr size_t kBaseReadAhead = 17u << 10;  // one full record and its overhead
-  static constexpr size_t kMaxReadAhead = 64u << 10;
+  // A 64 KiB read takes four full records with their overhead (22 bytes each in TLS 1.3).
+  static constexpr size_t kRecordsOverhead = 1u << 10;
+  static constexpr size_t kMaxReadAhead = (64u << 10) + kRecordsOverhead;
   static constexpr size_t kMaxWrite = 64u << 10;  // plaintext encrypted per write_some
 
   // Throws std::bad_alloc when OpenSSL cannot allocate the connection.

@@ -144,7 +144,7 @@ bool TlsConn::writeOnce(const char* from, size_t len, error_code& ec) {
 asio::mutable_buffer TlsConn::prepareInput(size_t want) {
   // Only called when OpenSSL has consumed everything buffered.
   in_begin_ = in_end_ = 0;
-  size_t cap = std::clamp(want, kBaseReadAhead, kMaxReadAhead);
+  size_t cap = std::clamp(want + kRecordsOverhead, kBaseReadAhead, kMaxReadAhead);
   if (cap > kBaseReadAhead && cap != in_cap_) {
     const size_t extra = cap - kBaseReadAhead;
     if (extra > in_charged_ && budget_ != nullptr && !budget_->tryReserve(extra - in_charged_)) {
