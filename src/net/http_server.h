@@ -94,7 +94,8 @@
 //    handshake counts against header_timeout (the deadline of the first request starts at
 //    accept) and the connection is unauthenticated in the connection table until a request passed
 //    the header check, so handshake floods are shed like slow headers. Its state (about
-//    96 KiB: Asio/OpenSSL buffers and the SSL state) is charged to memory_budget before the
+//    96 KiB: OpenSSL's record buffers, the SSL state and the base ciphertext buffer; see
+//    http_stream.h for the larger read-ahead of body reads, charged while it lasts) is charged to memory_budget before the
 //    handshake; a refusal closes the connection (shed reason "memory_limit"). A failed handshake
 //    closes the connection; counted in telegate_http_server_tls_handshake_failures_total{server,
 //    reason} (reason "protocol_version", "no_shared_cipher", "client_certificate", "plain_http",

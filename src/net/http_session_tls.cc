@@ -21,8 +21,10 @@ using http_internal::TlsFailure;
 namespace {
 
 // What a TLS connection holds beyond a plain one, charged to the memory budget for its whole
-// life: Asio's stream buffers (2 x 17 KiB), the OpenSSL BIO pair between them (2 x 17 KiB),
-// Beast's write coalescing buffer (16 KiB) and the SSL object with its handshake state.
+// life: OpenSSL's record buffers (2 x 17 KiB while in use), the SSL object with its handshake
+// state, the base ciphertext read buffer (17 KiB) and the encrypted response records (up to
+// 16 KiB for the small writes of a response head and body). A body read's larger read-ahead is
+// charged by the stream while it lasts (http_stream.h).
 constexpr size_t kTlsConnectionBytes = 96u << 10;
 
 }  // namespace
@@ -137,7 +139,7 @@ void Session::startTls() {
     tls_charged_ = kTlsConnectionBytes;
   }
   try {
-    stream_.enableTls(srv_->opts.tls->current());
+    stream_.enableTls(srv_->opts.tls->current(), srv_->opts.memory_budget);
   } catch (const std::exception& e) {
     srv_->countHandshakeFailure(TlsFailure::kOther, remote_, error_code(asio::error::no_memory));
     return close();
