@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "absl/strings/str_format.h"
+#include "src/common/json_writer.h"
 
 namespace telegate::syntax {
 namespace {
@@ -207,50 +208,7 @@ std::string goQuote(std::string_view s) {
 }
 
 std::string jsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    int w;
-    bool ok;
-    char32_t c = decodeRune(s, i, &w, &ok);
-    i += w;
-    if (!ok) {
-      out += "\\ufffd";
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        continue;
-      case '\\':
-        out += "\\\\";
-        continue;
-      case '\n':
-        out += "\\n";
-        continue;
-      case '\r':
-        out += "\\r";
-        continue;
-      case '\t':
-        out += "\\t";
-        continue;
-      case '<':
-      case '>':
-      case '&':
-      case 0x2028:
-      case 0x2029:
-        out += absl::StrFormat("\\u%04x", static_cast<uint32_t>(c));
-        continue;
-      default:
-        break;
-    }
-    if (c < 0x20) {
-      out += absl::StrFormat("\\u%04x", static_cast<uint32_t>(c));
-    } else {
-      appendUtf8(&out, c);
-    }
-  }
-  out += "\"";
-  return out;
+  return json::quote(s, json::kJsonGoLegacy);
 }
 
 std::string formatFloatShortest(double f) {

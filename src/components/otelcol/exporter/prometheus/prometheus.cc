@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
+#include "src/common/json_writer.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
 #include "src/components/common/fanout.h"
@@ -139,29 +140,10 @@ std::string base64(std::string_view in) {
 
 void appendJson(std::string* out, const AnyValue& v);
 
-void appendJsonString(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : s) {
-    auto b = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (b < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[b >> 4]);
-      out->push_back(kHex[b & 15]);
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
-
 void appendJson(std::string* out, const AnyValue& v) {
   switch (v.value_case()) {
     case AnyValue::kStringValue:
-      appendJsonString(out, v.string_value());
+      json::appendString(out, v.string_value(), json::kJsonMinimal);
       return;
     case AnyValue::kBoolValue:
       out->append(v.bool_value() ? "true" : "false");
@@ -173,7 +155,7 @@ void appendJson(std::string* out, const AnyValue& v) {
       out->append(formatFloat(v.double_value()));
       return;
     case AnyValue::kBytesValue:
-      appendJsonString(out, base64(v.bytes_value()));
+      json::appendString(out, base64(v.bytes_value()), json::kJsonMinimal);
       return;
     case AnyValue::kArrayValue: {
       out->push_back('[');
@@ -194,7 +176,7 @@ void appendJson(std::string* out, const AnyValue& v) {
       for (const auto& [k, item] : sorted) {
         if (!first) out->push_back(',');
         first = false;
-        appendJsonString(out, k);
+        json::appendString(out, k, json::kJsonMinimal);
         out->push_back(':');
         appendJson(out, *item);
       }
