@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "src/common/label_name.h"
 #include "src/common/strings.h"
 #include "src/components/otelcol/exporter/loki/loki.h"
 #include "src/components/otelcol/exporter/loki/otlp_reader.h"
@@ -336,7 +337,8 @@ class Converter {
     const ResourceCtx& c = ctx_;
     labels_.clear();
     for (const auto& [k, v] : raw_) {
-      std::string_view name = isNormalLabelName(k) ? k : pool_.store(normalizeLabelName(k));
+      std::string_view name =
+          labels::isNormalLabelName(k) ? k : pool_.store(labels::normalizeLabelName(k));
       labels_.emplace_back(name, v);
     }
     sortByFirst(labels_);

@@ -16,23 +16,6 @@ void appendJsonString(std::string* out, std::string_view s) {
   json::appendString(out, s, json::kJsonGo);
 }
 
-std::string normalizeLabelName(std::string_view name) {
-  if (name.empty()) return std::string();
-  std::string out;
-  out.reserve(name.size() + 4);
-  for (size_t i = 0; i < name.size();) {
-    auto [r, n] = gofmt::decodeRune(name, i);
-    // unicode.IsLetter/IsDigit: ASCII only here (Loki rejects other label names anyway).
-    out.push_back(r < 0x80 && detail::isAsciiLetterOrDigit(static_cast<char>(r))
-                      ? static_cast<char>(r)
-                      : '_');
-    i += n;
-  }
-  if (out[0] >= '0' && out[0] <= '9') return "key_" + out;
-  if (out[0] == '_' && !(out.size() > 1 && out[1] == '_')) return "key" + out;
-  return out;
-}
-
 namespace detail {
 namespace {
 
@@ -188,10 +171,6 @@ bool getAttributeNested(std::string_view attr, const AttrList& attrs, AnyValue* 
   return false;
 }
 
-bool isAsciiLetterOrDigit(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 const char* severityLevel(int n) {
   static constexpr const char* kNames[] = {
       "TRACE", "TRACE2", "TRACE3", "TRACE4", "DEBUG", "DEBUG2", "DEBUG3", "DEBUG4",
@@ -317,17 +296,6 @@ bool appendJsonSorted(std::string* out, const AttrList& attrs, AttrList* tmp) {
     if (!appendJsonValue(out, (*tmp)[i].second)) return false;
   }
   out->push_back('}');
-  return true;
-}
-
-// A label name that normalizeLabelName() leaves unchanged.
-bool isNormalLabelName(std::string_view n) {
-  if (n.empty()) return true;
-  for (char c : n) {
-    if (!(isAsciiLetterOrDigit(c) || c == '_')) return false;
-  }
-  if (n[0] >= '0' && n[0] <= '9') return false;
-  if (n[0] == '_' && !(n.size() > 1 && n[1] == '_')) return false;
   return true;
 }
 

@@ -10,7 +10,6 @@
 //    key, else the longest dotted prefix naming a map that holds the rest.
 //  * encodeLogfmtLine: the translator's logfmt line of a record (go-logfmt, src/common/gofmt.h).
 //  * hexId / validId / appendHexQuoted: trace and span ids (empty or all-zero ids are absent).
-//  * isNormalLabelName: true when normalizeLabelName() (loki.h) leaves the name unchanged.
 #pragma once
 
 #include <cstddef>
@@ -29,8 +28,6 @@ std::string asString(const AnyValue& v);
 std::string_view trimSpace(std::string_view s);
 std::vector<std::string> parseAttributeNames(const AnyValue& v);
 bool getAttributeNested(std::string_view attr, const AttrList& attrs, AnyValue* out);
-bool isAsciiLetterOrDigit(char c);
-bool isNormalLabelName(std::string_view n);
 // The upper-case severity name of a severity number (1..24), "" otherwise.
 const char* severityLevel(int n);
 

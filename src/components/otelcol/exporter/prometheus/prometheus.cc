@@ -16,6 +16,7 @@
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "src/common/json_writer.h"
+#include "src/common/label_name.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
 #include "src/components/common/fanout.h"
@@ -261,13 +262,7 @@ void mergeFallback(const std::vector<LV>& base, const std::vector<LV>& fallback,
 }
 
 bool needsNormalizing(std::string_view name) {
-  if (name.empty()) return false;
-  if (isDigit(name[0])) return true;
-  if (name[0] == '_' && !(name.size() > 1 && name[1] == '_')) return true;
-  for (char c : name) {
-    if (!isAsciiAlnum(c) && c != '_') return true;
-  }
-  return false;
+  return !labels::isNormalLabelName(name);
 }
 
 // Formats like formatFloat() into buf (at least 400 bytes).
@@ -562,14 +557,7 @@ int64_t nowMs() {
 }  // namespace
 
 std::string normalizeLabel(std::string_view name) {
-  if (name.empty()) return std::string();
-  std::string out(name);
-  for (char& c : out) {
-    if (!isAsciiAlnum(c)) c = '_';
-  }
-  if (isDigit(out[0])) return "key_" + out;
-  if (out[0] == '_' && !(out.size() > 1 && out[1] == '_')) return "key" + out;
-  return out;
+  return labels::normalizeLabelName(name);
 }
 
 std::string buildMetricName(std::string_view name, std::string_view unit, NameKind kind,
