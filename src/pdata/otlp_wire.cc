@@ -13,6 +13,7 @@
 
 #include "src/common/strings.h"
 #include "src/pdata/otlp_decode.h"
+#include "src/pdata/wire.h"
 
 namespace telegate::pdata {
 
@@ -370,7 +371,12 @@ using otlp_schema::Field;
 using otlp_schema::Kind;
 using otlp_schema::Message;
 
-enum WireType : uint32_t { kVarint = 0, kI64 = 1, kLen = 2, kSGroup = 3, kEGroup = 4, kI32 = 5 };
+using wire::kEGroup;
+using wire::kI32;
+using wire::kI64;
+using wire::kLen;
+using wire::kSGroup;
+using wire::kVarint;
 
 #if defined(__GNUC__)
 #define TG_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -433,32 +439,39 @@ class Walker {
     return false;
   }
 
-  bool readVarintSlow(const uint8_t*& p, const uint8_t* end, uint64_t* out);
+  // The wire codec's readers, with failures recorded in the walker's words.
   bool readVarint(const uint8_t*& p, const uint8_t* end, uint64_t* out) {
-    if (TG_LIKELY(p < end && *p < 0x80)) {
-      *out = *p++;
-      return true;
-    }
-    return readVarintSlow(p, end, out);
+    const uint8_t* at = p;
+    const wire::Status s = wire::readVarint(p, end, out);
+    if (TG_LIKELY(s == wire::Status::kOk)) return true;
+    return fail(s == wire::Status::kTruncated ? "truncated varint" : "varint overflows 64 bits",
+                at);
   }
-  bool readTag(const uint8_t*& p, const uint8_t* end, uint32_t* tag);
+  bool readTag(const uint8_t*& p, const uint8_t* end, uint32_t* number, uint32_t* wire_type) {
+    const uint8_t* at = p;
+    const wire::Status s = wire::readTag(p, end, number, wire_type);
+    if (TG_LIKELY(s == wire::Status::kOk)) return true;
+    return fail(s == wire::Status::kTruncated   ? "truncated tag"
+                : s == wire::Status::kFieldZero ? "invalid field number 0"
+                                                : "invalid tag",
+                at);
+  }
   // Reads a length prefix and checks the payload fits; on success [p, *sub_end) is the payload.
   // Like protobuf's ReadSize(), the prefix may take at most 5 bytes (the value is < 2 GiB anyway).
   bool readLen(const uint8_t*& p, const uint8_t* end, const uint8_t** sub_end) {
     const uint8_t* at = p;
     uint64_t len;
-    if (TG_LIKELY(p < end && *p < 0x80)) {
-      len = *p++;
-    } else if (!readLenSlow(p, end, &len)) {
-      return false;
+    const wire::Status s = wire::readLength(p, end, &len);
+    if (TG_LIKELY(s == wire::Status::kOk)) {
+      *sub_end = p + len;
+      return true;
     }
-    if (TG_UNLIKELY(len > static_cast<uint64_t>(end - p))) {
-      return fail("length-delimited field extends past the end of its message", at);
-    }
-    *sub_end = p + len;
-    return true;
+    return fail(s == wire::Status::kTruncated ? "truncated length"
+                : s == wire::Status::kTooLong ? "length prefix longer than 5 bytes"
+                                              : "length-delimited field extends past the end "
+                                                "of its message",
+                at);
   }
-  bool readLenSlow(const uint8_t*& p, const uint8_t* end, uint64_t* len);
   bool skipUnknown(uint32_t wire_type, const uint8_t*& p, const uint8_t* end, const uint8_t* at);
   bool packed(Kind kind, const uint8_t* p, const uint8_t* end);
 
@@ -470,53 +483,6 @@ class Walker {
   std::string_view path_[kMaxPath];
   int path_len_ = 0;
 };
-
-bool Walker::readVarintSlow(const uint8_t*& p, const uint8_t* end, uint64_t* out) {
-  const uint8_t* at = p;
-  uint64_t v = 0;
-  for (int i = 0; i < 10; ++i) {
-    if (TG_UNLIKELY(p == end)) return fail("truncated varint", at);
-    uint8_t b = *p++;
-    if (i == 9 && b > 1) return fail("varint overflows 64 bits", at);
-    v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
-    if (b < 0x80) {
-      *out = v;
-      return true;
-    }
-  }
-  return fail("varint overflows 64 bits", at);  // unreachable: the 10th byte is <= 1
-}
-
-bool Walker::readLenSlow(const uint8_t*& p, const uint8_t* end, uint64_t* len) {
-  const uint8_t* at = p;
-  uint64_t v = 0;
-  for (int i = 0; i < 5; ++i) {
-    if (TG_UNLIKELY(p == end)) return fail("truncated length", at);
-    uint8_t b = *p++;
-    v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
-    if (b < 0x80) {
-      *len = v;
-      return true;
-    }
-  }
-  return fail("length prefix longer than 5 bytes", at);
-}
-
-bool Walker::readTag(const uint8_t*& p, const uint8_t* end, uint32_t* tag) {
-  const uint8_t* at = p;
-  uint64_t v = 0;
-  for (int i = 0; i < 5; ++i) {
-    if (TG_UNLIKELY(p == end)) return fail("truncated tag", at);
-    uint8_t b = *p++;
-    v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
-    if (b < 0x80) {
-      if (v > 0xffffffffu) return fail("invalid tag", at);
-      *tag = static_cast<uint32_t>(v);
-      return true;
-    }
-  }
-  return fail("invalid tag", at);
-}
 
 bool Walker::skipUnknown(uint32_t wire_type, const uint8_t*& p, const uint8_t* end,
                          const uint8_t* at) {
@@ -573,15 +539,9 @@ bool Walker::walk(const Message& m, const uint8_t* p, const uint8_t* end, int de
   uint32_t oneof_member = 0;
   while (p < end) {
     const uint8_t* at = p;
-    uint32_t tag;
-    if (TG_LIKELY(*p < 0x80)) {
-      tag = *p++;
-    } else if (!readTag(p, end, &tag)) {
-      return false;
-    }
-    const uint32_t number = tag >> 3;
-    const uint32_t wire_type = tag & 7;
-    if (TG_UNLIKELY(number == 0)) return fail("invalid field number 0", at);
+    uint32_t number;
+    uint32_t wire_type;
+    if (!readTag(p, end, &number, &wire_type)) return false;
     int idx = number <= otlp_schema::kMaxFieldNumber ? m.by_number[number] : -1;
     if (idx >= 0) {
       const Field& f = m.fields[idx];
