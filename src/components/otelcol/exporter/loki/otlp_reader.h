@@ -2,6 +2,7 @@
 // its protobuf wire bytes, without message objects.
 //
 // Contract:
+//  * Tags, varints, lengths and fixed values are read with the shared codec (src/pdata/wire.h).
 //  * Strings, bytes and the wire bytes of nested arrays and key/value lists are views into the
 //    payload: the payload must outlive every AnyValue, AttrList, Scope and LogRecord read from it.
 //  * Reader(check=true) (a client's payload) accepts only what it fully understands and checks:
@@ -24,6 +25,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "src/pdata/wire.h"
 
 namespace telegate::otelcol::exporter_loki::detail {
 
@@ -75,70 +78,40 @@ struct AnyValue {
 inline constexpr int kMaxCheckedDepth = 20;
 inline constexpr int kMaxDepth = 64;
 
+// A cursor over one message on the shared codec (src/pdata/wire.h): false on anything
+// malformed (varints over 10 bytes or 64 bits, tags and lengths over 5 bytes or 32 bits, field
+// number 0, lengths past the end, groups and wire types 6/7).
 class Wire {
  public:
   explicit Wire(std::string_view b)
       : p_(reinterpret_cast<const uint8_t*>(b.data())), end_(p_ + b.size()) {}
   bool done() const { return p_ >= end_; }
 
-  bool varint(uint64_t* out) {
-    if (p_ < end_ && *p_ < 0x80) {
-      *out = *p_++;
-      return true;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < 10; ++i) {
-      if (p_ == end_) return false;
-      uint8_t b = *p_++;
-      if (i == 9 && b > 1) return false;
-      v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
-      if (b < 0x80) {
-        *out = v;
-        return true;
-      }
-    }
-    return false;
-  }
+  bool varint(uint64_t* out) { return ok(pdata::wire::readVarint(p_, end_, out)); }
   bool tag(uint32_t* field, uint32_t* wire_type) {
-    uint64_t v;
-    const uint8_t* at = p_;
-    if (!varint(&v) || p_ - at > 5 || v > 0xffffffffu || (v >> 3) == 0) return false;
-    *field = static_cast<uint32_t>(v >> 3);
-    *wire_type = static_cast<uint32_t>(v & 7);
-    return true;
+    return ok(pdata::wire::readTag(p_, end_, field, wire_type));
   }
   bool bytes(std::string_view* out) {
     uint64_t n;
-    const uint8_t* at = p_;
-    if (!varint(&n) || p_ - at > 5 || n > static_cast<uint64_t>(end_ - p_)) return false;
+    if (!ok(pdata::wire::readLength(p_, end_, &n))) return false;
     *out = std::string_view(reinterpret_cast<const char*>(p_), n);
     p_ += n;
     return true;
   }
-  bool fixed64(uint64_t* out) {
-    if (end_ - p_ < 8) return false;
-    std::memcpy(out, p_, 8);  // little-endian hosts only (as the rest of telegate)
-    p_ += 8;
-    return true;
-  }
-  bool fixed32(uint32_t* out) {
-    if (end_ - p_ < 4) return false;
-    std::memcpy(out, p_, 4);
-    p_ += 4;
-    return true;
-  }
+  bool fixed64(uint64_t* out) { return ok(pdata::wire::readFixed64(p_, end_, out)); }
+  bool fixed32(uint32_t* out) { return ok(pdata::wire::readFixed32(p_, end_, out)); }
   // Skips a field of an unknown number or an unexpected wire type (groups are left to protobuf).
   bool skip(uint32_t wire_type) {
     uint64_t v;
     std::string_view b;
     switch (wire_type) {
-      case 0:
+      case pdata::wire::kVarint:
         return varint(&v);
-      case 1:
+      case pdata::wire::kI64:
         return fixed64(&v);
-      case 2:
+      case pdata::wire::kLen:
         return bytes(&b);
-      case 5: {
+      case pdata::wire::kI32: {
         uint32_t w;
         return fixed32(&w);
       }
@@ -148,6 +121,7 @@ class Wire {
   }
 
  private:
+  static bool ok(pdata::wire::Status s) { return s == pdata::wire::Status::kOk; }
   const uint8_t* p_;
   const uint8_t* end_;
 };
