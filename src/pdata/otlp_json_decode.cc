@@ -1,6 +1,6 @@
 // otlpJsonToWire(): OTLP/JSON -> protobuf wire bytes, streaming, without a DOM.
 //
-// Design: a recursive-descent decoder driven by the OTLP schema tables (otlp_wire.cc) reads the
+// Design: a recursive-descent decoder driven by the OTLP schema tables (otlp_schema.cc) reads the
 // body once, front to back, with json::Scanner (json_scan.h), and appends wire bytes to a sink
 // (otlp_json_sink.h) as it goes. It holds nothing per element: the only memory that grows with
 // the input is the output buffer (plus a scratch copy of one escaped string that is not written

@@ -12,12 +12,12 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
+#include "src/common/backoff.h"
 #include "src/common/memory_budget.h"
 #include "src/components/all.h"
 #include "src/components/common/drain.h"
@@ -896,6 +896,24 @@ void EndpointClient::drop(uint64_t entries, const std::string& reason, std::stri
   }
 }
 
+// Loki's retry waits: min_backoff_period doubling up to max_backoff_period, each wait uniform in
+// [d, 2d) capped at the maximum, at most max_backoff_retries attempts (<= 0 = no limit), the
+// server's Retry-After ignored (as Loki's client does).
+namespace {
+BackoffPolicy backoffPolicy(const EndpointBlock& cfg) {
+  BackoffPolicy p;
+  p.initial_interval = cfg.min_backoff_period.value;
+  p.max_interval = cfg.max_backoff_period.value;
+  p.multiplier = 2;
+  p.randomization_factor = 1;
+  p.jitter = BackoffPolicy::Jitter::kAbove;
+  p.cap_wait_at_max_interval = true;
+  p.server_delay = BackoffPolicy::ServerDelay::kIgnore;
+  p.max_attempts = std::max<int64_t>(cfg.max_backoff_retries, 0);
+  return p;
+}
+}  // namespace
+
 Outcome EndpointClient::send(const std::vector<std::string_view>& pieces, std::string* scratch,
                              uint64_t entries, uint64_t bytes, const std::string& tenant,
                              StopState& stop, std::string* deadline_reason) {
@@ -913,10 +931,8 @@ Outcome EndpointClient::send(const std::vector<std::string_view>& pieces, std::s
     if (!present) req.headers.emplace_back(k, v);
   }
 
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto delay = cfg_.min_backoff_period.value;
-  const auto max_delay = cfg_.max_backoff_period.value;
-  for (int64_t attempt = 1;; ++attempt) {
+  ExponentialBackoff backoff(backoffPolicy(cfg_));
+  for (;;) {
     auto deadline = stop.attemptDeadline();
     if (!deadline) {
       *deadline_reason = "drain_timeout reached";
@@ -947,7 +963,8 @@ Outcome EndpointClient::send(const std::vector<std::string_view>& pieces, std::s
       drop(entries, dropReason(status, resp.ok() ? firstLine(resp->body) : ""), detail);
       return Outcome::kDropped;
     }
-    if (cfg_.max_backoff_retries > 0 && attempt >= cfg_.max_backoff_retries) {
+    const auto wait = backoff.next();
+    if (!wait) {
       drop(entries, "retries_exhausted", detail);
       return Outcome::kDropped;
     }
@@ -956,15 +973,10 @@ Outcome EndpointClient::send(const std::vector<std::string_view>& pieces, std::s
       logger_.warn("error sending batch, will retry",
                    {{"status", std::to_string(status)}, {"err", detail}});
     }
-    // Jittered: uniform in [delay, 2*delay), capped at the maximum.
-    auto jitter = std::chrono::nanoseconds(
-        delay.count() > 0 ? static_cast<int64_t>(rng() % static_cast<uint64_t>(delay.count())) : 0);
-    auto wait = std::min<std::chrono::nanoseconds>(delay + jitter, max_delay);
-    if (!stop.sleepFor(wait)) {
+    if (!stop.sleepFor(*wait)) {
       *deadline_reason = detail;
       return Outcome::kDeadline;
     }
-    delay = std::min<std::chrono::nanoseconds>(delay * 2, max_delay);
   }
 }
 

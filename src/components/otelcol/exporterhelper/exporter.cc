@@ -358,11 +358,8 @@ absl::Status Exporter::process(pdata::Batch& batch, bool* requeue) {
       drop(batch, batch.items, "send_failed", detail);
       return absl::UnavailableError(detail);
     }
-    auto elapsed = done - first;
-    auto wait = backoff.next(elapsed);
-    if (wait && r.retry_after > *wait) wait = r.retry_after;
-    if (!wait || (s.retry.max_elapsed_time.value.count() > 0 &&
-                  elapsed + *wait > s.retry.max_elapsed_time.value)) {
+    auto wait = backoff.next(done - first, r.retry_after);  // at least the server's delay
+    if (!wait) {
       drop(batch, batch.items, "retries_exhausted", detail);
       return absl::UnavailableError(strCat("retries exhausted: ", detail));
     }

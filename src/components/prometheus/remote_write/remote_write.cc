@@ -17,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "src/common/backoff.h"
 #include "src/common/memory_budget.h"
 #include "src/components/all.h"
 #include "src/components/common/drain.h"
@@ -805,6 +806,21 @@ void Endpoint::drop(uint64_t samples, std::string_view reason, std::string_view 
   }
 }
 
+// Prometheus's retry waits: min_backoff doubling up to max_backoff (a zero interval steps to
+// 1ms), no jitter, no limit; the server's Retry-After replaces the wait when it sent one.
+namespace {
+BackoffPolicy backoffPolicy(const QueueConfigBlock& q) {
+  BackoffPolicy p;
+  p.initial_interval = q.min_backoff.value;
+  p.max_interval = q.max_backoff.value;
+  p.multiplier = 2;
+  p.randomization_factor = 0;
+  p.server_delay = BackoffPolicy::ServerDelay::kReplace;
+  p.zero_interval_step = std::chrono::milliseconds(1);
+  return p;
+}
+}  // namespace
+
 void Endpoint::send(const std::vector<Piece>& pieces,
                     const std::vector<std::shared_ptr<Hold>>& holds, Shard& shard) {
   const int64_t age_limit_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -930,10 +946,7 @@ void Endpoint::send(const std::vector<Piece>& pieces,
     ~GiveBack() { to = std::move(from); }
   } give_back{body, http.body};
 
-  auto delay =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.queue_config.min_backoff.value);
-  const auto max_delay =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.queue_config.max_backoff.value);
+  ExponentialBackoff backoff(backoffPolicy(cfg_.queue_config));
   for (int64_t attempt = 0;; ++attempt) {
     auto deadline = shard.attemptDeadline();
     if (!deadline) {
@@ -976,18 +989,17 @@ void Endpoint::send(const std::vector<Piece>& pieces,
       logger_.warn("failed to send samples, will retry",
                    {{"status", std::to_string(status)}, {"err", detail}});
     }
-    std::chrono::nanoseconds wait = delay;
+    std::chrono::nanoseconds server_delay{0};
     if (resp.ok()) {
       auto ra = net::parseRetryAfter(resp->header("retry-after"));
-      if (ra && ra->count() > 0) wait = *ra;
+      if (ra) server_delay = *ra;
     }
-    if (!shard.sleepFor(wait)) {
+    // The policy sets no attempt or time limit, so there is always a wait.
+    if (!shard.sleepFor(*backoff.next(server_delay))) {
       abandon();
       if (!wal_q_) drop(count, "shutdown", detail);
       return;
     }
-    delay = std::min<std::chrono::nanoseconds>(delay * 2, max_delay);
-    if (delay.count() <= 0) delay = std::chrono::milliseconds(1);
   }
 }
 

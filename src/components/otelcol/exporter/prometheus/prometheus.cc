@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "src/common/json_writer.h"
 #include "src/common/label_name.h"
@@ -116,29 +117,6 @@ std::string formatFloat(double f) {
   return std::string(buf, r.ptr);
 }
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    for (int sh = 18; sh >= 0; sh -= 6) out += kAlphabet[(v >> sh) & 63];
-  }
-  size_t rest = in.size() - i;
-  if (rest > 0) {
-    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 void appendJson(std::string* out, const AnyValue& v);
 
 void appendJson(std::string* out, const AnyValue& v) {
@@ -156,7 +134,7 @@ void appendJson(std::string* out, const AnyValue& v) {
       out->append(formatFloat(v.double_value()));
       return;
     case AnyValue::kBytesValue:
-      json::appendString(out, base64(v.bytes_value()), json::kJsonMinimal);
+      json::appendString(out, absl::Base64Escape(v.bytes_value()), json::kJsonMinimal);
       return;
     case AnyValue::kArrayValue: {
       out->push_back('[');
@@ -201,7 +179,7 @@ std::string asString(const AnyValue& v) {
     case AnyValue::kDoubleValue:
       return formatFloat(v.double_value());
     case AnyValue::kBytesValue:
-      return base64(v.bytes_value());
+      return absl::Base64Escape(v.bytes_value());
     case AnyValue::kArrayValue:
     case AnyValue::kKvlistValue: {
       std::string out;
