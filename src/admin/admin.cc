@@ -5,6 +5,7 @@
 #include "src/common/strings.h"
 
 #include "absl/time/time.h"
+#include "src/common/json_writer.h"
 #include "src/common/log.h"
 #include "src/syntax/value.h"
 
@@ -12,8 +13,9 @@ namespace telegate::admin {
 
 namespace {
 
+// The spelling of syntax::toJson() strings (the rest of the component JSON).
 std::string jsonString(std::string_view s) {
-  return syntax::toJson(syntax::Value::string(std::string(s)));
+  return json::quote(s, json::kJsonGoLegacy);
 }
 
 std::string timeString(std::chrono::system_clock::time_point t) {

@@ -6,13 +6,13 @@
 #include <zstd_errors.h>
 
 #include <algorithm>
-#include <array>
 #include <climits>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "src/common/crc32c.h"
 #include "src/common/strings.h"
 
 namespace telegate {
@@ -293,27 +293,9 @@ absl::StatusOr<std::string> zstdBody(std::string_view body, size_t max_output, C
 constexpr std::string_view kSnappyStreamId("\xff\x06\x00\x00sNaPpY", 10);
 constexpr size_t kSnappyMaxFrameBlock = 65536;
 
-constexpr std::array<uint32_t, 256> makeCrc32cTable() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr auto kCrc32cTable = makeCrc32cTable();
-
-uint32_t crc32c(const char* p, size_t n) {
-  uint32_t c = 0xffffffffu;
-  for (size_t i = 0; i < n; ++i) {
-    c = kCrc32cTable[(c ^ static_cast<unsigned char>(p[i])) & 0xff] ^ (c >> 8);
-  }
-  return c ^ 0xffffffffu;
-}
-
+// The framing format's masked CRC-32C of the uncompressed bytes.
 uint32_t maskedCrc(const char* p, size_t n) {
-  const uint32_t c = crc32c(p, n);
+  const uint32_t c = crc32c(0, p, n);
   return ((c >> 15) | (c << 17)) + 0xa282ead8u;
 }
 

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "absl/status/status.h"
+#include "src/common/json_writer.h"
 
 namespace telegate::log {
 namespace {
@@ -132,84 +133,6 @@ void appendLogfmtValue(std::string& out, std::string_view v, bool force_quote) {
   out.push_back('"');
 }
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
-size_t utf8SeqLen(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t len;
-  uint32_t min;
-  if (c < 0x80) return 1;
-  if ((c & 0xe0) == 0xc0) {
-    len = 2;
-    min = 0x80;
-  } else if ((c & 0xf0) == 0xe0) {
-    len = 3;
-    min = 0x800;
-  } else if ((c & 0xf8) == 0xf0) {
-    len = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  uint32_t cp = c & (0x7f >> len);
-  for (size_t k = 1; k < len; ++k) {
-    unsigned char cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return len;
-}
-
-void appendJsonString(std::string& out, std::string_view v) {
-  out.push_back('"');
-  for (size_t i = 0; i < v.size();) {
-    unsigned char c = static_cast<unsigned char>(v[i]);
-    if (c >= 0x80) {
-      size_t len = utf8SeqLen(v, i);
-      if (len == 0) {
-        out.append("\\ufffd");
-        ++i;
-      } else {
-        out.append(v.substr(i, len));
-        i += len;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      default:
-        if (c < 0x20) {
-          appendControlEscape(out, c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-    ++i;
-  }
-  out.push_back('"');
-}
-
 class LineBuilder {
  public:
   explicit LineBuilder(Format format) : format_(format) {
@@ -222,9 +145,9 @@ class LineBuilder {
       if (!first_) out_.push_back(',');
       std::string k;
       appendKey(k, key);
-      appendJsonString(out_, k);
+      json::appendString(&out_, k);
       out_.push_back(':');
-      appendJsonString(out_, value);
+      json::appendString(&out_, value);
     } else {
       if (!first_) out_.push_back(' ');
       appendKey(out_, key);

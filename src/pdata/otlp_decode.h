@@ -77,7 +77,8 @@ constexpr size_t otlpJsonWorkingMemory(size_t json_size) {
 inline constexpr int kMaxMessageDepth = 100;
 inline constexpr int kMaxAnyValueDepth = 64;
 
-// The OTLP schema as data, for the two decoders (otlp_wire.cc, otlp_json_decode.cc) and tests.
+// The OTLP schema as data (tables in otlp_schema.cc), for the two decoders (otlp_wire.cc,
+// otlp_json_decode.cc) and tests.
 // Only the messages reachable from the three Export*ServiceRequest types are described.
 namespace otlp_schema {
 

@@ -1,6 +1,6 @@
 // otlpJsonToWire(): OTLP/JSON -> protobuf wire bytes, streaming, without a DOM.
 //
-// Design: a recursive-descent decoder driven by the OTLP schema tables (otlp_wire.cc) reads the
+// Design: a recursive-descent decoder driven by the OTLP schema tables (otlp_schema.cc) reads the
 // body once, front to back, with json::Scanner (json_scan.h), and appends wire bytes to a sink
 // (otlp_json_sink.h) as it goes. It holds nothing per element: the only memory that grows with
 // the input is the output buffer (plus a scratch copy of one escaped string that is not written
@@ -32,6 +32,7 @@
 #include "src/pdata/otlp_decode.h"
 #include "src/pdata/otlp_json_sink.h"
 #include "src/pdata/otlp_json_values.h"
+#include "src/pdata/wire.h"
 
 namespace telegate::pdata {
 namespace {
@@ -483,9 +484,8 @@ bool Decoder<Sink>::scalar(const Field& f, bool packed_element) {
       return true;
     case Kind::kSInt32: {
       const auto n = static_cast<int32_t>(static_cast<int64_t>(bits));
-      const uint32_t zz = (static_cast<uint32_t>(n) << 1) ^ static_cast<uint32_t>(n >> 31);
       if (!packed_element) out_.tag(f.number, kVarint);
-      out_.varint(zz);
+      out_.varint(wire::zigzagEncode32(n));
       return true;
     }
     default:  // kInt32, kEnum (sign-extended to 64 bits, as protobuf does), kUInt32, kInt64,

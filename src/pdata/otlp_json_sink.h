@@ -14,11 +14,16 @@
 #include <cstring>
 #include <string>
 
-#include "src/pdata/wire_encode.h"
+#include "src/pdata/wire.h"
 
 namespace telegate::pdata::json_sink {
 
-enum WireType : uint32_t { kVarint = 0, kI64 = 1, kLen = 2, kI32 = 5 };
+using wire::kI32;
+using wire::kI64;
+using wire::kLen;
+using wire::kVarint;
+using wire::putVarint;
+using wire::varintSize;
 
 class CountSink {
  public:
@@ -29,7 +34,7 @@ class CountSink {
   void advance(size_t k) { n_ += k; }
   void truncate(size_t len) { n_ = len; }
   void varint(uint64_t v) { n_ += varintSize(v); }
-  void tag(uint32_t number, uint32_t wire_type) { varint((number << 3) | wire_type); }
+  void tag(uint32_t number, uint32_t wire_type) { varint(wire::makeTag(number, wire_type)); }
   void fixed32(uint32_t) { n_ += 4; }
   void fixed64(uint64_t) { n_ += 8; }
   void bytes(const char*, size_t k) { n_ += k; }
@@ -66,16 +71,12 @@ class WriteSink {
   void advance(size_t k) { len_ += k; }
   void truncate(size_t len) { len_ = len; }
   void varint(uint64_t v) { len_ = static_cast<size_t>(putVarint(tail(), v) - buf_.data()); }
-  void tag(uint32_t number, uint32_t wire_type) { varint((number << 3) | wire_type); }
+  void tag(uint32_t number, uint32_t wire_type) { varint(wire::makeTag(number, wire_type)); }
   void fixed32(uint32_t v) {
-    char* p = tail();
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-    len_ += 4;
+    len_ = static_cast<size_t>(wire::putFixed32(tail(), v) - buf_.data());
   }
   void fixed64(uint64_t v) {
-    char* p = tail();
-    for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-    len_ += 8;
+    len_ = static_cast<size_t>(wire::putFixed64(tail(), v) - buf_.data());
   }
   void bytes(const char* data, size_t k) {
     std::memcpy(tail(), data, k);
@@ -93,7 +94,7 @@ class WriteSink {
       buf_[start - 1] = static_cast<char>(len);
       return true;
     }
-    char v[10];
+    char v[wire::kMaxVarintBytes];
     const size_t n = static_cast<size_t>(putVarint(v, len) - v);
     if (!room(n - 1)) return false;
     char* d = buf_.data();

@@ -12,6 +12,7 @@
 
 #include "opentelemetry/proto/metrics/v1/metrics.pb.h"
 #include "src/common/strings.h"
+#include "src/pdata/wire.h"
 
 namespace telegate::pdata {
 
@@ -19,80 +20,12 @@ namespace {
 
 namespace mv1 = opentelemetry::proto::metrics::v1;
 
-constexpr uint32_t kWireVarint = 0;
-constexpr uint32_t kWireFixed64 = 1;
-constexpr uint32_t kWireLen = 2;
-constexpr uint32_t kWireFixed32 = 5;
-
-struct WireField {
-  uint32_t number = 0;
-  uint32_t wire_type = 0;
-  std::string_view whole;    // tag through end of the value
-  std::string_view payload;  // contents of a length-delimited field
-};
-
-bool readVarint(std::string_view s, size_t& pos, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (pos >= s.size()) return false;
-    uint8_t b = static_cast<uint8_t>(s[pos++]);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
+using wire::kLen;
+using WireField = wire::Field;
 
 // Reads the field at `pos` of message `s` and advances `pos`. False on malformed framing.
 bool nextField(std::string_view s, size_t& pos, WireField& f) {
-  size_t start = pos;
-  uint64_t tag = 0;
-  if (!readVarint(s, pos, tag) || tag > 0xffffffffu) return false;
-  f.number = static_cast<uint32_t>(tag >> 3);
-  f.wire_type = static_cast<uint32_t>(tag & 7);
-  if (f.number == 0) return false;
-  f.payload = {};
-  switch (f.wire_type) {
-    case kWireVarint: {
-      uint64_t ignored = 0;
-      if (!readVarint(s, pos, ignored)) return false;
-      break;
-    }
-    case kWireFixed64:
-      if (s.size() - pos < 8) return false;
-      pos += 8;
-      break;
-    case kWireFixed32:
-      if (s.size() - pos < 4) return false;
-      pos += 4;
-      break;
-    case kWireLen: {
-      uint64_t n = 0;
-      if (!readVarint(s, pos, n) || n > s.size() - pos) return false;
-      f.payload = s.substr(pos, n);
-      pos += n;
-      break;
-    }
-    default:
-      return false;  // groups are not part of OTLP
-  }
-  f.whole = s.substr(start, pos - start);
-  return true;
-}
-
-void appendVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-// Appends field `number` (length-delimited) holding `a` followed by `b`.
-void appendLen(std::string& out, uint32_t number, std::string_view a, std::string_view b = {}) {
-  appendVarint(out, (static_cast<uint64_t>(number) << 3) | kWireLen);
-  appendVarint(out, a.size() + b.size());
-  out.append(a.data(), a.size());
-  out.append(b.data(), b.size());
+  return wire::readField(s, &pos, &f) == wire::Status::kOk;
 }
 
 absl::Status malformed(std::string_view what) {
@@ -100,7 +33,7 @@ absl::Status malformed(std::string_view what) {
 }
 
 bool isChild(const WireField& f, uint32_t number) {
-  return f.number == number && f.wire_type == kWireLen;
+  return f.number == number && f.wire_type == kLen;
 }
 
 bool isMetricData(uint32_t n) {
@@ -116,15 +49,15 @@ absl::StatusOr<uint64_t> countMetric(std::string_view m) {
   WireField f;
   while (pos < m.size()) {
     if (!nextField(m, pos, f)) return malformed("metric");
-    if (f.wire_type != kWireLen || !isMetricData(f.number)) continue;
+    if (f.wire_type != kLen || !isMetricData(f.number)) continue;
     if (f.number != member) {
       member = f.number;
       count = 0;
     }
     size_t p = 0;
     WireField d;
-    while (p < f.payload.size()) {
-      if (!nextField(f.payload, p, d)) return malformed("metric data");
+    while (p < f.bytes.size()) {
+      if (!nextField(f.bytes, p, d)) return malformed("metric data");
       if (isChild(d, 1)) ++count;
     }
   }
@@ -139,7 +72,7 @@ absl::StatusOr<uint64_t> countScope(Signal signal, std::string_view scope) {
     if (!nextField(scope, pos, f)) return malformed("scope");
     if (!isChild(f, 2)) continue;
     if (signal == Signal::kMetrics) {
-      auto n = countMetric(f.payload);
+      auto n = countMetric(f.bytes);
       if (!n.ok()) return n.status();
       count += *n;
     } else {
@@ -156,7 +89,7 @@ absl::StatusOr<uint64_t> countResource(Signal signal, std::string_view resource)
   while (pos < resource.size()) {
     if (!nextField(resource, pos, f)) return malformed("resource");
     if (!isChild(f, 2)) continue;
-    auto n = countScope(signal, f.payload);
+    auto n = countScope(signal, f.bytes);
     if (!n.ok()) return n.status();
     count += *n;
   }
@@ -253,14 +186,14 @@ class Splitter {
     while (pos < wire.size()) {
       if (!nextField(wire, pos, f)) return malformed("request");
       if (!isChild(f, 1)) continue;
-      auto n = countResource(signal_, f.payload);
+      auto n = countResource(signal_, f.bytes);
       if (!n.ok()) return n.status();
       if (items_ + *n <= max_) {
         levels_[0].body.append(f.whole.data(), f.whole.size());
         items_ += *n;
         continue;
       }
-      if (auto st = resource(f.payload); !st.ok()) return st;
+      if (auto st = resource(f.bytes); !st.ok()) return st;
     }
     if (items_ > 0 || !levels_[0].body.empty()) flush();
     return std::move(out_);
@@ -283,14 +216,14 @@ class Splitter {
     while (pos < r.size()) {
       if (!nextField(r, pos, f)) return malformed("resource");
       if (!isChild(f, 2)) continue;
-      auto n = countScope(signal_, f.payload);
+      auto n = countScope(signal_, f.bytes);
       if (!n.ok()) return n.status();
       if (items_ + *n <= max_) {
         levels_[1].body.append(f.whole.data(), f.whole.size());
         items_ += *n;
         continue;
       }
-      if (auto st = scope(f.payload); !st.ok()) return st;
+      if (auto st = scope(f.bytes); !st.ok()) return st;
     }
     close(1);
     depth_ = 0;
@@ -308,7 +241,7 @@ class Splitter {
       if (!isChild(f, 2)) continue;
       uint64_t n = 1;
       if (signal_ == Signal::kMetrics) {
-        auto c = countMetric(f.payload);
+        auto c = countMetric(f.bytes);
         if (!c.ok()) return c.status();
         n = *c;
       }
@@ -318,7 +251,7 @@ class Splitter {
         continue;
       }
       if (signal_ == Signal::kMetrics) {
-        if (auto st = metric(f.payload, n); !st.ok()) return st;
+        if (auto st = metric(f.bytes, n); !st.ok()) return st;
         continue;
       }
       flush();  // a single span or log record: items_ == max_ here
@@ -355,7 +288,7 @@ class Splitter {
       copyPoints(m, slice, next, next + take);
       encoded.clear();
       slice.SerializeToString(&encoded);
-      appendLen(levels_[2].body, 2, encoded);
+      wire::appendLenField(&levels_[2].body, 2, encoded);
       items_ += take;
       next += take;
     }
@@ -366,7 +299,7 @@ class Splitter {
   void close(int level) {
     Level& l = levels_[level];
     if (!l.body.empty())
-      appendLen(levels_[level - 1].body, kFieldInParent[level], l.header, l.body);
+      wire::appendLenField(&levels_[level - 1].body, kFieldInParent[level], l.header, l.body);
     l.body.clear();
   }
 
@@ -399,7 +332,7 @@ absl::StatusOr<uint64_t> countItems(Signal signal, std::string_view wire) {
   while (pos < wire.size()) {
     if (!nextField(wire, pos, f)) return malformed("request");
     if (!isChild(f, 1)) continue;
-    auto n = countResource(signal, f.payload);
+    auto n = countResource(signal, f.bytes);
     if (!n.ok()) return n.status();
     count += *n;
   }

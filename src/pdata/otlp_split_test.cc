@@ -14,15 +14,9 @@
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "src/pdata/otlp_decode.h"
+#include "src/pdata/otlp_test_support.h"
 
 namespace telegate::pdata {
-
-// Defined in otlp_wire_test.cc (same test binary).
-namespace test_support {
-std::unique_ptr<google::protobuf::Message> newRequest(Signal s);
-std::unique_ptr<google::protobuf::Message> randomRequest(Signal s, std::mt19937_64& rng, int size);
-uint64_t expectedItems(Signal s, const google::protobuf::Message& m);
-}  // namespace test_support
 
 namespace {
 

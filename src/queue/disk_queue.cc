@@ -13,9 +13,9 @@
 #include <cstring>
 #include <utility>
 
+#include "src/common/crc32c.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
-#include "src/queue/crc32c.h"
 
 namespace telegate::queue {
 

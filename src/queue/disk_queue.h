@@ -7,7 +7,7 @@
 //    recycled segment files `<dir>/spare.<n>` (below; removed by open() and close()).
 //  * Record frame (all integers little-endian), 22 bytes of header then the bytes:
 //      [magic u32 "TGQ2"][length u32 (payload)][crc u32][id u64][meta_len u16][meta][payload]
-//    crc is CRC-32C (src/queue/crc32c.h) over the length field followed by everything after the
+//    crc is CRC-32C (src/common/crc32c.h) over the length field followed by everything after the
 //    crc field (id, meta length, meta, payload). Frames of the first format, magic "TGQ1", are
 //    identical except that crc is zlib crc32; they are still read (recovery and pop()) so that a
 //    queue written by an older version drains after an upgrade, but never written. An older

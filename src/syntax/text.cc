@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "absl/strings/str_format.h"
+#include "src/common/gofmt.h"
+#include "src/common/json_writer.h"
 
 namespace telegate::syntax {
 namespace {
@@ -38,57 +40,22 @@ bool coarseLetter(char32_t c) {
 
 }  // namespace
 
+// Go's utf8.DecodeRuneInString (src/common/gofmt.h); `ok` tells an invalid byte from a real U+FFFD.
 char32_t decodeRune(std::string_view s, size_t i, int* width, bool* ok) {
-  *width = 1;
-  *ok = false;
-  if (i >= s.size()) return kRuneError;
-  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c0 = b(i);
-  if (c0 < 0x80) {
-    *ok = true;
-    return c0;
-  }
-  int n;
-  char32_t cp;
-  char32_t min;
-  if ((c0 & 0xE0) == 0xC0) {
-    n = 2, cp = c0 & 0x1F, min = 0x80;
-  } else if ((c0 & 0xF0) == 0xE0) {
-    n = 3, cp = c0 & 0x0F, min = 0x800;
-  } else if ((c0 & 0xF8) == 0xF0) {
-    n = 4, cp = c0 & 0x07, min = 0x10000;
-  } else {
+  if (i >= s.size()) {
+    *width = 1;
+    *ok = false;
     return kRuneError;
   }
-  if (i + n > s.size()) return kRuneError;
-  for (int k = 1; k < n; ++k) {
-    unsigned char ck = b(i + k);
-    if ((ck & 0xC0) != 0x80) return kRuneError;
-    cp = (cp << 6) | (ck & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return kRuneError;
-  *width = n;
-  *ok = true;
-  return cp;
+  auto [r, n] = gofmt::decodeRune(s, i);
+  *width = static_cast<int>(n);
+  *ok = !(r == gofmt::kRuneError && n == 1);
+  return r;
 }
 
 void appendUtf8(std::string* out, char32_t c) {
   if (c > 0x10FFFF || (c >= 0xD800 && c < 0xE000)) c = kRuneError;
-  if (c < 0x80) {
-    out->push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
+  gofmt::appendRune(out, c);
 }
 
 size_t runeCount(std::string_view s) {
@@ -207,50 +174,7 @@ std::string goQuote(std::string_view s) {
 }
 
 std::string jsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    int w;
-    bool ok;
-    char32_t c = decodeRune(s, i, &w, &ok);
-    i += w;
-    if (!ok) {
-      out += "\\ufffd";
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        continue;
-      case '\\':
-        out += "\\\\";
-        continue;
-      case '\n':
-        out += "\\n";
-        continue;
-      case '\r':
-        out += "\\r";
-        continue;
-      case '\t':
-        out += "\\t";
-        continue;
-      case '<':
-      case '>':
-      case '&':
-      case 0x2028:
-      case 0x2029:
-        out += absl::StrFormat("\\u%04x", static_cast<uint32_t>(c));
-        continue;
-      default:
-        break;
-    }
-    if (c < 0x20) {
-      out += absl::StrFormat("\\u%04x", static_cast<uint32_t>(c));
-    } else {
-      appendUtf8(&out, c);
-    }
-  }
-  out += "\"";
-  return out;
+  return json::quote(s, json::kJsonGoLegacy);
 }
 
 std::string formatFloatShortest(double f) {

@@ -11,29 +11,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "src/common/json_writer.h"
 #include "src/common/strings.h"
 
 namespace telegate::loki::source {
 namespace {
-
-void appendQuoted(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(ch);
-    } else if (c < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
-    } else {
-      out->push_back(ch);
-    }
-  }
-  out->push_back('"');
-}
 
 absl::Status fsyncPath(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC);
@@ -54,11 +36,11 @@ std::string Positions::encode(const Map& m) {
     if (!first) out.push_back(',');
     first = false;
     out.append("\n{\"path\":");
-    appendQuoted(&out, key.first);
+    json::appendString(&out, key.first, json::kJsonMinimal);
     out.append(",\"labels\":");
-    appendQuoted(&out, key.second);
+    json::appendString(&out, key.second, json::kJsonMinimal);
     out.append(",\"value\":");
-    appendQuoted(&out, value);
+    json::appendString(&out, value, json::kJsonMinimal);
     out.push_back('}');
   }
   out.append("\n]}\n");

@@ -22,7 +22,7 @@
 #include "src/components/all.h"
 #include "src/components/common/drain.h"
 #include "src/net/http_client.h"
-#include "src/pdata/wire_encode.h"
+#include "src/pdata/wire.h"
 #include "src/queue/disk_queue.h"
 #include "src/runtime/registry.h"
 
@@ -162,10 +162,10 @@ std::string_view firstLine(std::string_view body) {
 // Encoded like protobuf's serializer: proto3 scalars and strings omitted when zero/empty, the
 // timestamp always present.
 
-using pdata::putVarint;
-using pdata::varintSize;
+using pdata::wire::putVarint;
+using pdata::wire::varintSize;
 
-using pdata::appendVarint;
+using pdata::wire::appendVarint;
 
 size_t stringFieldSize(size_t len) {
   return len == 0 ? 0 : 1 + varintSize(len) + len;

@@ -22,7 +22,7 @@
 #include "src/components/all.h"
 #include "src/components/common/drain.h"
 #include "src/net/http_client.h"
-#include "src/pdata/wire_encode.h"
+#include "src/pdata/wire.h"
 #include "src/queue/disk_queue.h"
 #include "src/runtime/registry.h"
 
@@ -51,8 +51,8 @@ int64_t nowMs() {
 //   Label        { string name = 1; string value = 2; }
 //   Sample       { double value = 1; int64 timestamp = 2; }
 
-using pdata::putVarint;
-using pdata::varintSize;
+using pdata::wire::putVarint;
+using pdata::wire::varintSize;
 
 // Copies n bytes; label names and values are mostly short, and a memcpy call per string cost
 // more than the copy: up to 32 bytes are moved with two overlapping fixed-size copies (which

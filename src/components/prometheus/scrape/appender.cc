@@ -6,6 +6,7 @@
 
 #include "src/common/strings.h"
 #include "src/components/prometheus/scrape/scrape.h"
+#include "src/pdata/wire.h"
 
 namespace telegate::prometheus::scrape {
 
@@ -25,20 +26,12 @@ const std::string* findLabel(const SeriesLabels& labels, std::string_view name) 
   return &it->second;
 }
 
-void putVarint(std::string* out, size_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
 void encodeInto(std::string* out, const std::vector<LabelView>& labels) {
   out->clear();
   for (const auto& [k, v] : labels) {
-    putVarint(out, k.size());
+    pdata::wire::appendVarint(out, k.size());
     out->append(k);
-    putVarint(out, v.size());
+    pdata::wire::appendVarint(out, v.size());
     out->append(v);
   }
 }

@@ -104,6 +104,7 @@
 #include "src/components/prometheus/api.h"
 #include "src/components/prometheus/scrape/scrape_memory.h"
 #include "src/components/prometheus/scrape/textparse.h"
+#include "src/pdata/wire.h"
 #include "src/runtime/component.h"
 
 namespace telegate::prometheus::scrape {
@@ -300,32 +301,23 @@ inline constexpr std::string_view kReportNames[] = {"up",
 void addReportSample(const ScrapeTarget& target, std::string_view name, int64_t ts_ms, double value,
                      SeriesBatch* out);
 
-namespace internal {
-inline bool readVarint(std::string_view* s, size_t* out) {
-  size_t v = 0;
-  for (int shift = 0; shift < 64 && !s->empty(); shift += 7) {
-    unsigned char c = static_cast<unsigned char>(s->front());
-    s->remove_prefix(1);
-    v |= static_cast<size_t>(c & 0x7f) << shift;
-    if ((c & 0x80) == 0) {
-      *out = v;
-      return true;
-    }
-  }
-  return false;
-}
-}  // namespace internal
-
 template <class Fn>
 void forEachLabel(std::string_view key, Fn&& fn) {
-  while (!key.empty()) {
-    size_t n = 0;
-    if (!internal::readVarint(&key, &n) || n > key.size()) return;
-    std::string_view name = key.substr(0, n);
-    key.remove_prefix(n);
-    if (!internal::readVarint(&key, &n) || n > key.size()) return;
-    std::string_view value = key.substr(0, n);
-    key.remove_prefix(n);
+  size_t pos = 0;
+  uint64_t n = 0;
+  while (pos < key.size()) {
+    if (pdata::wire::readVarint(key, &pos, &n) != pdata::wire::Status::kOk ||
+        n > key.size() - pos) {
+      return;
+    }
+    const std::string_view name = key.substr(pos, n);
+    pos += n;
+    if (pdata::wire::readVarint(key, &pos, &n) != pdata::wire::Status::kOk ||
+        n > key.size() - pos) {
+      return;
+    }
+    const std::string_view value = key.substr(pos, n);
+    pos += n;
     fn(name, value);
   }
 }

@@ -12,6 +12,7 @@
 #include "src/common/strings.h"
 #include "src/components/all.h"
 #include "src/pdata/otlp_json.h"
+#include "src/pdata/wire.h"
 #include "src/runtime/registry.h"
 
 namespace telegate::otelcol::exporter_debug {
@@ -39,19 +40,6 @@ absl::Status Arguments::validate() const {
 }
 
 namespace {
-
-bool readVarint(std::string_view wire, size_t* pos, uint64_t* out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64 && *pos < wire.size(); shift += 7) {
-    uint8_t b = static_cast<uint8_t>(wire[(*pos)++]);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      *out = v;
-      return true;
-    }
-  }
-  return false;
-}
 
 // logfmt-style quoting for the stdout line.
 std::string quote(std::string_view s) {
@@ -84,27 +72,9 @@ void writeStdout(std::string_view line) {
 uint64_t countResources(std::string_view wire) {
   uint64_t count = 0;
   size_t pos = 0;
-  while (pos < wire.size()) {
-    uint64_t key = 0, len = 0;
-    if (!readVarint(wire, &pos, &key)) break;
-    switch (key & 7) {
-      case 0:
-        if (!readVarint(wire, &pos, &len)) return count;
-        break;
-      case 1:
-        pos += 8;
-        break;
-      case 2:
-        if (!readVarint(wire, &pos, &len) || len > wire.size() - pos) return count;
-        pos += len;
-        if ((key >> 3) == 1) ++count;
-        break;
-      case 5:
-        pos += 4;
-        break;
-      default:
-        return count;
-    }
+  pdata::wire::Field f;
+  while (pos < wire.size() && pdata::wire::readField(wire, &pos, &f) == pdata::wire::Status::kOk) {
+    if (f.number == 1 && f.wire_type == pdata::wire::kLen) ++count;
   }
   return count;
 }

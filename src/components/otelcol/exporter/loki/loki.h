@@ -11,8 +11,9 @@
 //              set; hint attributes loki.resource.labels (resource, then log record) and
 //              loki.attribute.labels (log record) and loki.tenant promote attributes (nested map
 //              values addressed with dots); later hints override earlier ones. Label names are
-//              normalised Prometheus-style after merging (non letter/digit -> '_', leading digit
-//              -> "key_" prefix, single leading '_' -> "key" prefix).
+//              normalised Prometheus-style after merging (src/common/label_name.h: each rune not
+//              an ASCII letter/digit -> one '_', leading digit -> "key_" prefix, single leading
+//              '_' -> "key" prefix).
 //      line    loki.format hint (resource first, then record; default "json"): "json" = Go
 //              encoding/json of {body, traceid, spanid, severity, flags, attributes, resources,
 //              instrumentation_scope{name, version}} in that order, empty fields omitted, map
@@ -46,6 +47,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "src/common/label_name.h"
 #include "src/components/common/consumer_component.h"
 #include "src/components/loki/api.h"
 #include "src/components/otelcol/config.h"
@@ -84,9 +86,10 @@ absl::StatusOr<ConvertResult> convertLogs(std::string_view payload, const Conver
 absl::Status convertLogsInto(std::string_view payload, const ConvertOptions& opts,
                              ConvertResult* out);
 
-// Exposed for tests: Go encoding/json string and float encodings, Prometheus label normalisation.
+// Exposed for tests: the Go encoding/json string encoding of the lines (json::kJsonGo) and the
+// label name normalisation (src/common/label_name.h).
 void appendJsonString(std::string* out, std::string_view s);
-std::string normalizeLabelName(std::string_view name);
+using labels::normalizeLabelName;
 
 class LokiConsumer : public Consumer {
  public:

@@ -14,7 +14,10 @@
 #include <unordered_map>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
+#include "src/common/json_writer.h"
+#include "src/common/label_name.h"
 #include "src/common/strings.h"
 #include "src/components/all.h"
 #include "src/components/common/fanout.h"
@@ -114,54 +117,12 @@ std::string formatFloat(double f) {
   return std::string(buf, r.ptr);
 }
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    for (int sh = 18; sh >= 0; sh -= 6) out += kAlphabet[(v >> sh) & 63];
-  }
-  size_t rest = in.size() - i;
-  if (rest > 0) {
-    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 void appendJson(std::string* out, const AnyValue& v);
-
-void appendJsonString(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : s) {
-    auto b = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (b < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[b >> 4]);
-      out->push_back(kHex[b & 15]);
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
 
 void appendJson(std::string* out, const AnyValue& v) {
   switch (v.value_case()) {
     case AnyValue::kStringValue:
-      appendJsonString(out, v.string_value());
+      json::appendString(out, v.string_value(), json::kJsonMinimal);
       return;
     case AnyValue::kBoolValue:
       out->append(v.bool_value() ? "true" : "false");
@@ -173,7 +134,7 @@ void appendJson(std::string* out, const AnyValue& v) {
       out->append(formatFloat(v.double_value()));
       return;
     case AnyValue::kBytesValue:
-      appendJsonString(out, base64(v.bytes_value()));
+      json::appendString(out, absl::Base64Escape(v.bytes_value()), json::kJsonMinimal);
       return;
     case AnyValue::kArrayValue: {
       out->push_back('[');
@@ -194,7 +155,7 @@ void appendJson(std::string* out, const AnyValue& v) {
       for (const auto& [k, item] : sorted) {
         if (!first) out->push_back(',');
         first = false;
-        appendJsonString(out, k);
+        json::appendString(out, k, json::kJsonMinimal);
         out->push_back(':');
         appendJson(out, *item);
       }
@@ -218,7 +179,7 @@ std::string asString(const AnyValue& v) {
     case AnyValue::kDoubleValue:
       return formatFloat(v.double_value());
     case AnyValue::kBytesValue:
-      return base64(v.bytes_value());
+      return absl::Base64Escape(v.bytes_value());
     case AnyValue::kArrayValue:
     case AnyValue::kKvlistValue: {
       std::string out;
@@ -279,13 +240,7 @@ void mergeFallback(const std::vector<LV>& base, const std::vector<LV>& fallback,
 }
 
 bool needsNormalizing(std::string_view name) {
-  if (name.empty()) return false;
-  if (isDigit(name[0])) return true;
-  if (name[0] == '_' && !(name.size() > 1 && name[1] == '_')) return true;
-  for (char c : name) {
-    if (!isAsciiAlnum(c) && c != '_') return true;
-  }
-  return false;
+  return !labels::isNormalLabelName(name);
 }
 
 // Formats like formatFloat() into buf (at least 400 bytes).
@@ -580,14 +535,7 @@ int64_t nowMs() {
 }  // namespace
 
 std::string normalizeLabel(std::string_view name) {
-  if (name.empty()) return std::string();
-  std::string out(name);
-  for (char& c : out) {
-    if (!isAsciiAlnum(c)) c = '_';
-  }
-  if (isDigit(out[0])) return "key_" + out;
-  if (out[0] == '_' && !(out.size() > 1 && out[1] == '_')) return "key" + out;
-  return out;
+  return labels::normalizeLabelName(name);
 }
 
 std::string buildMetricName(std::string_view name, std::string_view unit, NameKind kind,

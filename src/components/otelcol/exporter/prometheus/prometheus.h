@@ -14,8 +14,9 @@
 //              "per_<x>" (s -> second, m -> minute, ...); monotonic sums end in "_total";
 //              gauges with unit "1" end in "_ratio"; a leading digit gets a '_' prefix. Without
 //              suffixes: invalid characters -> '_' (runs collapsed), leading digit -> '_' prefix.
-//      labels  data point attributes (names: non letters/digits -> '_', leading digit -> "key_",
-//              single leading '_' -> "key"), then otel_scope_name/otel_scope_version
+//      labels  data point attributes (names normalised by src/common/label_name.h: each rune
+//              not an ASCII letter/digit -> one '_', leading digit -> "key_", single leading '_'
+//              -> "key"), then otel_scope_name/otel_scope_version
 //              (include_scope_labels), then job = [service.namespace "/"] service.name and
 //              instance = service.instance.id; an empty value removes a label; then __name__
 //              and le/quantile. resource_to_telemetry_conversion adds the other resource

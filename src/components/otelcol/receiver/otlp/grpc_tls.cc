@@ -27,6 +27,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "absl/strings/escaping.h"
 #include "src/common/strings.h"
 
 namespace telegate::otelcol::receiver_otlp {
@@ -221,12 +222,8 @@ std::shared_ptr<const net::tls::PeerIdentity> parseIdentity(std::string_view pem
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (X509_digest(x, EVP_sha256(), md, &len) == 1) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    id->sha256_fingerprint.reserve(len * 2);
-    for (unsigned i = 0; i < len; ++i) {
-      id->sha256_fingerprint.push_back(kHex[md[i] >> 4]);
-      id->sha256_fingerprint.push_back(kHex[md[i] & 0xf]);
-    }
+    id->sha256_fingerprint =
+        absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
   }
   X509_free(x);
   return id;

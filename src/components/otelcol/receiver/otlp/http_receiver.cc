@@ -7,6 +7,7 @@
 
 #include "google/rpc/status.pb.h"
 #include "src/common/decompress.h"
+#include "src/common/json_writer.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
 #include "src/pdata/otlp_decode.h"
@@ -80,47 +81,6 @@ std::string validUtf8(std::string_view s) {
   return out;
 }
 
-std::string jsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
 // A google.rpc.Status body in the request's encoding (protobuf only for application/x-protobuf).
 net::HttpResponse statusResponse(int http_status, BodyType type, int code,
                                  std::string_view message) {
@@ -135,7 +95,7 @@ net::HttpResponse statusResponse(int http_status, BodyType type, int code,
     r.body = st.SerializeAsString();
   } else {
     r.content_type = std::string(kJson);
-    r.body = strCat("{\"code\":", code, ",\"message\":", jsonQuote(clean), "}");
+    r.body = strCat("{\"code\":", code, ",\"message\":", json::quote(clean), "}");
   }
   return r;
 }

@@ -1,4 +1,5 @@
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of disk queue frames.
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the checksum of disk queue frames
+// (src/queue/disk_queue.cc) and of snappy framing-format chunks (src/common/decompress.cc).
 //
 // Contract:
 //  * crc32c(crc, data, n) extends `crc`, the CRC-32C of some bytes A (0 for no bytes), to the
@@ -13,11 +14,11 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace telegate::queue {
+namespace telegate {
 
 uint32_t crc32c(uint32_t crc, const void* data, size_t n);
 uint32_t crc32cPortable(uint32_t crc, const void* data, size_t n);
 // True when crc32c() uses the CPU's crc32 instruction.
 bool crc32cHardware();
 
-}  // namespace telegate::queue
+}  // namespace telegate

@@ -1,4 +1,4 @@
-#include "src/queue/crc32c.h"
+#include "src/common/crc32c.h"
 
 #include <cstring>
 
@@ -6,7 +6,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace telegate::queue {
+namespace telegate {
 
 namespace {
 
@@ -159,4 +159,4 @@ uint32_t crc32c(uint32_t crc, const void* data, size_t n) {
   return crc32cPortable(crc, data, n);
 }
 
-}  // namespace telegate::queue
+}  // namespace telegate

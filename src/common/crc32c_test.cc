@@ -1,4 +1,4 @@
-#include "src/queue/crc32c.h"
+#include "src/common/crc32c.h"
 
 #include <chrono>
 #include <cstdio>
@@ -7,7 +7,7 @@
 
 #include "gtest/gtest.h"
 
-namespace telegate::queue {
+namespace telegate {
 namespace {
 
 TEST(Crc32cTest, KnownValues) {
@@ -61,4 +61,4 @@ TEST(Crc32cTest, DISABLED_Crc32cSpeed) {
 }
 
 }  // namespace
-}  // namespace telegate::queue
+}  // namespace telegate
