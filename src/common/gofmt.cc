@@ -357,4 +357,69 @@ bool parseLogfmtLine(std::string_view text, std::vector<LogfmtKeyVal>* out) {
   }
 }
 
+void appendQuote(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (size_t i = 0; i < s.size();) {
+    auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      switch (b) {
+        case '"':
+          out->append("\\\"");
+          break;
+        case '\\':
+          out->append("\\\\");
+          break;
+        case '\a':
+          out->append("\\a");
+          break;
+        case '\b':
+          out->append("\\b");
+          break;
+        case '\f':
+          out->append("\\f");
+          break;
+        case '\n':
+          out->append("\\n");
+          break;
+        case '\r':
+          out->append("\\r");
+          break;
+        case '\t':
+          out->append("\\t");
+          break;
+        case '\v':
+          out->append("\\v");
+          break;
+        default:
+          if (b < 0x20 || b == 0x7f) {
+            out->append("\\x");
+            out->push_back(kHex[b >> 4]);
+            out->push_back(kHex[b & 15]);
+          } else {
+            out->push_back(static_cast<char>(b));
+          }
+      }
+      ++i;
+      continue;
+    }
+    auto [r, n] = decodeRune(s, i);
+    if (r == kRuneError && n == 1) {
+      out->append("\\x");
+      out->push_back(kHex[b >> 4]);
+      out->push_back(kHex[b & 15]);
+      ++i;
+      continue;
+    }
+    if ((r >= 0x80 && r < 0xA0) || r == 0xAD || r == 0x2028 || r == 0x2029 || r == 0xFEFF) {
+      out->append("\\u");
+      for (int sh = 12; sh >= 0; sh -= 4) out->push_back(kHex[(r >> sh) & 15]);
+    } else {
+      out->append(s.substr(i, n));
+    }
+    i += n;
+  }
+  out->push_back('"');
+}
+
 }  // namespace telegate::gofmt

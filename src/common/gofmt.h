@@ -6,6 +6,9 @@
 //    (rune, width) for a valid sequence, (kRuneError, 1) for a byte that does not start one
 //    (overlong forms, surrogates and values above U+10FFFF are invalid). appendRune() appends the
 //    UTF-8 encoding of a valid rune.
+//  * appendQuote() appends strconv.Quote(s): ASCII escapes (\a \b \f \n \r \t \v, \xNN for other
+//    controls and DEL), valid non-ASCII runes kept except C1 controls, U+00AD, U+2028, U+2029 and
+//    U+FEFF (as \uNNNN), invalid bytes as \xNN.
 //  * Numbers, float64 as Go formats it with the shortest digits that round-trip:
 //      formatFloatF  strconv.FormatFloat(f, 'f', -1, 64)  (finite values only)
 //      formatFloatE  strconv.FormatFloat(f, 'e', -1, 64)  (finite values only)
@@ -38,6 +41,7 @@ inline constexpr uint32_t kRuneError = 0xFFFD;
 
 std::pair<uint32_t, size_t> decodeRune(std::string_view s, size_t i);
 void appendRune(std::string* out, uint32_t r);
+void appendQuote(std::string* out, std::string_view s);
 
 std::string formatFloatF(double f);
 std::string formatFloatE(double f);

@@ -86,5 +86,28 @@ TEST(GoFmtTest, LogfmtParseFirstLine) {
   EXPECT_FALSE(parseLogfmtLine("a=b=c", &kvs));
 }
 
+
+TEST(GoFmtTest, QuoteLikeStrconvQuote) {
+  auto quote = [](std::string_view s) {
+    std::string out;
+    appendQuote(&out, s);
+    return out;
+  };
+  // Expected values are what Go's strconv.Quote returns for the same bytes.
+  EXPECT_EQ(quote(""), "\"\"");
+  EXPECT_EQ(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(quote("\a\b\f\n\r\t\v"), "\"\\a\\b\\f\\n\\r\\t\\v\"");
+  EXPECT_EQ(quote(std::string("\x00\x1f\x7f", 3)), "\"\\x00\\x1f\\x7f\"");
+  EXPECT_EQ(quote("caf\xc3\xa9 \xe2\x82\xac"), "\"caf\xc3\xa9 \xe2\x82\xac\"");
+  EXPECT_EQ(quote("\xc2\x85"), "\"\\u0085\"");      // C1 control
+  EXPECT_EQ(quote("\xc2\xad"), "\"\\u00ad\"");      // soft hyphen
+  EXPECT_EQ(quote("\xe2\x80\xa8"), "\"\\u2028\"");  // line separator
+  EXPECT_EQ(quote("\xef\xbb\xbf"), "\"\\ufeff\"");  // byte order mark
+  EXPECT_EQ(quote("\xff"
+                  "a\xc3"),
+            "\"\\xffa\\xc3\"");                          // invalid bytes
+  EXPECT_EQ(quote("\xef\xbf\xbd"), "\"\xef\xbf\xbd\"");  // a valid U+FFFD is kept
+}
+
 }  // namespace
 }  // namespace telegate::gofmt

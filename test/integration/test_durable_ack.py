@@ -28,9 +28,10 @@ import tempfile
 import time
 import unittest
 
+import fakes
 import harness
 from harness import free_port, http, wait_for
-from test_seed_pipeline import FakeBackend, decode_loki, decode_mimir, kv
+from test_seed_pipeline import decode_loki, decode_mimir, kv
 
 TOKEN = "durable-ack-token"
 ROUNDS = 20
@@ -101,8 +102,8 @@ def logs_request(n):
 
 class DurableAckCrashTest(unittest.TestCase):
     def setUp(self):
-        self.mimir = FakeBackend("mimir", decode_mimir)
-        self.loki = FakeBackend("loki", decode_loki)
+        self.mimir = fakes.HttpBackend(decode_mimir, name="mimir")
+        self.loki = fakes.HttpBackend(decode_loki, name="loki")
         for b in (self.mimir, self.loki):  # telegate is killed with connections open: no traces
             b.server.handle_error = lambda *a: None
         self.dir = tempfile.mkdtemp(prefix="telegate-durable-")

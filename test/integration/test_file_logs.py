@@ -12,9 +12,10 @@ import tempfile
 import time
 import unittest
 
+import fakes
 import harness
 from harness import Telegate, wait_for
-from test_seed_pipeline import FakeBackend, decode_loki
+from test_seed_pipeline import decode_loki
 
 
 def cri(ts, stream, flag, text):
@@ -29,7 +30,7 @@ class FileLogsTest(unittest.TestCase):
         os.makedirs(self.dir)
         self.file = os.path.join(self.dir, "0.log")
         self.storage = tempfile.mkdtemp(prefix="telegate-files-storage-")
-        self.loki = FakeBackend("loki", decode_loki)
+        self.loki = fakes.HttpBackend(decode_loki, name="loki")
         self.cfg = os.path.join(self.tmp, "config.alloy")
         with open(self.cfg, "w") as f:
             f.write(f"""

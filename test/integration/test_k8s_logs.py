@@ -12,10 +12,11 @@ import time
 import unittest
 
 import fake_k8s
+import fakes
 import harness
 from harness import Telegate, wait_for
 from test_seed_kubernetes import pod
-from test_seed_pipeline import FakeBackend, decode_loki
+from test_seed_pipeline import decode_loki
 
 SA_TOKEN = "logs-token"
 
@@ -27,7 +28,7 @@ class K8sLogsTest(unittest.TestCase):
         self.k8s = fake_k8s.FakeK8s(tokens=(SA_TOKEN,), log_interval=0.05)
         self.k8s.start()
         self.k8s.put("pods", pod("web-1", "uid-web-1", [("app", None)]))
-        self.loki = FakeBackend("loki", decode_loki)
+        self.loki = fakes.HttpBackend(decode_loki, name="loki")
         self.cfg = os.path.join(self.tmp, "config.alloy")
         with open(self.cfg, "w") as f:
             f.write(f"""

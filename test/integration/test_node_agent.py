@@ -15,11 +15,12 @@ import tempfile
 import unittest
 
 import fake_k8s
+import fakes
 import harness
 from harness import Telegate, wait_for
 from test_prometheus_remote_write import Prometheus
 from test_seed_kubernetes import MetricsApp, pod
-from test_seed_pipeline import FakeBackend, decode_loki
+from test_seed_pipeline import decode_loki
 
 SA_TOKEN = "node-agent-token"
 
@@ -45,7 +46,7 @@ class NodeAgentTest(unittest.TestCase):
         with open(os.path.join(self.sa, "token"), "w") as f:
             f.write(SA_TOKEN)
         self.app = MetricsApp()
-        self.loki = FakeBackend("loki", decode_loki)
+        self.loki = fakes.HttpBackend(decode_loki, name="loki")
         self.prom = Prometheus()
         self.prom.wait_ready()
         self.t = None

@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import harness
 from harness import Telegate, http, wait_for
-from test_scrape import start_prometheus
+from fakes import Prometheus
 
 LIMIT_MIB = 128
 OVERHEAD_MIB = 64  # binary, threads, libraries, allocator slack
@@ -186,8 +186,9 @@ class ScrapeLimitsTest(unittest.TestCase):
         targets = Targets()
         self.addCleanup(targets.close)
         self.assertLess(len(targets.bomb), 200_000)
-        sink, sink_port = start_prometheus(self, receiver=True)
-        sink.wait_http(f"http://127.0.0.1:{sink_port}/-/ready")
+        sink = Prometheus(remote_write_receiver=True, prefix="telegate-scrape-prom-")
+        self.addCleanup(sink.close)
+        sink_port = sink.port
 
         d = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, d, True)

@@ -24,10 +24,11 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import fake_k8s
+import fakes
 import harness
 from harness import Telegate, free_port, wait_for
 from test_prometheus_remote_write import Prometheus
-from test_seed_pipeline import FakeBackend, decode_loki
+from test_seed_pipeline import decode_loki
 
 TOKEN = "seed-k8s-otlp-token"
 SA_TOKEN = "sa-token-1"
@@ -104,7 +105,7 @@ class SeedKubernetesTest(unittest.TestCase):
         with open(os.path.join(self.sa, "namespace"), "w") as f:
             f.write("monitoring")
         self.app = MetricsApp()
-        self.loki = FakeBackend("loki", decode_loki)
+        self.loki = fakes.HttpBackend(decode_loki, name="loki")
         self.prom = Prometheus()
         self.prom.wait_ready()
         self.t = None

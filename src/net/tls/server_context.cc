@@ -133,11 +133,14 @@ int acceptAny(int, X509_STORE_CTX*) {
 constexpr char kTls13Preference[] =
     "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
 // The AEAD suites with forward secrecy in the same order, then the rest of OpenSSL's default
-// list (entries already named keep their place).
+// list (entries already named keep their place). The default set is spelled out as OpenSSL 3
+// defines DEFAULT ("ALL:!COMPLEMENTOFDEFAULT:!eNULL"): the DEFAULT keyword itself is only
+// honoured first in a cipher string, and after other entries it adds nothing.
 constexpr char kTls12Preference[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:DEFAULT";
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ALL:!COMPLEMENTOFDEFAULT:!eNULL";
 
 struct Built {
   std::shared_ptr<SSL_CTX> ctx;

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "src/common/backoff.h"
+#include "src/common/gofmt.h"
 #include "src/common/memory_budget.h"
 #include "src/components/all.h"
 #include "src/components/common/drain.h"
@@ -31,97 +32,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kTenantLabel = "__tenant_id__";
-
-std::pair<uint32_t, size_t> decodeRune(std::string_view s, size_t i) {
-  auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return {b0, 1};
-  size_t n = 0;
-  uint32_t r = 0, min = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2, r = b0 & 0x1F, min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3, r = b0 & 0x0F, min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4, r = b0 & 0x07, min = 0x10000;
-  } else {
-    return {0xFFFD, 0};
-  }
-  if (i + n > s.size()) return {0xFFFD, 0};
-  for (size_t k = 1; k < n; ++k) {
-    auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return {0xFFFD, 0};
-    r = (r << 6) | (b & 0x3F);
-  }
-  if (r < min || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF)) return {0xFFFD, 0};
-  return {r, n};
-}
-
-// strconv.Quote (valid non-ASCII runes are kept unless they are C1 controls or a few other
-// non-printables; invalid bytes become \xNN).
-void appendGoQuoted(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (size_t i = 0; i < s.size();) {
-    auto b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) {
-      switch (b) {
-        case '"':
-          out->append("\\\"");
-          break;
-        case '\\':
-          out->append("\\\\");
-          break;
-        case '\a':
-          out->append("\\a");
-          break;
-        case '\b':
-          out->append("\\b");
-          break;
-        case '\f':
-          out->append("\\f");
-          break;
-        case '\n':
-          out->append("\\n");
-          break;
-        case '\r':
-          out->append("\\r");
-          break;
-        case '\t':
-          out->append("\\t");
-          break;
-        case '\v':
-          out->append("\\v");
-          break;
-        default:
-          if (b < 0x20 || b == 0x7f) {
-            out->append("\\x");
-            out->push_back(kHex[b >> 4]);
-            out->push_back(kHex[b & 15]);
-          } else {
-            out->push_back(static_cast<char>(b));
-          }
-      }
-      ++i;
-      continue;
-    }
-    auto [r, n] = decodeRune(s, i);
-    if (n == 0) {
-      out->append("\\x");
-      out->push_back(kHex[b >> 4]);
-      out->push_back(kHex[b & 15]);
-      ++i;
-      continue;
-    }
-    if ((r >= 0x80 && r < 0xA0) || r == 0xAD || r == 0x2028 || r == 0x2029 || r == 0xFEFF) {
-      out->append("\\u");
-      for (int sh = 12; sh >= 0; sh -= 4) out->push_back(kHex[(r >> sh) & 15]);
-    } else {
-      out->append(s.substr(i, n));
-    }
-    i += n;
-  }
-  out->push_back('"');
-}
 
 // A bounded class for the metric label; the text itself goes to the (rate-limited) log.
 std::string dropReason(int status, std::string_view first_line) {
@@ -997,7 +907,7 @@ std::string renderLabels(const LabelSet& labels) {
     prev = &l->first;
     out.append(l->first);
     out.push_back('=');
-    appendGoQuoted(&out, l->second);
+    gofmt::appendQuote(&out, l->second);
   }
   out.push_back('}');
   return out;
