@@ -86,7 +86,6 @@ TEST(GoFmtTest, LogfmtParseFirstLine) {
   EXPECT_FALSE(parseLogfmtLine("a=b=c", &kvs));
 }
 
-
 TEST(GoFmtTest, QuoteLikeStrconvQuote) {
   auto quote = [](std::string_view s) {
     std::string out;

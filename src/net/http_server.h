@@ -95,13 +95,13 @@
 //    accept) and the connection is unauthenticated in the connection table until a request passed
 //    the header check, so handshake floods are shed like slow headers. Its state (about
 //    96 KiB: OpenSSL's record buffers, the SSL state and the base ciphertext buffer; see
-//    http_stream.h for the larger read-ahead of body reads, charged while it lasts) is charged to memory_budget before the
-//    handshake; a refusal closes the connection (shed reason "memory_limit"). A failed handshake
-//    closes the connection; counted in telegate_http_server_tls_handshake_failures_total{server,
-//    reason} (reason "protocol_version", "no_shared_cipher", "client_certificate", "plain_http",
-//    "client_alert" (e.g. the client does not trust the certificate), "eof" or "other"; a handshake
-//    cut by header_timeout is counted as a header_timeout shed) and logged at most once a minute.
-//    Completed handshakes are counted in
+//    http_stream.h for the larger read-ahead of body reads, charged while it lasts) is charged to
+//    memory_budget before the handshake; a refusal closes the connection (shed reason
+//    "memory_limit"). A failed handshake closes the connection; counted in
+//    telegate_http_server_tls_handshake_failures_total{server, reason} (reason "protocol_version",
+//    "no_shared_cipher", "client_certificate", "plain_http", "client_alert" (e.g. the client does
+//    not trust the certificate), "eof" or "other"; a handshake cut by header_timeout is counted as
+//    a header_timeout shed) and logged at most once a minute. Completed handshakes are counted in
 //    telegate_http_server_tls_handshakes_total{server,resumed="true"|"false"}. Then HTTP/1.1 is
 //    served exactly as over plain TCP; HttpRequest::tls is true and HttpRequest::peer holds the
 //    verified client certificate (also for the header_check).

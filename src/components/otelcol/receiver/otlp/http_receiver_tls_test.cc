@@ -11,11 +11,15 @@
 #include "gtest/gtest.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "src/components/otelcol/receiver/otlp/http_receiver.h"
+#include "src/components/otelcol/receiver/otlp/receiver_tls_testing.h"
 #include "test/fakes/test_certs.h"
 #include "test/fakes/tls_client.h"
 
 namespace telegate::otelcol::receiver_otlp {
 namespace {
+
+using testing::CountingDispatcher;
+using testing::RecordingAuth;
 
 using telegate::testing::CertSpec;
 using telegate::testing::Exchange;
@@ -24,38 +28,6 @@ using telegate::testing::TestCa;
 using telegate::testing::TestKeyPair;
 using telegate::testing::tlsExchange;
 namespace trace_pb = opentelemetry::proto::collector::trace::v1;
-
-class CountingDispatcher : public Dispatcher {
- public:
-  bool hasSignal(pdata::Signal) const override { return true; }
-  absl::Status dispatch(pdata::Signal, std::string&&, std::shared_ptr<const pdata::ClientInfo>,
-                        Protocol) override {
-    calls.fetch_add(1);
-    return absl::OkStatus();
-  }
-  void countRefused(pdata::Signal, Protocol, std::string_view) override {}
-  std::atomic<int> calls{0};
-};
-
-// Accepts every request and remembers the peer certificate it was shown.
-class RecordingAuth : public AuthHandler {
- public:
-  AuthResult authenticate(const HeaderLookup&) const override {
-    ADD_FAILURE() << "the receiver must call authenticate(AuthRequest)";
-    return {};
-  }
-  AuthResult authenticate(const AuthRequest& req) const override {
-    std::lock_guard<std::mutex> l(mu);
-    ++calls;
-    peer = req.peer != nullptr ? std::make_shared<net::tls::PeerIdentity>(*req.peer) : nullptr;
-    AuthResult r;
-    r.ok = true;
-    return r;
-  }
-  mutable std::mutex mu;
-  mutable int calls = 0;
-  mutable std::shared_ptr<net::tls::PeerIdentity> peer;
-};
 
 std::string tracesRequest() {
   trace_pb::ExportTraceServiceRequest req;
